@@ -1,0 +1,115 @@
+"""ember: PyTorch-style deep learning with a Rust core.
+
+``import ember as torch`` runs ordinary PyTorch code: the same names, arguments, defaults,
+promotion rules and exception types. ``ember.Tensor`` is the native class itself.
+"""
+
+from collections import namedtuple as _namedtuple
+
+from . import _core
+from ._core import (
+    Tensor,
+    Generator,
+    dtype,
+    device,
+    float32,
+    float64,
+    float16,
+    bfloat16,
+    int64,
+    int32,
+    bool,
+    tensor,
+    as_tensor,
+    from_numpy,
+    zeros,
+    ones,
+    empty,
+    full,
+    arange,
+    linspace,
+    eye,
+    rand,
+    randn,
+    randint,
+    randperm,
+    multinomial,
+    bernoulli,
+    manual_seed,
+    initial_seed,
+    default_generator,
+    cat,
+    stack,
+    where,
+    is_grad_enabled,
+)
+from ._tensor_helpers import Size, _ArrayHolder, _rebuild_tensor, _tensor_repr, _dtype_from_name
+from ._grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode
+
+float = float32
+double = float64
+half = float16
+long = int64
+int = int32
+
+concat = concatenate = cat
+
+
+class _return_types:
+    """Named (values, indices) results, as ``torch.return_types``."""
+
+    max = _namedtuple("max", ["values", "indices"])
+    min = _namedtuple("min", ["values", "indices"])
+    sort = _namedtuple("sort", ["values", "indices"])
+    topk = _namedtuple("topk", ["values", "indices"])
+
+
+# Function forms of Tensor methods: the descriptors themselves, so calls go straight to Rust.
+_METHOD_FUNCTIONS = """
+abs neg negative exp log log1p expm1 sqrt rsqrt sin cos tanh sigmoid relu erf sign floor ceil round
+reciprocal logical_not sum mean prod amax amin max min argmax argmin var std norm logsumexp softmax
+log_softmax cumsum all any reshape permute transpose unsqueeze squeeze flatten unflatten narrow select
+repeat split chunk unbind gather scatter scatter_add index_select masked_fill flip roll tril triu sort
+argsort topk nonzero clamp clip matmul mm bmm dot add sub mul div pow maximum minimum remainder
+floor_divide atan2 eq ne lt le gt ge logical_and logical_or logical_xor multiply divide subtract
+true_divide clone detach numel is_floating_point t
+""".split()
+for _name in _METHOD_FUNCTIONS:
+    globals()[_name] = getattr(Tensor, _name)
+del _name
+
+from ._functions import (  # noqa: E402
+    zeros_like,
+    ones_like,
+    full_like,
+    empty_like,
+    rand_like,
+    randn_like,
+    randint_like,
+    addmm,
+    einsum,
+    is_tensor,
+    broadcast_to,
+    outer,
+    square,
+    gelu,
+    silu,
+    softplus,
+    normal,
+)
+from . import autograd  # noqa: E402
+from . import nn  # noqa: E402
+from . import optim  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "Generator", "dtype", "device", "Size", "float32", "float64", "float16", "bfloat16",
+    "int64", "int32", "bool", "float", "double", "half", "long", "int", "tensor", "as_tensor",
+    "from_numpy", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand", "randn",
+    "randint", "randperm", "multinomial", "bernoulli", "manual_seed", "initial_seed",
+    "default_generator", "cat", "concat", "concatenate", "stack", "where", "is_grad_enabled",
+    "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "zeros_like", "ones_like",
+    "full_like", "empty_like", "rand_like", "randn_like", "randint_like", "addmm", "einsum",
+    "is_tensor", "broadcast_to", "outer", "square", "gelu", "silu", "softplus", "normal", "autograd", "nn", "optim",
+] + _METHOD_FUNCTIONS

@@ -1,0 +1,178 @@
+"""Module functions composed from native ops: *_like creation, einsum, addmm and friends."""
+
+
+from . import _core
+from ._core import Tensor
+
+
+def _like(t, dtype, device):
+    return (dtype if dtype is not None else t.dtype), (device if device is not None else t.device)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
+    d, dev = _like(input, dtype, device)
+    return _core.zeros(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False):
+    d, dev = _like(input, dtype, device)
+    return _core.ones(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
+    d, dev = _like(input, dtype, device)
+    return _core.full(input.shape, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False):
+    return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+    d, dev = _like(input, dtype, device)
+    return _core.rand(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+    d, dev = _like(input, dtype, device)
+    return _core.randn(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None):
+    if high is None:
+        low, high = 0, low
+    d, dev = _like(input, dtype, device)
+    return _core.randint(low, high, tuple(input.shape), dtype=d, device=dev)
+
+
+def normal(mean, std, size=None, *, generator=None):
+    """Samples N(mean, std) for float mean/std and a size."""
+    t = _core.zeros(size if size is not None else (), dtype=_core.float32)
+    return t.normal_(float(mean), float(std), generator=generator)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    prod = mat1.mm(mat2)
+    if alpha != 1:
+        prod = prod * alpha
+    return (input * beta if beta != 1 else input) + prod
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def broadcast_to(input, size):
+    return input.expand(*size)
+
+
+def outer(input, vec2):
+    return input.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+def square(input):
+    return input * input
+
+
+def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate argument must be either none or tanh, got {approximate!r}")
+    return input._unary("gelu_tanh" if approximate == "tanh" else "gelu_erf")
+
+
+def silu(input):
+    return input._unary("silu")
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    if beta == 1.0 and threshold == 20.0:
+        return input._unary("softplus")
+    scaled = input * beta
+    return _core.where(scaled > threshold, input, scaled._unary("softplus") / beta)
+
+
+def einsum(equation, *operands):
+    """Einstein summation: a matmul when the contraction is one, else broadcast-multiply and sum."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        lhs, out = eq.split("->")
+    else:
+        lhs = eq
+        counts = {}
+        for c in lhs.replace(",", ""):
+            counts[c] = counts.get(c, 0) + 1
+        out = "".join(sorted(c for c, n in counts.items() if n == 1))
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise ValueError(f"einsum(): {len(terms)} operand subscripts for {len(operands)} operands")
+    if "." in eq:
+        raise ValueError("einsum(): ellipsis is not supported by ember yet")
+    letters = []
+    for term in terms + [out]:
+        for c in term:
+            if c not in letters:
+                letters.append(c)
+    for term, op in zip(terms, operands):
+        if len(term) != op.dim():
+            raise ValueError(f"einsum(): subscript {term!r} does not match operand of {op.dim()} dims")
+    if len(operands) == 2:
+        fast = _einsum_matmul(terms, out, operands)
+        if fast is not None:
+            return fast
+    # General path: align every operand to all letters, multiply, then sum contracted letters.
+    total = None
+    for term, op in zip(terms, operands):
+        x = op
+        # Repeated letters in one term (a diagonal) are taken with a mask multiply.
+        for c in set(term):
+            if term.count(c) > 1:
+                raise ValueError("einsum(): repeated subscripts in one operand are not supported yet")
+        perm = sorted(range(len(term)), key=lambda i: letters.index(term[i]))
+        x = x.permute(*perm) if perm else x
+        present = sorted(term, key=letters.index)
+        shape = []
+        j = 0
+        for c in letters:
+            if c in present:
+                shape.append(x.shape[j])
+                j += 1
+            else:
+                shape.append(1)
+        x = x.reshape(*shape)
+        total = x if total is None else total * x
+    contracted = [i for i, c in enumerate(letters) if c not in out]
+    if contracted:
+        total = total.sum(dim=contracted)
+    kept = [c for c in letters if c in out]
+    perm = [kept.index(c) for c in out]
+    return total.permute(*perm) if perm else total
+
+
+def _einsum_matmul(terms, out, ops):
+    """Batched contractions like 'bij,bjk->bik' as one matmul, without materialising products."""
+    a, b = terms
+    shared = [c for c in a if c in b]
+    batch = [c for c in shared if c in out]
+    contract = [c for c in shared if c not in out]
+    m = [c for c in a if c not in b]
+    n = [c for c in b if c not in a]
+    if len(contract) == 0 or any(t.count(c) > 1 for t in terms for c in t):
+        return None
+    if sorted(batch + m + n) != sorted(out):
+        return None
+    x, y = ops
+    xa = x.permute(*[a.index(c) for c in batch + m + contract])
+    yb = y.permute(*[b.index(c) for c in batch + contract + n])
+    bs = [x.shape[a.index(c)] for c in batch]
+    ms = [x.shape[a.index(c)] for c in m]
+    ks = [x.shape[a.index(c)] for c in contract]
+    ns = [y.shape[b.index(c)] for c in n]
+    prod = lambda v: __import__("math").prod(v)  # noqa: E731
+    r = xa.reshape(*bs, prod(ms), prod(ks)).matmul(yb.reshape(*bs, prod(ks), prod(ns)))
+    r = r.reshape(*bs, *ms, *ns)
+    order = batch + m + n
+    return r.permute(*[order.index(c) for c in out]) if out else r
+
+

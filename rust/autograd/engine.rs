@@ -1,0 +1,250 @@
+//! The backward engine: walks the graph from the roots in dependency order, runs hooks,
+//! accumulates into leaves (or captures for `autograd.grad`), and frees what it used.
+
+use super::backward::{backward as rule, sum_to};
+use super::tape::{Edge, GradModeGuard, Node};
+use crate::bail;
+use crate::error::Result;
+use crate::op::BinaryOp;
+use crate::ops::elementwise::{binary, to_dtype};
+use crate::tensor::Tensor;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+fn key(n: &Arc<Node>) -> usize {
+    Arc::as_ptr(n) as usize
+}
+
+fn accumulate(slot: &mut Option<Tensor>, g: Tensor) -> Result<()> {
+    *slot = Some(match slot.take() {
+        Some(prev) => binary(BinaryOp::Add, &prev, &g)?,
+        None => g,
+    });
+    Ok(())
+}
+
+/// What to do with gradients reaching the requested inputs of `autograd.grad`.
+struct Capture {
+    targets: Vec<Tensor>,
+    grads: Vec<Option<Tensor>>,
+}
+
+impl Capture {
+    fn leaf_slot(&mut self, leaf: &Tensor) -> Option<usize> {
+        self.targets.iter().position(|t| t.same(leaf))
+    }
+    fn node_slot(&self, node: &Arc<Node>) -> Option<usize> {
+        self.targets
+            .iter()
+            .position(|t| t.node().is_some_and(|n| Arc::ptr_eq(&n, node)))
+    }
+}
+
+fn run_hooks(hooks: &[super::tape::Hook], mut g: Tensor) -> Result<Tensor> {
+    for h in hooks {
+        if let Some(new) = h(&g)? {
+            g = new;
+        }
+    }
+    Ok(g)
+}
+
+fn deliver_leaf(leaf: &Tensor, g: Tensor, capture: &mut Option<Capture>) -> Result<()> {
+    let hooks = leaf.meta().hooks.clone();
+    let g = run_hooks(&hooks, g)?;
+    if let Some(c) = capture {
+        if let Some(i) = c.leaf_slot(leaf) {
+            accumulate(&mut c.grads[i], g)?;
+        }
+        return Ok(());
+    }
+    // Gradients stored in `.grad` are outside the graph unless create_graph asked for it.
+    let g = if super::tape::is_grad_enabled() {
+        g
+    } else {
+        g.detach()
+    };
+    let mut m = leaf.meta();
+    accumulate(&mut m.grad, g)
+}
+
+fn run(
+    roots: &[Tensor],
+    grads: Vec<Option<Tensor>>,
+    retain_graph: bool,
+    create_graph: bool,
+    mut capture: Option<Capture>,
+) -> Result<Option<Capture>> {
+    let _mode = GradModeGuard::new(create_graph);
+    let mut pending: HashMap<usize, Tensor> = HashMap::new();
+    let mut start: Vec<Arc<Node>> = Vec::new();
+    for (i, (root, g)) in roots.iter().zip(grads).enumerate() {
+        if !root.requires_grad() {
+            bail!(
+                Autograd,
+                "element {i} of tensors does not require grad and does not have a grad_fn"
+            );
+        }
+        let g = match g {
+            Some(g) => {
+                if g.shape() != root.shape() {
+                    bail!(Shape, "Mismatch in shape: grad_output[{i}] has a shape of {:?} and output[{i}] has a shape of {:?}.", g.shape(), root.shape());
+                }
+                g
+            }
+            None => {
+                if root.numel() != 1 {
+                    bail!(Autograd, "grad can be implicitly created only for scalar outputs (got an output of shape {:?})", root.shape());
+                }
+                Tensor::full(root.shape(), 1.0, root.dtype(), root.device())?
+            }
+        };
+        match root.node() {
+            Some(n) => {
+                let k = key(&n);
+                match pending.remove(&k) {
+                    Some(prev) => {
+                        pending.insert(k, binary(BinaryOp::Add, &prev, &g)?);
+                    }
+                    None => {
+                        pending.insert(k, g);
+                        start.push(n);
+                    }
+                }
+            }
+            None => deliver_leaf(root, g, &mut capture)?,
+        }
+    }
+    // Count, for every reachable node, how many graph edges point at it.
+    let mut deps: HashMap<usize, usize> = HashMap::new();
+    let mut seen: HashMap<usize, Arc<Node>> = HashMap::new();
+    let mut stack: Vec<Arc<Node>> = start.clone();
+    for n in &start {
+        seen.insert(key(n), n.clone());
+    }
+    while let Some(n) = stack.pop() {
+        for e in n.edges.iter().flatten() {
+            if let Edge::Node(child) = e {
+                *deps.entry(key(child)).or_insert(0) += 1;
+                if seen.insert(key(child), child.clone()).is_none() {
+                    stack.push(child.clone());
+                }
+            }
+        }
+    }
+    let mut ready: Vec<Arc<Node>> = start
+        .into_iter()
+        .filter(|n| deps.get(&key(n)).copied().unwrap_or(0) == 0)
+        .collect();
+    let mut done: Vec<Arc<Node>> = Vec::new();
+    while let Some(node) = ready.pop() {
+        let k = key(&node);
+        let Some(g) = pending.remove(&k) else {
+            continue;
+        };
+        let hooks = node.hooks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let g = run_hooks(&hooks, g)?;
+        if let Some(c) = capture.as_mut() {
+            if let Some(i) = c.node_slot(&node) {
+                accumulate(&mut c.grads[i], g.clone())?;
+            }
+        } else if let Some(t) = node
+            .retained
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|w| w.upgrade())
+        {
+            let t = Tensor(t);
+            let mut m = t.meta();
+            accumulate(
+                &mut m.grad,
+                if create_graph { g.clone() } else { g.detach() },
+            )?;
+        }
+        let input_grads = rule(&node, &g)?;
+        for ((edge, meta), ig) in node.edges.iter().zip(&node.inputs).zip(input_grads) {
+            let (Some(edge), Some(ig)) = (edge, ig) else {
+                continue;
+            };
+            let ig = to_dtype(&sum_to(&ig, &meta.shape)?, meta.dtype)?;
+            match edge {
+                Edge::Leaf(leaf) => deliver_leaf(leaf, ig, &mut capture)?,
+                Edge::Node(child) => {
+                    let ck = key(child);
+                    let merged = match pending.remove(&ck) {
+                        Some(prev) => binary(BinaryOp::Add, &prev, &ig)?,
+                        None => ig,
+                    };
+                    pending.insert(ck, merged);
+                    let d = deps.get_mut(&ck).expect("counted child");
+                    *d -= 1;
+                    if *d == 0 {
+                        ready.push(child.clone());
+                    }
+                }
+            }
+        }
+        done.push(node);
+    }
+    if !retain_graph {
+        for n in done {
+            n.release();
+        }
+    }
+    Ok(capture)
+}
+
+/// `Tensor.backward` / `autograd.backward`: accumulates into the leaves' `.grad`.
+pub fn backward(
+    roots: &[Tensor],
+    grads: Vec<Option<Tensor>>,
+    retain_graph: bool,
+    create_graph: bool,
+) -> Result<()> {
+    run(
+        roots,
+        grads,
+        retain_graph || create_graph,
+        create_graph,
+        None,
+    )
+    .map(|_| ())
+}
+
+/// `autograd.grad`: the gradients of `outputs` with respect to `inputs`, leaving `.grad` alone.
+pub fn grad(
+    outputs: &[Tensor],
+    grad_outputs: Vec<Option<Tensor>>,
+    inputs: &[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    allow_unused: bool,
+) -> Result<Vec<Option<Tensor>>> {
+    for (i, t) in inputs.iter().enumerate() {
+        if !t.requires_grad() {
+            bail!(
+                Autograd,
+                "One of the differentiated Tensors (input {i}) does not require grad"
+            );
+        }
+    }
+    let capture = Capture {
+        targets: inputs.to_vec(),
+        grads: vec![None; inputs.len()],
+    };
+    let c = run(
+        outputs,
+        grad_outputs,
+        retain_graph || create_graph,
+        create_graph,
+        Some(capture),
+    )?
+    .expect("capture");
+    if !allow_unused {
+        if let Some(i) = c.grads.iter().position(|g| g.is_none()) {
+            bail!(Autograd, "One of the differentiated Tensors (input {i}) appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.");
+        }
+    }
+    Ok(c.grads)
+}

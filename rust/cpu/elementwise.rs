@@ -1,0 +1,298 @@
+//! Elementwise CPU kernels: unary, binary (broadcast), where, clamp, casts and strided copies.
+
+use super::scalar::{Float, Num};
+use super::strided::{OutPtr, Walk};
+use crate::bail;
+use crate::dtype::{DType, Element};
+use crate::error::Result;
+use crate::op::{BinaryOp, UnaryOp};
+use crate::storage::Device;
+use crate::tensor::Tensor;
+
+fn out_ptr<U: Element>(out: &Tensor) -> OutPtr<U> {
+    OutPtr(out.storage().as_mut_slice::<U>().as_mut_ptr())
+}
+
+/// `out[i] = f(x[i])` over any view of `x`.
+pub fn map1<T: Element, U: Element>(x: &Tensor, f: impl Fn(T) -> U + Sync) -> Tensor {
+    let out = Tensor::zeros(x.shape(), U::DTYPE, Device::Cpu).expect("allocation");
+    let walk = Walk::new(x.shape(), [x.layout()]);
+    let [s] = walk.inner_strides();
+    let (src, dst) = (x.storage().as_slice::<T>(), out_ptr::<U>(&out));
+    walk.run(|o, [i], n| {
+        // SAFETY: the walk hands out disjoint output segments.
+        let d = unsafe { dst.range(o, n) };
+        if s == 1 {
+            for (d, &v) in d.iter_mut().zip(&src[i..i + n]) {
+                *d = f(v);
+            }
+        } else {
+            for (j, d) in d.iter_mut().enumerate() {
+                *d = f(src[i + j * s]);
+            }
+        }
+    });
+    out
+}
+
+/// `out[i] = f(a[i], b[i])` with `a` and `b` broadcast to `shape`.
+pub fn map2<T: Element, U: Element>(
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+    f: impl Fn(T, T) -> U + Sync,
+) -> Result<Tensor> {
+    let (la, lb) = (a.layout().expand(shape)?, b.layout().expand(shape)?);
+    let out = Tensor::zeros(shape, U::DTYPE, Device::Cpu)?;
+    let walk = Walk::new(shape, [&la, &lb]);
+    let [sa, sb] = walk.inner_strides();
+    let (xa, xb, dst) = (
+        a.storage().as_slice::<T>(),
+        b.storage().as_slice::<T>(),
+        out_ptr::<U>(&out),
+    );
+    walk.run(|o, [ia, ib], n| {
+        // SAFETY: the walk hands out disjoint output segments.
+        let d = unsafe { dst.range(o, n) };
+        match (sa, sb) {
+            (1, 1) => {
+                for ((d, &x), &y) in d.iter_mut().zip(&xa[ia..ia + n]).zip(&xb[ib..ib + n]) {
+                    *d = f(x, y);
+                }
+            }
+            (1, 0) => {
+                let y = xb[ib];
+                for (d, &x) in d.iter_mut().zip(&xa[ia..ia + n]) {
+                    *d = f(x, y);
+                }
+            }
+            (0, 1) => {
+                let x = xa[ia];
+                for (d, &y) in d.iter_mut().zip(&xb[ib..ib + n]) {
+                    *d = f(x, y);
+                }
+            }
+            _ => {
+                for (j, d) in d.iter_mut().enumerate() {
+                    *d = f(xa[ia + j * sa], xb[ib + j * sb]);
+                }
+            }
+        }
+    });
+    Ok(out)
+}
+
+fn unary_float<T: Float>(op: UnaryOp, x: &Tensor) -> Tensor {
+    let (zero, one, half) = (T::zero(), T::ONE, T::from_f32(0.5));
+    let sqrt_half = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
+    let k = T::from_f64((2.0 / std::f64::consts::PI).sqrt());
+    let c = T::from_f32(0.044715);
+    let twenty = T::from_f32(20.0);
+    let sigmoid = move |v: T| one.div(one + (v.neg()).exp());
+    match op {
+        UnaryOp::Neg => map1(x, |v: T| v.neg()),
+        UnaryOp::Abs => map1(x, |v: T| v.abs()),
+        UnaryOp::Exp => map1(x, |v: T| v.exp()),
+        UnaryOp::Log => map1(x, |v: T| v.ln()),
+        UnaryOp::Log1p => map1(x, |v: T| v.ln_1p()),
+        UnaryOp::Expm1 => map1(x, |v: T| v.exp_m1()),
+        UnaryOp::Sqrt => map1(x, |v: T| v.sqrt()),
+        UnaryOp::Rsqrt => map1(x, |v: T| one.div(v.sqrt())),
+        UnaryOp::Sin => map1(x, |v: T| v.sin()),
+        UnaryOp::Cos => map1(x, |v: T| v.cos()),
+        UnaryOp::Tanh => map1(x, |v: T| v.tanh()),
+        UnaryOp::Sigmoid => map1(x, sigmoid),
+        UnaryOp::Relu => map1(x, |v: T| if v < zero { zero } else { v }),
+        UnaryOp::GeluErf => map1(x, |v: T| half * v * (one + (v * sqrt_half).erf())),
+        UnaryOp::GeluTanh => map1(x, |v: T| {
+            half * v * (one + (k * (v + c * v * v * v)).tanh())
+        }),
+        UnaryOp::Silu => map1(x, |v: T| v * sigmoid(v)),
+        UnaryOp::Softplus => map1(x, |v: T| if v > twenty { v } else { v.exp().ln_1p() }),
+        UnaryOp::Erf => map1(x, |v: T| v.erf()),
+        UnaryOp::Sign => map1(x, |v: T| v.sign()),
+        UnaryOp::Floor => map1(x, |v: T| v.floor()),
+        UnaryOp::Ceil => map1(x, |v: T| v.ceil()),
+        UnaryOp::Round => map1(x, |v: T| v.round_even()),
+        UnaryOp::Reciprocal => map1(x, |v: T| one.div(v)),
+        UnaryOp::LogicalNot => map1(x, |v: T| v == zero),
+    }
+}
+
+fn unary_int<T: Num>(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    let zero = T::zero();
+    Ok(match op {
+        UnaryOp::Neg => map1(x, |v: T| v.neg()),
+        UnaryOp::Abs => map1(x, |v: T| v.abs()),
+        UnaryOp::Sign => map1(x, |v: T| v.sign()),
+        UnaryOp::Relu => map1(x, |v: T| if v < zero { zero } else { v }),
+        UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => map1(x, |v: T| v),
+        UnaryOp::LogicalNot => map1(x, |v: T| v == zero),
+        _ => bail!(
+            DType,
+            "\"{}\" not implemented for '{}'",
+            op.name(),
+            x.dtype().name()
+        ),
+    })
+}
+
+/// A unary op on a CPU tensor; float-only ops expect a float input (the tensor layer promotes).
+pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    match x.dtype() {
+        DType::F32 => Ok(unary_float::<f32>(op, x)),
+        DType::F64 => Ok(unary_float::<f64>(op, x)),
+        DType::I64 => unary_int::<i64>(op, x),
+        DType::I32 => unary_int::<i32>(op, x),
+        DType::Bool => match op {
+            UnaryOp::LogicalNot => Ok(map1(x, |v: bool| !v)),
+            UnaryOp::Abs
+            | UnaryOp::Relu
+            | UnaryOp::Floor
+            | UnaryOp::Ceil
+            | UnaryOp::Round
+            | UnaryOp::Sign => Ok(map1(x, |v: bool| v)),
+            _ => bail!(DType, "\"{}\" not implemented for 'bool'", op.name()),
+        },
+        DType::F16 | DType::BF16 => unreachable!("half tensors compute in float32"),
+    }
+}
+
+fn binary_num<T: Num>(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    match op {
+        BinaryOp::Add => map2(a, b, shape, |x: T, y: T| x + y),
+        BinaryOp::Sub => map2(a, b, shape, |x: T, y: T| x - y),
+        BinaryOp::Mul => map2(a, b, shape, |x: T, y: T| x * y),
+        BinaryOp::Div => map2(a, b, shape, |x: T, y: T| x.div(y)),
+        BinaryOp::Pow => map2(a, b, shape, |x: T, y: T| x.pow(y)),
+        BinaryOp::Maximum => map2(a, b, shape, |x: T, y: T| x.max_(y)),
+        BinaryOp::Minimum => map2(a, b, shape, |x: T, y: T| x.min_(y)),
+        BinaryOp::Remainder => map2(a, b, shape, |x: T, y: T| x.rem(y)),
+        BinaryOp::FloorDivide => map2(a, b, shape, |x: T, y: T| x.floor_div(y)),
+        _ => compare::<T>(op, a, b, shape),
+    }
+}
+
+fn compare<T: Element>(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    match op {
+        BinaryOp::Eq => map2(a, b, shape, |x: T, y: T| x == y),
+        BinaryOp::Ne => map2(a, b, shape, |x: T, y: T| x != y),
+        BinaryOp::Lt => map2(a, b, shape, |x: T, y: T| x < y),
+        BinaryOp::Le => map2(a, b, shape, |x: T, y: T| x <= y),
+        BinaryOp::Gt => map2(a, b, shape, |x: T, y: T| x > y),
+        BinaryOp::Ge => map2(a, b, shape, |x: T, y: T| x >= y),
+        _ => bail!(
+            DType,
+            "\"{}\" not implemented for '{}'",
+            op.name(),
+            a.dtype().name()
+        ),
+    }
+}
+
+/// A binary op on two CPU tensors of one dtype (the tensor layer promotes), broadcast to `shape`.
+pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    match (a.dtype(), op) {
+        (DType::F32, BinaryOp::Atan2) => map2(a, b, shape, |x: f32, y: f32| x.atan2(y)),
+        (DType::F64, BinaryOp::Atan2) => map2(a, b, shape, |x: f64, y: f64| x.atan2(y)),
+        (DType::F32, _) => binary_num::<f32>(op, a, b, shape),
+        (DType::F64, _) => binary_num::<f64>(op, a, b, shape),
+        (DType::I64, _) => binary_num::<i64>(op, a, b, shape),
+        (DType::I32, _) => binary_num::<i32>(op, a, b, shape),
+        (DType::Bool, BinaryOp::LogicalAnd | BinaryOp::Mul | BinaryOp::Minimum) => {
+            map2(a, b, shape, |x: bool, y: bool| x & y)
+        }
+        (DType::Bool, BinaryOp::LogicalOr | BinaryOp::Add | BinaryOp::Maximum) => {
+            map2(a, b, shape, |x: bool, y: bool| x | y)
+        }
+        (DType::Bool, BinaryOp::LogicalXor) => map2(a, b, shape, |x: bool, y: bool| x ^ y),
+        (DType::Bool, _) => compare::<bool>(op, a, b, shape),
+        (DType::F16 | DType::BF16, _) => unreachable!("half tensors compute in float32"),
+    }
+}
+
+/// `cond ? a : b`, all broadcast to `shape`; `a` and `b` share a dtype.
+pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let (lc, la, lb) = (
+        cond.layout().expand(shape)?,
+        a.layout().expand(shape)?,
+        b.layout().expand(shape)?,
+    );
+    let out = Tensor::zeros(shape, a.dtype(), Device::Cpu)?;
+    let walk = Walk::new(shape, [&lc, &la, &lb]);
+    let [sc, sa, sb] = walk.inner_strides();
+    let c = cond.storage().as_slice::<bool>();
+    with_dtype!(a.dtype(), T, {
+        let (xa, xb, dst) = (
+            a.storage().as_slice::<T>(),
+            b.storage().as_slice::<T>(),
+            out_ptr::<T>(&out),
+        );
+        walk.run(|o, [ic, ia, ib], n| {
+            // SAFETY: disjoint output segments.
+            let d = unsafe { dst.range(o, n) };
+            for (j, d) in d.iter_mut().enumerate() {
+                *d = if c[ic + j * sc] {
+                    xa[ia + j * sa]
+                } else {
+                    xb[ib + j * sb]
+                };
+            }
+        });
+    });
+    Ok(out)
+}
+
+/// A contiguous copy of `x` converted to `dtype`.
+pub fn cast(x: &Tensor, dtype: DType) -> Tensor {
+    if x.dtype() == dtype {
+        return with_dtype!(dtype, T, { map1(x, |v: T| v) });
+    }
+    with_dtype!(x.dtype(), S, {
+        with_dtype!(dtype, D, { map1(x, |v: S| D::from_f64(v.to_f64())) })
+    })
+}
+
+/// Writes `src` (broadcast to `dst`'s shape, same dtype) into the view `dst`.
+pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
+    let shape = dst.shape().to_vec();
+    // Copy through a temporary when the two views share storage, so overlap cannot corrupt.
+    let src = if src.storage().same(dst.storage()) {
+        cast(src, src.dtype())
+    } else {
+        src.clone()
+    };
+    let ls = src.layout().expand(&shape)?;
+    let walk = Walk::new(&shape, [dst.layout(), &ls]);
+    let [sd, ss] = walk.inner_strides();
+    with_dtype!(dst.dtype(), T, {
+        let s = src.storage().as_slice::<T>();
+        let d = OutPtr(dst.storage().as_mut_slice::<T>().as_mut_ptr());
+        walk.run(|_, [id, is], n| {
+            for j in 0..n {
+                // SAFETY: each destination element is written once, by one segment.
+                unsafe { *d.get().add(id + j * sd) = s[is + j * ss] };
+            }
+        });
+    });
+    Ok(())
+}
+
+/// Clamps into `[min, max]` (either side optional), in the tensor's own dtype.
+pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
+    fn go<T: Num>(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Tensor {
+        let lo = min.map(T::from_f64).unwrap_or(T::lowest());
+        let hi = max.map(T::from_f64).unwrap_or(T::highest());
+        map1(
+            x,
+            move |v: T| if v.is_nan() { v } else { v.max_(lo).min_(hi) },
+        )
+    }
+    Ok(match x.dtype() {
+        DType::F32 => go::<f32>(x, min, max),
+        DType::F64 => go::<f64>(x, min, max),
+        DType::I64 => go::<i64>(x, min, max),
+        DType::I32 => go::<i32>(x, min, max),
+        d => bail!(DType, "clamp is not implemented for '{}'", d.name()),
+    })
+}

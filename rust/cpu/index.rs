@@ -1,0 +1,164 @@
+//! Indexing CPU kernels: gather, scatter(-add), flip and argsort; these move elements by index.
+
+use super::elementwise::cast;
+use crate::bail;
+use crate::dtype::{DType, Element};
+use crate::error::Result;
+use crate::storage::Device;
+use crate::tensor::Tensor;
+
+/// Calls `f(linear, index)` for every multi-index of `shape` in row-major order.
+fn for_each_index(shape: &[usize], mut f: impl FnMut(usize, &[usize]) -> Result<()>) -> Result<()> {
+    let total: usize = shape.iter().product();
+    let mut idx = vec![0usize; shape.len()];
+    for lin in 0..total {
+        f(lin, &idx)?;
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Ok(())
+}
+
+fn offset(t: &Tensor, idx: &[usize], dim: usize, at: usize) -> usize {
+    let l = t.layout();
+    l.offset
+        + idx
+            .iter()
+            .zip(&l.strides)
+            .enumerate()
+            .map(|(d, (&i, &s))| if d == dim { at * s } else { i * s })
+            .sum::<usize>()
+}
+
+fn checked(i: i64, size: usize, dim: usize) -> Result<usize> {
+    if i < 0 || i as usize >= size {
+        bail!(
+            Index,
+            "index {i} is out of bounds for dimension {dim} with size {size}"
+        );
+    }
+    Ok(i as usize)
+}
+
+/// `out[p] = x[p with p[dim] = index[p]]`; `index` is int64 with x's rank.
+pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
+    let out = Tensor::zeros(index.shape(), x.dtype(), Device::Cpu)?;
+    let ix = index.to_vec::<i64>();
+    for d in 0..x.ndim() {
+        if d != dim && index.shape()[d] > x.shape()[d] {
+            bail!(Shape, "Size does not match at dimension {d}: index {:?} vs input {:?} (gather along dim {dim})", index.shape(), x.shape());
+        }
+    }
+    with_dtype!(x.dtype(), T, {
+        let (src, dst) = (
+            x.storage().as_slice::<T>(),
+            out.storage().as_mut_slice::<T>(),
+        );
+        for_each_index(index.shape(), |lin, p| {
+            let at = checked(ix[lin], x.shape()[dim], dim)?;
+            dst[lin] = src[offset(x, p, dim, at)];
+            Ok(())
+        })?;
+    });
+    Ok(out)
+}
+
+/// A copy of `x` with `src[p]` written (or added, with `add`) at `p with p[dim] = index[p]`.
+pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) -> Result<Tensor> {
+    let out = cast(x, x.dtype());
+    let ix = index.to_vec::<i64>();
+    for d in 0..x.ndim() {
+        if index.shape()[d] > src.shape()[d] || (d != dim && index.shape()[d] > x.shape()[d]) {
+            bail!(Shape, "Expected index {:?} to be smaller than self {:?} apart from dimension {dim} and to be smaller size than src {:?}", index.shape(), x.shape(), src.shape());
+        }
+    }
+    with_dtype!(x.dtype(), T, {
+        let s = src.storage().as_slice::<T>();
+        let dst = out.storage().as_mut_slice::<T>();
+        for_each_index(index.shape(), |lin, p| {
+            let at = checked(ix[lin], x.shape()[dim], dim)?;
+            let o = offset(&out, p, dim, at);
+            let v = s[offset(src, p, usize::MAX, 0)];
+            dst[o] = if add {
+                T::from_f64(dst[o].to_f64() + v.to_f64())
+            } else {
+                v
+            };
+            Ok(())
+        })?;
+    });
+    Ok(out)
+}
+
+/// `x` reversed along `dims`, as a contiguous copy.
+pub fn flip(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
+    let out = Tensor::zeros(x.shape(), x.dtype(), Device::Cpu)?;
+    let shape = x.shape().to_vec();
+    with_dtype!(x.dtype(), T, {
+        let (src, dst) = (
+            x.storage().as_slice::<T>(),
+            out.storage().as_mut_slice::<T>(),
+        );
+        let l = x.layout();
+        for_each_index(&shape, |lin, p| {
+            let o = l.offset
+                + p.iter()
+                    .enumerate()
+                    .map(|(d, &i)| {
+                        if dims.contains(&d) {
+                            (shape[d] - 1 - i) * l.strides[d]
+                        } else {
+                            i * l.strides[d]
+                        }
+                    })
+                    .sum::<usize>();
+            dst[lin] = src[o];
+            Ok(())
+        })?;
+    });
+    Ok(out)
+}
+
+/// Indices that sort `x` along `dim` (stable; NaN sorts as the largest value).
+pub fn argsort(x: &Tensor, dim: usize, descending: bool) -> Result<Tensor> {
+    let n = x.ndim();
+    let mut perm: Vec<usize> = (0..n).filter(|&d| d != dim).collect();
+    perm.push(dim);
+    let moved = x.with_layout(x.layout().permute(&perm)?);
+    let vals = moved.to_vec::<f64>();
+    let k = x.shape().get(dim).copied().unwrap_or(1);
+    let out = Tensor::zeros(moved.shape(), DType::I64, Device::Cpu)?;
+    let dst = out.storage().as_mut_slice::<i64>();
+    if k > 0 {
+        for (r, d) in dst.chunks_mut(k).enumerate() {
+            let row = &vals[r * k..(r + 1) * k];
+            let mut idx: Vec<usize> = (0..k).collect();
+            let key = |v: f64| if v.is_nan() { f64::INFINITY } else { v };
+            idx.sort_by(|&a, &b| {
+                let o = key(row[a])
+                    .partial_cmp(&key(row[b]))
+                    .unwrap_or(std::cmp::Ordering::Equal);
+                let o = o.then((row[a].is_nan()).cmp(&row[b].is_nan()));
+                if descending {
+                    o.reverse()
+                } else {
+                    o
+                }
+            });
+            for (d, i) in d.iter_mut().zip(idx) {
+                *d = i as i64;
+            }
+        }
+    }
+    let mut inv: Vec<usize> = (0..n.saturating_sub(1)).collect();
+    if n > 0 {
+        inv.insert(dim, n - 1);
+    }
+    let back = out.with_layout(out.layout().permute(&inv)?);
+    Ok(cast(&back, DType::I64))
+}

@@ -1,0 +1,129 @@
+//! Matrix products on the CPU: the `gemm` crate (AVX-512 when present, multi-threaded) for
+//! floats, a plain loop for integers; batched with broadcast batch dims and any strides.
+
+use super::scalar::Num;
+use super::strided::OutPtr;
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::layout::Layout;
+use crate::storage::Device;
+use crate::tensor::Tensor;
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// Storage offsets of each matrix of a batched view, in row-major batch order.
+fn batch_offsets(l: &Layout, batch: &[usize]) -> Vec<usize> {
+    let nb = batch.len();
+    let ex = l
+        .expand(&[batch, &l.shape[l.ndim() - 2..]].concat())
+        .expect("broadcast batch");
+    Layout {
+        shape: batch.to_vec(),
+        strides: ex.strides[..nb].to_vec(),
+        offset: ex.offset,
+    }
+    .indices()
+    .collect()
+}
+
+fn gemm_t<T: Num>(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
+    let (la, lb) = (a.layout(), b.layout());
+    let (m, k, n) = (
+        la.shape[la.ndim() - 2],
+        la.shape[la.ndim() - 1],
+        lb.shape[lb.ndim() - 1],
+    );
+    let (a_rs, a_cs) = (
+        la.strides[la.ndim() - 2] as isize,
+        la.strides[la.ndim() - 1] as isize,
+    );
+    let (b_rs, b_cs) = (
+        lb.strides[lb.ndim() - 2] as isize,
+        lb.strides[lb.ndim() - 1] as isize,
+    );
+    let out = Tensor::zeros(&[batch, &[m, n]].concat(), T::DTYPE, Device::Cpu)?;
+    if m * n == 0 {
+        return Ok(out);
+    }
+    let (oa, ob) = (batch_offsets(la, batch), batch_offsets(lb, batch));
+    let (pa, pb) = (
+        a.storage().as_slice::<T>().as_ptr() as usize,
+        b.storage().as_slice::<T>().as_ptr() as usize,
+    );
+    let dst = OutPtr(out.storage().as_mut_slice::<T>().as_mut_ptr());
+    let flops = m * n * k;
+    let one = |i: usize, par: Parallelism| {
+        let (pa, pb) = (pa as *const T, pb as *const T);
+        // SAFETY: offsets and strides come from valid layouts of these storages; each batch
+        // entry writes its own m*n block of the fresh output.
+        unsafe {
+            let c = dst.get().add(i * m * n);
+            if k == 0 {
+                return;
+            }
+            match T::DTYPE {
+                DType::F32 | DType::F64 => gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    c,
+                    1,
+                    n as isize,
+                    false,
+                    pa.add(oa[i]),
+                    a_cs,
+                    a_rs,
+                    pb.add(ob[i]),
+                    b_cs,
+                    b_rs,
+                    T::zero(),
+                    T::ONE,
+                    false,
+                    false,
+                    false,
+                    par,
+                ),
+                _ => {
+                    for r in 0..m {
+                        for j in 0..n {
+                            let mut acc = T::zero();
+                            for p in 0..k {
+                                let x = *pa
+                                    .add(oa[i] + (r as isize * a_rs + p as isize * a_cs) as usize);
+                                let y = *pb
+                                    .add(ob[i] + (p as isize * b_rs + j as isize * b_cs) as usize);
+                                acc = acc + x * y;
+                            }
+                            *c.add(r * n + j) = acc;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let count = oa.len();
+    if count > 1 && flops < (1 << 20) {
+        (0..count)
+            .into_par_iter()
+            .for_each(|i| one(i, Parallelism::None));
+    } else {
+        let par = if flops >= (1 << 16) {
+            Parallelism::Rayon(0)
+        } else {
+            Parallelism::None
+        };
+        (0..count).for_each(|i| one(i, par));
+    }
+    Ok(out)
+}
+
+/// `a @ b` for `a: [..., m, k]`, `b: [..., k, n]` (same dtype) with batch dims broadcast to `batch`.
+pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
+    match a.dtype() {
+        DType::F32 => gemm_t::<f32>(a, b, batch),
+        DType::F64 => gemm_t::<f64>(a, b, batch),
+        DType::I64 => gemm_t::<i64>(a, b, batch),
+        DType::I32 => gemm_t::<i32>(a, b, batch),
+        d => crate::bail!(DType, "\"matmul\" not implemented for '{}'", d.name()),
+    }
+}

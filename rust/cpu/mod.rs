@@ -1,0 +1,8 @@
+//! The CPU backend: strided walks with contiguous fast paths, rayon for large tensors, gemm for matmul.
+
+pub mod elementwise;
+pub mod index;
+pub mod matmul;
+pub mod reduce;
+pub mod scalar;
+pub mod strided;

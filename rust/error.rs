@@ -1,0 +1,48 @@
+//! The one error type of the core; the bindings map each kind to a Python exception.
+
+use std::fmt;
+
+/// What went wrong, grouped by the Python exception it becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// Incompatible shapes or bad dimensions (ValueError / RuntimeError in PyTorch; we use RuntimeError).
+    Shape(String),
+    /// A dtype an op cannot take (TypeError).
+    DType(String),
+    /// Tensors on different devices, or an unknown device (RuntimeError).
+    Device(String),
+    /// An index out of range (IndexError).
+    Index(String),
+    /// A bad argument value (ValueError).
+    Value(String),
+    /// Autograd misuse: backward through a freed graph, a modified saved tensor (RuntimeError).
+    Autograd(String),
+    /// Allocation failure (RuntimeError, like torch.OutOfMemoryError).
+    OutOfMemory(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Shape(m)
+            | Error::DType(m)
+            | Error::Device(m)
+            | Error::Index(m)
+            | Error::Value(m)
+            | Error::Autograd(m)
+            | Error::OutOfMemory(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Shorthands that keep error construction on one line at the call site.
+#[macro_export]
+macro_rules! bail {
+    ($kind:ident, $($arg:tt)*) => {
+        return Err($crate::error::Error::$kind(format!($($arg)*)))
+    };
+}

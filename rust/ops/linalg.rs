@@ -1,0 +1,118 @@
+//! Matrix products as tensor ops: matmul with PyTorch's 1-D and batch-broadcast rules, mm, bmm, addmm.
+
+use super::elementwise::{binary, binary_scalar, Scalar};
+use super::same_device;
+use super::view::{squeeze, unsqueeze};
+use crate::autograd::tape::record;
+use crate::backend;
+use crate::bail;
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::op::{BinaryOp, Op};
+use crate::shape::broadcast_shapes;
+use crate::tensor::Tensor;
+
+/// The batched product of two tensors of rank >= 2 (recorded as one node).
+fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (ra, rb) = (a.ndim(), b.ndim());
+    let (k1, k2) = (a.shape()[ra - 1], b.shape()[rb - 2]);
+    if k1 != k2 {
+        bail!(
+            Shape,
+            "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{}) (shapes {:?} and {:?})",
+            a.shape()[ra - 2],
+            k1,
+            k2,
+            b.shape()[rb - 1],
+            a.shape(),
+            b.shape()
+        );
+    }
+    let batch = broadcast_shapes(&a.shape()[..ra - 2], &b.shape()[..rb - 2])?;
+    let dtype = DType::promote(a.dtype(), b.dtype());
+    let compute = if matches!(dtype, DType::F16 | DType::BF16) {
+        DType::F32
+    } else {
+        dtype
+    };
+    let ca = if a.dtype() == compute {
+        a.clone()
+    } else {
+        backend::cast(a, compute)?
+    };
+    let cb = if b.dtype() == compute {
+        b.clone()
+    } else {
+        backend::cast(b, compute)?
+    };
+    let mut out = backend::matmul(&ca, &cb, &batch)?;
+    if out.dtype() != dtype {
+        out = backend::cast(&out, dtype)?;
+    }
+    if !dtype.is_float() {
+        return Ok(out);
+    }
+    Ok(record(Op::Matmul, &[a, b], &[a, b], false, out))
+}
+
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    same_device("matmul", &[a, b])?;
+    match (a.ndim(), b.ndim()) {
+        (0, _) | (_, 0) => bail!(
+            Shape,
+            "both arguments to matmul need to be at least 1D, but they are {}D and {}D",
+            a.ndim(),
+            b.ndim()
+        ),
+        (1, 1) => {
+            if a.shape() != b.shape() {
+                bail!(Shape, "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same number of elements", a.shape()[0], b.shape()[0]);
+            }
+            let r = matmul_nd(&unsqueeze(a, 0)?, &unsqueeze(b, 1)?)?;
+            squeeze(&r, None)
+        }
+        (1, _) => squeeze(&matmul_nd(&unsqueeze(a, 0)?, b)?, Some(&[-2])),
+        (_, 1) => squeeze(&matmul_nd(a, &unsqueeze(b, 1)?)?, Some(&[-1])),
+        _ => matmul_nd(a, b),
+    }
+}
+
+pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.ndim() != 2 || b.ndim() != 2 {
+        bail!(
+            Shape,
+            "mm: expected 2-D tensors, got {}-D and {}-D (shapes {:?} and {:?})",
+            a.ndim(),
+            b.ndim(),
+            a.shape(),
+            b.shape()
+        );
+    }
+    matmul(a, b)
+}
+
+pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.ndim() != 3 || b.ndim() != 3 || a.shape()[0] != b.shape()[0] {
+        bail!(
+            Shape,
+            "bmm: expected two 3-D tensors with the same batch size, got shapes {:?} and {:?}",
+            a.shape(),
+            b.shape()
+        );
+    }
+    matmul(a, b)
+}
+
+/// `beta * input + alpha * (m1 @ m2)`.
+pub fn addmm(input: &Tensor, m1: &Tensor, m2: &Tensor, beta: f64, alpha: f64) -> Result<Tensor> {
+    let mut p = mm(m1, m2)?;
+    if alpha != 1.0 {
+        p = binary_scalar(BinaryOp::Mul, &p, Scalar::Float(alpha))?;
+    }
+    let i = if beta != 1.0 {
+        binary_scalar(BinaryOp::Mul, input, Scalar::Float(beta))?
+    } else {
+        input.clone()
+    };
+    binary(BinaryOp::Add, &i, &p)
+}

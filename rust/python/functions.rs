@@ -1,0 +1,603 @@
+//! Module-level functions of `ember._core`: creation, random sampling, joining, grad mode and
+//! autograd entry points. Math functions are the Tensor methods, re-exported by the Python layer.
+
+use super::convert::{dtype_arg, from_numpy, opt_device, shape_args, sizes, tensor_from_data};
+use super::tensor::{tensor_or_scalar, PyTensor, R};
+use super::IntoPyResult;
+use crate::autograd;
+use crate::dtype::DType;
+use crate::ops::{elementwise as ew, index};
+use crate::random::{self, Generator};
+use crate::tensor::Tensor;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+/// `ember.Generator`: a seedable source of random numbers.
+#[pyclass(name = "Generator", module = "ember")]
+pub struct PyGenerator {
+    pub g: Generator,
+}
+
+#[pymethods]
+impl PyGenerator {
+    #[new]
+    #[pyo3(signature = (device=None))]
+    fn new(device: Option<&Bound<'_, PyAny>>) -> PyResult<PyGenerator> {
+        opt_device(device)?;
+        Ok(PyGenerator {
+            g: Generator::new(67280421310721),
+        })
+    }
+    fn manual_seed(slf: PyRef<'_, Self>, seed: i64) -> PyRef<'_, Self> {
+        slf.g.manual_seed(seed as u64);
+        slf
+    }
+    fn initial_seed(&self) -> u64 {
+        self.g.lock().seed()
+    }
+    fn seed(&self) -> u64 {
+        let s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        self.g.manual_seed(s);
+        s
+    }
+    fn get_state(&self) -> Vec<u64> {
+        let r = self.g.lock();
+        let mut v = vec![r.seed()];
+        v.extend(format!("{r:?}").bytes().map(|b| b as u64).take(0));
+        v
+    }
+}
+
+fn gen<'a>(g: &'a Option<PyRef<'_, PyGenerator>>) -> Option<&'a Generator> {
+    g.as_ref().map(|g| &g.g)
+}
+
+fn finish(t: Tensor, requires_grad: bool) -> R {
+    if requires_grad {
+        t.set_requires_grad(true).py()?;
+    }
+    Ok(PyTensor::new(t))
+}
+
+#[pyfunction]
+#[pyo3(signature = (data, *, dtype=None, device=None, requires_grad=false))]
+fn tensor(
+    data: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
+    let t = tensor_from_data(data, dtype_arg(dtype)?)?;
+    let t = ew::to_device(&t, opt_device(device)?).py()?;
+    finish(t, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (data, dtype=None, device=None))]
+fn as_tensor(
+    data: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> R {
+    let dtype = dtype_arg(dtype)?;
+    if let Ok(t) = data.extract::<PyRef<'_, PyTensor>>() {
+        let mut r = t.t.clone();
+        if let Some(d) = dtype {
+            r = ew::to_dtype(&r, d).py()?;
+        }
+        return Ok(PyTensor::new(ew::to_device(&r, opt_device(device)?).py()?));
+    }
+    if data.hasattr("__array_interface__")? && !data.is_instance_of::<pyo3::types::PyList>() {
+        let mut t = from_numpy(data)?;
+        if let Some(d) = dtype {
+            t = ew::to_dtype(&t, d).py()?;
+        }
+        return Ok(PyTensor::new(ew::to_device(&t, opt_device(device)?).py()?));
+    }
+    tensor(
+        data,
+        dtype
+            .map(super::convert::PyDType)
+            .map(|d| Bound::new(data.py(), d))
+            .transpose()?
+            .as_ref()
+            .map(|b| b.as_any()),
+        device,
+        false,
+    )
+}
+
+#[pyfunction(name = "from_numpy")]
+fn from_numpy_py(arr: &Bound<'_, PyAny>) -> R {
+    Ok(PyTensor::new(from_numpy(arr)?))
+}
+
+fn filled(
+    args: &Bound<'_, PyTuple>,
+    value: f64,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
+    let shape = sizes(&shape_args(args)?)?;
+    let d = dtype_arg(dtype)?.unwrap_or(DType::F32);
+    finish(
+        Tensor::full(&shape, value, d, opt_device(device)?).py()?,
+        requires_grad,
+    )
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+fn zeros(
+    size: &Bound<'_, PyTuple>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
+    filled(size, 0.0, dtype, device, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+fn ones(
+    size: &Bound<'_, PyTuple>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
+    filled(size, 1.0, dtype, device, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+fn empty(
+    size: &Bound<'_, PyTuple>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
+    filled(size, 0.0, dtype, device, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (size, fill_value, *, dtype=None, device=None, requires_grad=false))]
+fn full(
+    size: Vec<isize>,
+    fill_value: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
+    let shape = sizes(&size)?;
+    let s = super::convert::scalar_arg(fill_value)
+        .ok_or_else(|| PyValueError::new_err("fill_value must be a number"))?;
+    let d = dtype_arg(dtype)?.unwrap_or(match s {
+        crate::ops::Scalar::Bool(_) => DType::Bool,
+        crate::ops::Scalar::Int(_) => DType::I64,
+        crate::ops::Scalar::Float(_) => DType::F32,
+    });
+    finish(
+        Tensor::full(&shape, s.value(), d, opt_device(device)?).py()?,
+        requires_grad,
+    )
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, end=None, step=None, *, dtype=None, device=None, requires_grad=false))]
+fn arange(
+    start: &Bound<'_, PyAny>,
+    end: Option<&Bound<'_, PyAny>>,
+    step: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
+    let num = |o: &Bound<'_, PyAny>| -> PyResult<(f64, bool)> {
+        Ok(match super::convert::scalar_arg(o) {
+            Some(crate::ops::Scalar::Float(f)) => (f, true),
+            Some(s) => (s.value(), false),
+            None => return Err(PyValueError::new_err("arange expects numbers")),
+        })
+    };
+    let (a, fa) = num(start)?;
+    let (mut lo, mut hi, mut st, mut any_float) = (0.0, a, 1.0, fa);
+    if let Some(e) = end.filter(|e| !e.is_none()) {
+        let (b, fb) = num(e)?;
+        lo = a;
+        hi = b;
+        any_float |= fb;
+    }
+    if let Some(s) = step {
+        let (v, fs) = num(s)?;
+        st = v;
+        any_float |= fs;
+    }
+    if st == 0.0 {
+        return Err(PyValueError::new_err("step must be nonzero"));
+    }
+    if (hi - lo) * st.signum() < 0.0 {
+        return Err(PyValueError::new_err(format!("upper bound and larger bound inconsistent with step sign (start={lo}, end={hi}, step={st})")));
+    }
+    let n = ((hi - lo) / st).ceil().max(0.0) as usize;
+    let d = dtype_arg(dtype)?.unwrap_or(if any_float { DType::F32 } else { DType::I64 });
+    let t = if d == DType::I64 {
+        Tensor::from_vec(
+            (0..n)
+                .map(|i| (lo + i as f64 * st) as i64)
+                .collect::<Vec<i64>>(),
+            &[n],
+        )
+        .py()?
+    } else {
+        let v = Tensor::from_vec(
+            (0..n).map(|i| lo + i as f64 * st).collect::<Vec<f64>>(),
+            &[n],
+        )
+        .py()?;
+        ew::to_dtype(&v, d).py()?
+    };
+    finish(ew::to_device(&t, opt_device(device)?).py()?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, end, steps, *, dtype=None, device=None, requires_grad=false))]
+fn linspace(
+    start: f64,
+    end: f64,
+    steps: usize,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
+    let step = if steps > 1 {
+        (end - start) / (steps - 1) as f64
+    } else {
+        0.0
+    };
+    let v: Vec<f64> = (0..steps)
+        .map(|i| {
+            if i + 1 == steps && steps > 1 {
+                end
+            } else {
+                start + i as f64 * step
+            }
+        })
+        .collect();
+    let t = ew::to_dtype(
+        &Tensor::from_vec(v, &[steps]).py()?,
+        dtype_arg(dtype)?.unwrap_or(DType::F32),
+    )
+    .py()?;
+    finish(ew::to_device(&t, opt_device(device)?).py()?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (n, m=None, *, dtype=None, device=None, requires_grad=false))]
+fn eye(
+    n: usize,
+    m: Option<usize>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
+    let m = m.unwrap_or(n);
+    let v: Vec<f64> = (0..n * m)
+        .map(|i| ((i / m) == (i % m)) as i64 as f64)
+        .collect();
+    let t = ew::to_dtype(
+        &Tensor::from_vec(v, &[n, m]).py()?,
+        dtype_arg(dtype)?.unwrap_or(DType::F32),
+    )
+    .py()?;
+    finish(ew::to_device(&t, opt_device(device)?).py()?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false))]
+fn rand(
+    size: &Bound<'_, PyTuple>,
+    generator: Option<PyRef<'_, PyGenerator>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
+    let t = Tensor::zeros(
+        &sizes(&shape_args(size)?)?,
+        dtype_arg(dtype)?.unwrap_or(DType::F32),
+        crate::Device::Cpu,
+    )
+    .py()?;
+    random::uniform_(&t, 0.0, 1.0, gen(&generator)).py()?;
+    finish(ew::to_device(&t, opt_device(device)?).py()?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false))]
+fn randn(
+    size: &Bound<'_, PyTuple>,
+    generator: Option<PyRef<'_, PyGenerator>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
+    let t = Tensor::zeros(
+        &sizes(&shape_args(size)?)?,
+        dtype_arg(dtype)?.unwrap_or(DType::F32),
+        crate::Device::Cpu,
+    )
+    .py()?;
+    random::normal_(&t, 0.0, 1.0, gen(&generator)).py()?;
+    finish(ew::to_device(&t, opt_device(device)?).py()?, requires_grad)
+}
+
+/// `randint(high, size)` or `randint(low, high, size)`.
+#[pyfunction]
+#[pyo3(signature = (*args, size=None, generator=None, dtype=None, device=None))]
+fn randint(
+    args: &Bound<'_, PyTuple>,
+    size: Option<Vec<isize>>,
+    generator: Option<PyRef<'_, PyGenerator>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> R {
+    let mut nums: Vec<i64> = Vec::new();
+    let mut shape = size;
+    for a in args.iter() {
+        if let Ok(v) = a.extract::<i64>() {
+            nums.push(v);
+        } else {
+            shape = Some(a.extract::<Vec<isize>>()?);
+        }
+    }
+    let (lo, hi) = match nums.as_slice() {
+        [h] => (0, *h),
+        [l, h] => (*l, *h),
+        _ => {
+            return Err(PyValueError::new_err(
+                "randint expects (high, size) or (low, high, size)",
+            ))
+        }
+    };
+    let shape = sizes(
+        &shape
+            .ok_or_else(|| PyValueError::new_err("randint() missing required argument 'size'"))?,
+    )?;
+    let t = random::randint(
+        lo,
+        hi,
+        &shape,
+        dtype_arg(dtype)?.unwrap_or(DType::I64),
+        gen(&generator),
+    )
+    .py()?;
+    Ok(PyTensor::new(ew::to_device(&t, opt_device(device)?).py()?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (n, *, generator=None, dtype=None, device=None))]
+fn randperm(
+    n: usize,
+    generator: Option<PyRef<'_, PyGenerator>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> R {
+    let t = random::randperm(n, gen(&generator)).py()?;
+    let t = ew::to_dtype(&t, dtype_arg(dtype)?.unwrap_or(DType::I64)).py()?;
+    Ok(PyTensor::new(ew::to_device(&t, opt_device(device)?).py()?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, num_samples, replacement=false, *, generator=None))]
+fn multinomial(
+    input: PyRef<'_, PyTensor>,
+    num_samples: usize,
+    replacement: bool,
+    generator: Option<PyRef<'_, PyGenerator>>,
+) -> R {
+    Ok(PyTensor::new(
+        random::multinomial(&input.t, num_samples, replacement, gen(&generator)).py()?,
+    ))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, *, generator=None))]
+fn bernoulli(input: PyRef<'_, PyTensor>, generator: Option<PyRef<'_, PyGenerator>>) -> R {
+    Ok(PyTensor::new(
+        random::bernoulli(&input.t, gen(&generator)).py()?,
+    ))
+}
+
+#[pyfunction]
+fn manual_seed(seed: i64) {
+    random::default_generator().manual_seed(seed as u64);
+}
+
+#[pyfunction]
+fn initial_seed() -> u64 {
+    random::default_generator().lock().seed()
+}
+
+#[pyfunction]
+fn default_generator() -> PyGenerator {
+    PyGenerator {
+        g: random::default_generator().clone(),
+    }
+}
+
+fn tensors(ts: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
+    ts.try_iter()?
+        .map(|t| Ok(t?.extract::<PyRef<'_, PyTensor>>()?.t.clone()))
+        .collect()
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors_, dim=0))]
+fn cat(tensors_: &Bound<'_, PyAny>, dim: isize) -> R {
+    Ok(PyTensor::new(index::cat(&tensors(tensors_)?, dim).py()?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors_, dim=0))]
+fn stack(tensors_: &Bound<'_, PyAny>, dim: isize) -> R {
+    Ok(PyTensor::new(index::stack(&tensors(tensors_)?, dim).py()?))
+}
+
+#[pyfunction(name = "where")]
+fn where_(condition: PyRef<'_, PyTensor>, input: &Bound<'_, PyAny>, other: &Bound<'_, PyAny>) -> R {
+    let c = &condition.t;
+    let a = match input.extract::<PyRef<'_, PyTensor>>() {
+        Ok(t) => t.t.clone(),
+        Err(_) => {
+            let like = other
+                .extract::<PyRef<'_, PyTensor>>()
+                .map(|t| t.t.clone())
+                .unwrap_or_else(|_| Tensor::scalar(0.0, DType::F32));
+            tensor_or_scalar(&like, input)?
+        }
+    };
+    let b = tensor_or_scalar(&a, other)?;
+    Ok(PyTensor::new(ew::where_(c, &a, &b).py()?))
+}
+
+#[pyfunction]
+fn is_grad_enabled() -> bool {
+    autograd::is_grad_enabled()
+}
+
+#[pyfunction]
+fn _set_grad_enabled(on: bool) {
+    autograd::set_grad_enabled(on)
+}
+
+fn opt_grads(g: Option<&Bound<'_, PyAny>>, n: usize) -> PyResult<Vec<Option<Tensor>>> {
+    match g {
+        None => Ok(vec![None; n]),
+        Some(g) if g.is_none() => Ok(vec![None; n]),
+        Some(g) => {
+            if let Ok(t) = g.extract::<PyRef<'_, PyTensor>>() {
+                return Ok(vec![Some(t.t.clone())]);
+            }
+            g.try_iter()?
+                .map(|x| {
+                    let x = x?;
+                    if x.is_none() {
+                        Ok(None)
+                    } else {
+                        Ok(Some(x.extract::<PyRef<'_, PyTensor>>()?.t.clone()))
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+fn one_or_many(o: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
+    if let Ok(t) = o.extract::<PyRef<'_, PyTensor>>() {
+        return Ok(vec![t.t.clone()]);
+    }
+    tensors(o)
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors_, grad_tensors=None, retain_graph=None, create_graph=false))]
+fn _backward(
+    py: Python<'_>,
+    tensors_: &Bound<'_, PyAny>,
+    grad_tensors: Option<&Bound<'_, PyAny>>,
+    retain_graph: Option<bool>,
+    create_graph: bool,
+) -> PyResult<()> {
+    let roots = one_or_many(tensors_)?;
+    let grads = opt_grads(grad_tensors, roots.len())?;
+    py.detach(|| {
+        autograd::backward(
+            &roots,
+            grads,
+            retain_graph.unwrap_or(create_graph),
+            create_graph,
+        )
+    })
+    .py()
+}
+
+#[pyfunction]
+#[pyo3(signature = (outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=false, allow_unused=false))]
+fn _grad(
+    py: Python<'_>,
+    outputs: &Bound<'_, PyAny>,
+    inputs: &Bound<'_, PyAny>,
+    grad_outputs: Option<&Bound<'_, PyAny>>,
+    retain_graph: Option<bool>,
+    create_graph: bool,
+    allow_unused: bool,
+) -> PyResult<Py<PyAny>> {
+    let outs = one_or_many(outputs)?;
+    let ins = one_or_many(inputs)?;
+    let grads = opt_grads(grad_outputs, outs.len())?;
+    let r = py
+        .detach(|| {
+            autograd::grad(
+                &outs,
+                grads,
+                &ins,
+                retain_graph.unwrap_or(create_graph),
+                create_graph,
+                allow_unused,
+            )
+        })
+        .py()?;
+    let items: Vec<Py<PyAny>> = r
+        .into_iter()
+        .map(|g| match g {
+            Some(t) => Ok(PyTensor::new(t).into_pyobject(py)?.into_any().unbind()),
+            None => Ok(py.None()),
+        })
+        .collect::<PyResult<_>>()?;
+    Ok(PyTuple::new(py, items)?.into_any().unbind())
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(tensor, m)?)?;
+    m.add_function(wrap_pyfunction!(as_tensor, m)?)?;
+    m.add_function(wrap_pyfunction!(from_numpy_py, m)?)?;
+    m.add_function(wrap_pyfunction!(zeros, m)?)?;
+    m.add_function(wrap_pyfunction!(ones, m)?)?;
+    m.add_function(wrap_pyfunction!(empty, m)?)?;
+    m.add_function(wrap_pyfunction!(full, m)?)?;
+    m.add_function(wrap_pyfunction!(arange, m)?)?;
+    m.add_function(wrap_pyfunction!(linspace, m)?)?;
+    m.add_function(wrap_pyfunction!(eye, m)?)?;
+    m.add_function(wrap_pyfunction!(rand, m)?)?;
+    m.add_function(wrap_pyfunction!(randn, m)?)?;
+    m.add_function(wrap_pyfunction!(randint, m)?)?;
+    m.add_function(wrap_pyfunction!(randperm, m)?)?;
+    m.add_function(wrap_pyfunction!(multinomial, m)?)?;
+    m.add_function(wrap_pyfunction!(bernoulli, m)?)?;
+    m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(initial_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(default_generator, m)?)?;
+    m.add_function(wrap_pyfunction!(cat, m)?)?;
+    m.add_function(wrap_pyfunction!(stack, m)?)?;
+    m.add_function(wrap_pyfunction!(where_, m)?)?;
+    m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(_grad, m)?)?;
+    for (name, d) in [
+        ("float32", DType::F32),
+        ("float64", DType::F64),
+        ("int64", DType::I64),
+        ("int32", DType::I32),
+        ("bool", DType::Bool),
+        ("float16", DType::F16),
+        ("bfloat16", DType::BF16),
+    ] {
+        m.add(name, super::convert::PyDType(d))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! The Python bindings: convert arguments, call the core, map errors. Nothing here decides.
+
+mod convert;
+mod functions;
+mod tensor;
+
+use crate::error::Error;
+use pyo3::exceptions::{PyIndexError, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+pub use tensor::PyTensor;
+
+/// Maps a core error to the Python exception PyTorch raises for the same misuse.
+pub fn to_py(e: Error) -> PyErr {
+    match e {
+        Error::Shape(m) | Error::Device(m) | Error::Autograd(m) => PyRuntimeError::new_err(m),
+        Error::DType(m) => PyTypeError::new_err(m),
+        Error::Index(m) => PyIndexError::new_err(m),
+        Error::Value(m) => PyValueError::new_err(m),
+        Error::OutOfMemory(m) => PyMemoryError::new_err(m),
+    }
+}
+
+pub trait IntoPyResult<T> {
+    fn py(self) -> PyResult<T>;
+}
+
+impl<T> IntoPyResult<T> for crate::error::Result<T> {
+    fn py(self) -> PyResult<T> {
+        self.map_err(to_py)
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyTensor>()?;
+    m.add_class::<convert::PyDType>()?;
+    m.add_class::<convert::PyDevice>()?;
+    m.add_class::<functions::PyGenerator>()?;
+    functions::register(m)?;
+    Ok(())
+}

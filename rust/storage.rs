@@ -1,0 +1,211 @@
+//! Storage: the memory behind tensors (owned or borrowed from NumPy), its device, and the version counter.
+
+use crate::bail;
+use crate::dtype::{DType, Element};
+use crate::error::Result;
+use std::alloc::{self, Layout as AllocLayout};
+use std::any::Any;
+use std::fmt;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Where a tensor lives. `Gpu(i)` is the i-th wgpu adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Device {
+    Cpu,
+    Gpu(usize),
+}
+
+impl Device {
+    /// Parses PyTorch-style device strings; "cuda" is an alias of "gpu" so ported code runs.
+    pub fn parse(s: &str) -> Result<Device> {
+        let (kind, index) = match s.split_once(':') {
+            Some((k, i)) => match i.parse::<usize>() {
+                Ok(i) => (k, Some(i)),
+                Err(_) => bail!(Device, "Invalid device string: '{s}'"),
+            },
+            None => (s, None),
+        };
+        match kind {
+            "cpu" if index.unwrap_or(0) == 0 => Ok(Device::Cpu),
+            "gpu" | "cuda" => Ok(Device::Gpu(index.unwrap_or(0))),
+            _ => bail!(
+                Device,
+                "Expected one of cpu, gpu, cuda device type at start of device string: '{s}'"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Gpu(i) => write!(f, "gpu:{i}"),
+        }
+    }
+}
+
+/// Who frees the bytes: our allocator, or a foreign owner (a NumPy array) kept alive here.
+enum Owner {
+    Allocated(AllocLayout),
+    External(#[allow(dead_code)] Box<dyn Any + Send + Sync>),
+}
+
+/// A block of host memory. 64-byte aligned when we allocate it, so kernels can use wide loads.
+pub struct CpuBuffer {
+    ptr: NonNull<u8>,
+    owner: Owner,
+}
+
+// SAFETY: the buffer is plain memory; concurrent writers are ruled out by the tensor layer
+// (ops write only to fresh outputs, in-place ops write through one call at a time under the GIL).
+unsafe impl Send for CpuBuffer {}
+unsafe impl Sync for CpuBuffer {}
+
+impl CpuBuffer {
+    /// Zeroed memory of `bytes` bytes (calloc-backed: large blocks come as fresh zero pages).
+    pub fn zeroed(bytes: usize) -> Result<CpuBuffer> {
+        let layout = AllocLayout::from_size_align(bytes.max(1), 64).map_err(|_| {
+            crate::error::Error::OutOfMemory(format!("cannot allocate {bytes} bytes"))
+        })?;
+        // SAFETY: layout has non-zero size.
+        let ptr = unsafe { alloc::alloc_zeroed(layout) };
+        match NonNull::new(ptr) {
+            Some(ptr) => Ok(CpuBuffer {
+                ptr,
+                owner: Owner::Allocated(layout),
+            }),
+            None => bail!(
+                OutOfMemory,
+                "CPU out of memory: tried to allocate {bytes} bytes"
+            ),
+        }
+    }
+
+    /// Wraps foreign memory; `owner` keeps it alive for as long as the buffer lives.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reads and writes of the storage's bytes while `owner` lives, and aligned
+    /// for the dtype it will be read as.
+    pub unsafe fn external(ptr: *mut u8, owner: Box<dyn Any + Send + Sync>) -> CpuBuffer {
+        let ptr = NonNull::new(ptr).unwrap_or(NonNull::dangling());
+        CpuBuffer {
+            ptr,
+            owner: Owner::External(owner),
+        }
+    }
+
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+}
+
+impl Drop for CpuBuffer {
+    fn drop(&mut self) {
+        if let Owner::Allocated(layout) = self.owner {
+            // SAFETY: allocated in `zeroed` with this layout.
+            unsafe { alloc::dealloc(self.ptr.as_ptr(), layout) }
+        }
+    }
+}
+
+/// The device-specific memory. The GPU arm joins here when the wgpu backend lands.
+pub enum Memory {
+    Cpu(CpuBuffer),
+}
+
+/// Shared storage of one dtype: views alias it; in-place writes bump its version.
+pub struct StorageInner {
+    pub memory: Memory,
+    pub dtype: DType,
+    pub len: usize,
+    version: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct Storage(pub Arc<StorageInner>);
+
+impl Storage {
+    pub fn zeros(dtype: DType, len: usize, device: Device) -> Result<Storage> {
+        match device {
+            Device::Cpu => Ok(Storage::from_buffer(
+                CpuBuffer::zeroed(len * dtype.size())?,
+                dtype,
+                len,
+            )),
+            Device::Gpu(_) => bail!(
+                Device,
+                "device '{device}' is not available: this build of ember has no GPU backend"
+            ),
+        }
+    }
+
+    pub fn from_buffer(buf: CpuBuffer, dtype: DType, len: usize) -> Storage {
+        Storage(Arc::new(StorageInner {
+            memory: Memory::Cpu(buf),
+            dtype,
+            len,
+            version: AtomicU64::new(0),
+        }))
+    }
+
+    pub fn from_vec<T: Element>(v: Vec<T>) -> Storage {
+        let s = Storage::zeros(T::DTYPE, v.len(), Device::Cpu).expect("allocation");
+        s.as_mut_slice::<T>().copy_from_slice(&v);
+        s
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+
+    pub fn device(&self) -> Device {
+        match self.0.memory {
+            Memory::Cpu(_) => Device::Cpu,
+        }
+    }
+
+    pub fn version(&self) -> u64 {
+        self.0.version.load(Ordering::Relaxed)
+    }
+
+    pub fn bump_version(&self) {
+        self.0.version.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn same(&self, other: &Storage) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    pub fn data_ptr(&self) -> *mut u8 {
+        match &self.0.memory {
+            Memory::Cpu(b) => b.as_ptr(),
+        }
+    }
+
+    /// The elements as a typed slice. Panics if `T` is not the storage's dtype (a core bug).
+    pub fn as_slice<T: Element>(&self) -> &[T] {
+        assert_eq!(T::DTYPE, self.0.dtype, "storage dtype mismatch");
+        // SAFETY: the buffer holds `len` initialised elements of T (zeroed or written by ops).
+        unsafe { std::slice::from_raw_parts(self.data_ptr() as *const T, self.0.len) }
+    }
+
+    /// The elements as a mutable slice. Callers write only fresh outputs or, for in-place
+    /// ops, one tensor's own elements; see `CpuBuffer`'s Sync note.
+    #[allow(clippy::mut_from_ref)]
+    pub fn as_mut_slice<T: Element>(&self) -> &mut [T] {
+        assert_eq!(T::DTYPE, self.0.dtype, "storage dtype mismatch");
+        // SAFETY: as above; aliasing is excluded by the tensor layer's write discipline.
+        unsafe { std::slice::from_raw_parts_mut(self.data_ptr() as *mut T, self.0.len) }
+    }
+}
