@@ -10,6 +10,7 @@ pub mod cpu;
 pub mod layout;
 pub mod op;
 pub mod ops;
+pub mod optim;
 pub mod random;
 pub mod shape;
 pub mod storage;

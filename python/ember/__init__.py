@@ -97,11 +97,22 @@ from ._functions import (  # noqa: E402
     softplus,
     normal,
 )
+from .serialization import save, load  # noqa: E402
 from . import autograd  # noqa: E402
 from . import nn  # noqa: E402
 from . import optim  # noqa: E402
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # ember.data and ember.utils load on first use, so `import ember` stays fast.
+    if name in ("data", "utils"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'ember' has no attribute '{name}'")
+
 
 __all__ = [
     "Tensor", "Generator", "dtype", "device", "Size", "float32", "float64", "float16", "bfloat16",
@@ -111,5 +122,5 @@ __all__ = [
     "default_generator", "cat", "concat", "concatenate", "stack", "where", "is_grad_enabled",
     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "zeros_like", "ones_like",
     "full_like", "empty_like", "rand_like", "randn_like", "randint_like", "addmm", "einsum",
-    "is_tensor", "broadcast_to", "outer", "square", "gelu", "silu", "softplus", "normal", "autograd", "nn", "optim",
+    "is_tensor", "broadcast_to", "outer", "square", "gelu", "silu", "softplus", "normal", "save", "load", "autograd", "nn", "optim",
 ] + _METHOD_FUNCTIONS

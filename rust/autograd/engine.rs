@@ -40,6 +40,17 @@ impl Capture {
     }
 }
 
+/// A gradient fit to be stored in `.grad`: contiguous and owned by no one else, so in-place
+/// updates of one leaf's gradient never leak into another tensor (a copy only when needed).
+fn owned(g: Tensor) -> Result<Tensor> {
+    let unique = Arc::strong_count(&g.0) == 1 && Arc::strong_count(&g.storage().0) == 1;
+    if unique && g.is_contiguous() && g.layout().offset == 0 && g.storage().len() == g.numel() {
+        Ok(g)
+    } else {
+        crate::ops::elementwise::copy(&g)
+    }
+}
+
 fn run_hooks(hooks: &[super::tape::Hook], mut g: Tensor) -> Result<Tensor> {
     for h in hooks {
         if let Some(new) = h(&g)? {
@@ -62,7 +73,9 @@ fn deliver_leaf(leaf: &Tensor, g: Tensor, capture: &mut Option<Capture>) -> Resu
     let g = if super::tape::is_grad_enabled() {
         g
     } else {
-        g.detach()
+        let plain = g.detach();
+        drop(g);
+        owned(plain)?
     };
     let mut m = leaf.meta();
     accumulate(&mut m.grad, g)
@@ -159,7 +172,7 @@ fn run(
             let mut m = t.meta();
             accumulate(
                 &mut m.grad,
-                if create_graph { g.clone() } else { g.detach() },
+                if create_graph { g.clone() } else { owned(g.detach())? },
             )?;
         }
         let input_grads = rule(&node, &g)?;
@@ -167,7 +180,12 @@ fn run(
             let (Some(edge), Some(ig)) = (edge, ig) else {
                 continue;
             };
-            let ig = to_dtype(&sum_to(&ig, &meta.shape)?, meta.dtype)?;
+            let ig = {
+                // Drop the unshaped gradient at once so a unique result can be stored uncopied.
+                let shaped = sum_to(&ig, &meta.shape)?;
+                drop(ig);
+                to_dtype(&shaped, meta.dtype)?
+            };
             match edge {
                 Edge::Leaf(leaf) => deliver_leaf(leaf, ig, &mut capture)?,
                 Edge::Node(child) => {

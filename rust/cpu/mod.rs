@@ -3,6 +3,7 @@
 pub mod elementwise;
 pub mod index;
 pub mod matmul;
+pub mod optim;
 pub mod reduce;
 pub mod scalar;
 pub mod strided;

@@ -1,0 +1,436 @@
+"""``ember.nn.functional``: activations, losses, convolution, pooling, normalisation and dropout.
+
+Convolution and pooling are composed here from strided views (im2col) and one matmul; they
+become single native ops with the native-kernel work of the models issue.
+"""
+
+import math
+
+from .. import _core
+from .._functions import gelu as _gelu, silu as _silu, softplus as _softplus, zeros_like as _zeros_like
+
+
+# ---- activations ----
+def relu(input, inplace=False):
+    return input.relu_() if inplace else input.relu()
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    out = _core.where(input > 0, input, input * negative_slope)
+    return input.copy_(out) if inplace else out
+
+
+def elu(input, alpha=1.0, inplace=False):
+    out = _core.where(input > 0, input, (input.clamp(max=0.0).exp() - 1) * alpha)
+    return input.copy_(out) if inplace else out
+
+
+def gelu(input, approximate="none"):
+    return _gelu(input, approximate)
+
+
+def silu(input, inplace=False):
+    out = _silu(input)
+    return input.copy_(out) if inplace else out
+
+
+def mish(input, inplace=False):
+    out = input * _softplus(input).tanh()
+    return input.copy_(out) if inplace else out
+
+
+def sigmoid(input):
+    return input.sigmoid()
+
+
+def tanh(input):
+    return input.tanh()
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return _softplus(input, beta, threshold)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    return input.clamp_(min_val, max_val) if inplace else input.clamp(min_val, max_val)
+
+
+def softmax(input, dim=None, dtype=None):
+    return input.softmax(-1 if dim is None else dim, dtype=dtype)
+
+
+def log_softmax(input, dim=None, dtype=None):
+    return input.log_softmax(-1 if dim is None else dim, dtype=dtype)
+
+
+# ---- linear layers ----
+def linear(input, weight, bias=None):
+    out = input.matmul(weight.t())
+    return out if bias is None else out + bias
+
+
+def bilinear(input1, input2, weight, bias=None):
+    # x1^T W_o x2 for every output o: [B,1,1,I] @ [1,O,I,J] @ [B,1,J,1] -> [B,O,1,1].
+    out = (input1.unsqueeze(1).unsqueeze(-2) @ weight.unsqueeze(0) @ input2.unsqueeze(1).unsqueeze(-1)).squeeze(-1).squeeze(-1)
+    return out if bias is None else out + bias
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = (_core.rand(*input.shape) >= p).to(input.dtype)
+    out = input * keep * (1.0 / (1.0 - p))
+    return input.copy_(out) if inplace else out
+
+
+def embedding(input, weight, padding_idx=None):
+    flat = input.reshape(-1)
+    rows = weight.index_select(0, flat)
+    return rows.reshape(*input.shape, weight.shape[1])
+
+
+# ---- normalisation ----
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    dims = list(range(-len(normalized_shape), 0))
+    mu = input.mean(dim=dims, keepdim=True)
+    var = input.var(dim=dims, unbiased=False, keepdim=True)
+    out = (input - mu) * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    dims = list(range(-len(normalized_shape), 0))
+    eps = 1.1920928955078125e-07 if eps is None else eps
+    out = input * ((input * input).mean(dim=dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    dims = [0] + list(range(2, input.dim()))
+    shape = [1, input.shape[1]] + [1] * (input.dim() - 2)
+    if training:
+        mu = input.mean(dim=dims)
+        var = input.var(dim=dims, unbiased=False)
+        if running_mean is not None:
+            n = input.numel() // input.shape[1]
+            with _core_no_grad():
+                running_mean.mul_(1 - momentum).add_(mu.detach() * momentum)
+                running_var.mul_(1 - momentum).add_(var.detach() * (momentum * n / max(n - 1, 1)))
+    else:
+        mu, var = running_mean, running_var
+    out = (input - mu.reshape(*shape)) * (var.reshape(*shape) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(*shape)
+    if bias is not None:
+        out = out + bias.reshape(*shape)
+    return out
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    n, c = input.shape[0], input.shape[1]
+    x = input.reshape(n, num_groups, -1)
+    mu = x.mean(dim=-1, keepdim=True)
+    var = x.var(dim=-1, unbiased=False, keepdim=True)
+    out = ((x - mu) * (var + eps).rsqrt()).reshape(*input.shape)
+    shape = [1, c] + [1] * (input.dim() - 2)
+    if weight is not None:
+        out = out * weight.reshape(*shape)
+    if bias is not None:
+        out = out + bias.reshape(*shape)
+    return out
+
+
+def _core_no_grad():
+    from ..autograd import no_grad
+
+    return no_grad()
+
+
+# ---- convolution and pooling (im2col over strided views) ----
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _pad2d(x, ph, pw, value=0.0):
+    if ph == 0 and pw == 0:
+        return x
+    n, c, h, w = x.shape
+    if ph:
+        z = _core.full((n, c, ph, w), value, dtype=x.dtype)
+        x = _core.cat([z, x, z], dim=2)
+    if pw:
+        z = _core.full((n, c, x.shape[2], pw), value, dtype=x.dtype)
+        x = _core.cat([z, x, z], dim=3)
+    return x
+
+
+def _patches(x, kh, kw, stride, dilation):
+    """The kh*kw shifted, strided views of x stacked on dim 2: [N, C, kh*kw, Ho, Wo]."""
+    n, c, h, w = x.shape
+    sh, sw = stride
+    dh, dw = dilation
+    ho = (h - dh * (kh - 1) - 1) // sh + 1
+    wo = (w - dw * (kw - 1) - 1) // sw + 1
+    if ho <= 0 or wo <= 0:
+        raise RuntimeError(f"Calculated output size ({ho}x{wo}) is too small for input of shape {tuple(x.shape)} with kernel ({kh}x{kw})")
+    views = []
+    for i in range(kh):
+        for j in range(kw):
+            views.append(x[:, :, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wo - 1) + 1: sw])
+    return _core.stack(views, dim=2), ho, wo
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    if input.dim() == 3:
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    if input.dim() != 4:
+        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: {tuple(input.shape)}")
+    o, cg, kh, kw = weight.shape
+    n, c = input.shape[0], input.shape[1]
+    if c != cg * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {tuple(weight.shape)}, expected input{tuple(input.shape)} to have {cg * groups} channels, but got {c} channels instead")
+    stride, dilation = _pair(stride), _pair(dilation)
+    if padding == "same":
+        ph = (dilation[0] * (kh - 1)) // 2
+        pw = (dilation[1] * (kw - 1)) // 2
+    elif padding == "valid":
+        ph = pw = 0
+    else:
+        ph, pw = _pair(padding)
+    x = _pad2d(input, ph, pw)
+    cols, ho, wo = _patches(x, kh, kw, stride, dilation)
+    cols = cols.reshape(n, groups, cg * kh * kw, ho * wo)
+    w = weight.reshape(groups, o // groups, cg * kh * kw)
+    out = (w.unsqueeze(0) @ cols).reshape(n, o, ho, wo)
+    if bias is not None:
+        out = out + bias.reshape(1, o, 1, 1)
+    return out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride), (0, padding) if not isinstance(padding, str) else padding, (1, dilation), groups)
+    return out.squeeze(2)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    if return_indices or ceil_mode:
+        raise ValueError("max_pool2d: return_indices and ceil_mode are not supported by ember yet")
+    kh, kw = _pair(kernel_size)
+    stride = _pair(stride if stride is not None else kernel_size)
+    ph, pw = _pair(padding)
+    squeeze = input.dim() == 3
+    x = input.unsqueeze(0) if squeeze else input
+    x = _pad2d(x, ph, pw, float("-inf"))
+    cols, _, _ = _patches(x, kh, kw, stride, _pair(dilation))
+    out = cols.amax(dim=2)
+    return out.squeeze(0) if squeeze else out
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    if ceil_mode:
+        raise ValueError("avg_pool2d: ceil_mode is not supported by ember yet")
+    kh, kw = _pair(kernel_size)
+    stride = _pair(stride if stride is not None else kernel_size)
+    ph, pw = _pair(padding)
+    squeeze = input.dim() == 3
+    x = input.unsqueeze(0) if squeeze else input
+    cols, _, _ = _patches(_pad2d(x, ph, pw), kh, kw, stride, (1, 1))
+    out = cols.mean(dim=2)
+    if not count_include_pad and (ph or pw):
+        ones = _core.ones(1, 1, *x.shape[2:], dtype=x.dtype)
+        counts, _, _ = _patches(_pad2d(ones, ph, pw), kh, kw, stride, (1, 1))
+        out = out * (kh * kw) / counts.sum(dim=2)
+    return out.squeeze(0) if squeeze else out
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return max_pool2d(input.unsqueeze(-2), (1, kernel_size), (1, stride if stride is not None else kernel_size), (0, padding), (1, dilation), ceil_mode, return_indices).squeeze(-2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    return avg_pool2d(input.unsqueeze(-2), (1, kernel_size), (1, stride if stride is not None else kernel_size), (0, padding), ceil_mode, count_include_pad).squeeze(-2)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    oh, ow = _pair(output_size)
+    h, w = input.shape[-2], input.shape[-1]
+    oh = h if oh is None else oh
+    ow = w if ow is None else ow
+    rows = []
+    for i in range(oh):
+        h0, h1 = (i * h) // oh, -((-(i + 1) * h) // oh)
+        cols = []
+        for j in range(ow):
+            w0, w1 = (j * w) // ow, -((-(j + 1) * w) // ow)
+            cols.append(input[..., h0:h1, w0:w1].mean(dim=(-2, -1)))
+        rows.append(_core.stack(cols, dim=-1))
+    return _core.stack(rows, dim=-2)
+
+
+# ---- losses ----
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    if input.dim() < 1 or target.dim() != input.dim() - 1 and input.dim() > 1:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({target.shape[0]}).")
+    if input.dim() > 2:
+        c = input.shape[1]
+        perm = [0] + list(range(2, input.dim())) + [1]
+        flat = nll_loss(input.permute(*perm).reshape(-1, c), target.reshape(-1), weight, ignore_index, reduction)
+        return flat.reshape(*target.shape) if reduction == "none" else flat
+    if input.shape[0] != target.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({target.shape[0]}).")
+    valid = target != ignore_index
+    safe = _core.where(valid, target, _zeros_like(target))
+    picked = -input.gather(1, safe.unsqueeze(1)).squeeze(1)
+    w = valid.to(input.dtype)
+    if weight is not None:
+        w = w * weight.index_select(0, safe)
+    loss = picked * w
+    if reduction == "mean":
+        return loss.sum() / w.sum()
+    return _reduce(loss, reduction)
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    logp = input.log_softmax(1 if input.dim() > 1 else 0)
+    if target.is_floating_point():
+        # Class probabilities.
+        t = target
+        if label_smoothing > 0:
+            t = t * (1 - label_smoothing) + label_smoothing / input.shape[1]
+        per = logp * t
+        if weight is not None:
+            per = per * weight.reshape(1, -1, *([1] * (input.dim() - 2)))
+        return _reduce(-per.sum(dim=1), reduction)
+    loss = nll_loss(logp, target, weight, ignore_index, reduction)
+    if label_smoothing > 0:
+        c = input.shape[1]
+        smooth = -logp.sum(dim=1) / c if weight is None else -(logp * weight.reshape(1, -1)).sum(dim=1) / c
+        valid = (target != ignore_index).to(input.dtype)
+        smooth = smooth * valid
+        if reduction == "mean":
+            smooth = smooth.sum() / valid.sum()
+        else:
+            smooth = _reduce(smooth, reduction)
+        loss = loss * (1 - label_smoothing) + smooth * label_smoothing
+    return loss
+
+
+def mse_loss(input, target, reduction="mean"):
+    d = input - target
+    return _reduce(d * d, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):
+    return _reduce((input - target).abs(), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    d = (input - target).abs()
+    loss = _core.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    d = (input - target).abs()
+    if beta == 0:
+        return _reduce(d, reduction)
+    loss = _core.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    logs = input.log().clamp(min=-100.0)
+    log1m = (1 - input).log().clamp(min=-100.0)
+    loss = -(target * logs + (1 - target) * log1m)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    # log(sigmoid(x)) = -softplus(-x), log(1 - sigmoid(x)) = -softplus(x): stable for large |x|.
+    sp_neg = _softplus(-input)
+    sp_pos = _softplus(input)
+    if pos_weight is not None:
+        loss = pos_weight * target * sp_neg + (1 - target) * sp_pos
+    else:
+        loss = target * sp_neg + (1 - target) * sp_pos
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = _core.where(target > 0, target * (target.clamp(min=1e-38).log() - input), _zeros_like(target))
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0]
+    return _reduce(loss, reduction)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+    s = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = query @ key.transpose(-2, -1) * s
+    if is_causal:
+        L, S = query.shape[-2], key.shape[-2]
+        causal = _core.ones(L, S, dtype=_core.bool).tril()
+        scores = scores.masked_fill(~causal, float("-inf"))
+    if attn_mask is not None:
+        if attn_mask.dtype == _core.bool:
+            scores = scores.masked_fill(~attn_mask, float("-inf"))
+        else:
+            scores = scores + attn_mask
+    attn = scores.softmax(-1)
+    if dropout_p > 0:
+        attn = dropout(attn, dropout_p)
+    return attn @ value
+
+
+def one_hot(tensor, num_classes=-1):
+    n = int(tensor.max().item()) + 1 if num_classes < 0 else num_classes
+    return (tensor.unsqueeze(-1) == _core.arange(n)).long()
+
+
+def pad(input, pad, mode="constant", value=0.0):
+    if mode != "constant":
+        raise ValueError(f"pad: mode {mode!r} is not supported by ember yet")
+    x = input
+    for i in range(len(pad) // 2):
+        dim = x.dim() - 1 - i
+        lo, hi = pad[2 * i], pad[2 * i + 1]
+        parts = []
+        shape = list(x.shape)
+        if lo:
+            shape[dim] = lo
+            parts.append(_core.full(shape, value, dtype=x.dtype))
+        parts.append(x)
+        if hi:
+            shape[dim] = hi
+            parts.append(_core.full(shape, value, dtype=x.dtype))
+        if len(parts) > 1:
+            x = _core.cat(parts, dim=dim)
+    return x
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    return input.flatten(start_dim, end_dim)

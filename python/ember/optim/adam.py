@@ -1,0 +1,69 @@
+"""Adam and AdamW (amsgrad, maximize, weight decay): one fused native call per parameter group."""
+
+from .. import _core
+from .._functions import zeros_like
+from .optimizer import Optimizer
+
+
+def _check(lr, betas, eps, weight_decay):
+    if lr < 0.0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if eps < 0.0:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if weight_decay < 0.0:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+class Adam(Optimizer):
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False):
+        _check(lr, betas, eps, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize))
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            from .._grad_mode import enable_grad
+
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            amsgrad = group["amsgrad"]
+            by_step = {}
+            for p in params:
+                st = self.state[p]
+                if not st:
+                    st["step"] = 0
+                    st["exp_avg"] = zeros_like(p)
+                    st["exp_avg_sq"] = zeros_like(p)
+                    if amsgrad:
+                        st["max_exp_avg_sq"] = zeros_like(p)
+                st["step"] += 1
+                by_step.setdefault(st["step"], []).append(p)
+            beta1, beta2 = group["betas"]
+            # Parameters that joined later have their own step count: one call per count.
+            for step, batch in by_step.items():
+                st = [self.state[p] for p in batch]
+                _core._adam_step(
+                    batch, [p.grad for p in batch], [s["exp_avg"] for s in st], [s["exp_avg_sq"] for s in st],
+                    [s.get("max_exp_avg_sq") for s in st], step, group["lr"], beta1, beta2, group["eps"],
+                    group["weight_decay"], amsgrad, group["maximize"], self._decoupled,
+                )
+        return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default 0.01, as torch.optim.AdamW)."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

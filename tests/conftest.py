@@ -1,0 +1,185 @@
+"""Shared fixtures and helpers for the ember tensor-core test suite.
+
+``device`` runs a test once per backend in ``DEVICES``. To test a new backend add its name to
+``DEVICES`` (e.g. ``DEVICES = ["cpu", "gpu"]``); backends that are not available in the current
+build are skipped, not failed.
+
+Helpers (import them with ``from conftest import ...``):
+
+* ``to_np(t)``: a NumPy copy of a tensor's values (detached, on the CPU).
+* ``make(array, device, layout=..., dtype=..., requires_grad=...)``: a tensor holding ``array``'s
+  values in a chosen memory layout: ``"contiguous"``, ``"transposed"`` (a transposed view of a
+  contiguous buffer) or ``"sliced"`` (a strided slice of a larger buffer, nonzero storage offset).
+* ``assert_close(t, expected, ...)``: shape, dtype kind and values against a NumPy reference.
+* ``check_grad(fn, *inputs)``: ``ember.autograd.gradcheck`` on float64 inputs.
+* ``numeric_grad(f, x)``: an independent NumPy central-difference gradient of a scalar function.
+"""
+
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+try:  # Make `pytest tests/` work from a fresh checkout without PYTHONPATH=python.
+    import ember  # noqa: F401
+except ImportError:  # pragma: no cover
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python"))
+    import ember  # noqa: F401
+
+# Backends every `device`-parametrised test runs on. Adding the GPU backend is this one line:
+# DEVICES = ["cpu", "gpu"]
+DEVICES = ["cpu"]
+
+LAYOUTS = ["contiguous", "transposed", "sliced"]
+
+_NP_OF = {
+    "float32": np.float32,
+    "float64": np.float64,
+    "float16": np.float16,
+    "int64": np.int64,
+    "int32": np.int32,
+    "bool": np.bool_,
+}
+
+
+def _device_available(dev):
+    try:
+        ember.zeros(1, device=dev)
+        return True
+    except RuntimeError:
+        return False
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """The device string a test builds its tensors on (one test run per entry of DEVICES)."""
+    dev = request.param
+    if dev != "cpu" and not _device_available(dev):
+        pytest.skip(f"ember has no {dev!r} backend in this build")
+    return dev
+
+
+@pytest.fixture(autouse=True)
+def _reset_grad_mode_and_seed():
+    """Each test starts with grad mode on and a fixed seed, whatever the previous test did."""
+    ember._core._set_grad_enabled(True)
+    ember.manual_seed(0)
+    yield
+    ember._core._set_grad_enabled(True)
+
+
+@pytest.fixture
+def rng():
+    """A NumPy random generator with a fixed seed."""
+    return np.random.default_rng(1234)
+
+
+def np_dtype(ember_dtype):
+    """The NumPy dtype matching an ember dtype (bfloat16 has none: it maps to float32)."""
+    name = repr(ember_dtype).split(".")[-1]
+    return _NP_OF.get(name, np.float32)
+
+
+def to_np(t):
+    """A NumPy copy of ``t``'s values; bfloat16 is widened to float32 first."""
+    t = t.detach()
+    if t.dtype == ember.bfloat16:
+        t = t.float()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    return np.array(t.numpy(), copy=True)
+
+
+def make(array, device="cpu", layout="contiguous", dtype=None, requires_grad=False):
+    """An ember tensor with ``array``'s values on ``device`` in the given memory layout.
+
+    The result is a leaf. With ``layout="transposed"`` (arrays of 2+ dims) it is a transposed
+    view of a contiguous buffer; with ``layout="sliced"`` it is every other element of a buffer
+    twice as large along the last dim, starting one element in.
+    """
+    a = np.asarray(array)
+    if dtype is None:
+        dtype = {
+            np.dtype(np.float64): ember.float64,
+            np.dtype(np.float32): ember.float32,
+            np.dtype(np.float16): ember.float16,
+            np.dtype(np.int64): ember.int64,
+            np.dtype(np.int32): ember.int32,
+            np.dtype(np.bool_): ember.bool,
+        }[a.dtype]
+    if layout == "contiguous" or a.ndim == 0:
+        t = ember.tensor(a.tolist(), dtype=dtype, device=device)
+    elif layout == "transposed":
+        if a.ndim < 2:
+            raise ValueError("layout='transposed' needs 2+ dims")
+        buf = ember.tensor(np.ascontiguousarray(np.swapaxes(a, -1, -2)).tolist(), dtype=dtype, device=device)
+        t = buf.transpose(-1, -2)
+        assert not t.is_contiguous()
+    elif layout == "sliced":
+        big = np.zeros(a.shape[:-1] + (2 * a.shape[-1] + 1,), dtype=a.dtype)
+        big[..., 1::2] = a
+        buf = ember.tensor(big.tolist(), dtype=dtype, device=device)
+        t = buf[..., 1::2]
+        assert t.shape[-1] <= 1 or not t.is_contiguous()
+    else:
+        raise ValueError(layout)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def assert_close(t, expected, rtol=1e-5, atol=1e-6, check_dtype=True):
+    """``t`` (an ember tensor) matches ``expected`` (array-like) in shape, dtype kind and values."""
+    assert isinstance(t, ember.Tensor), type(t)
+    exp = np.asarray(expected)
+    got = to_np(t)
+    assert tuple(t.shape) == exp.shape, f"shape {tuple(t.shape)} != expected {exp.shape}"
+    if check_dtype:
+        assert got.dtype.kind == exp.dtype.kind or (exp.dtype.kind in "iu" and got.dtype.kind in "iu"), (
+            f"dtype {t.dtype} does not match expected kind of {exp.dtype}"
+        )
+    if exp.dtype.kind in "biu":
+        np.testing.assert_array_equal(got, exp)
+    else:
+        np.testing.assert_allclose(got, exp, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def check_grad(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
+    """Runs ember.autograd.gradcheck; 0-dim outputs are checked through a 1-element view.
+
+    (The scalar-output case of gradcheck itself is covered by test_autograd.py.)
+    """
+    for x in inputs:
+        if isinstance(x, ember.Tensor) and x.requires_grad:
+            assert x.dtype == ember.float64, "gradcheck needs float64 inputs"
+
+    def wrapped(*args):
+        out = fn(*args)
+        if isinstance(out, (tuple, list)):
+            return tuple(o.reshape(1) if o.dim() == 0 else o for o in out)
+        return out.reshape(1) if out.dim() == 0 else out
+
+    assert ember.autograd.gradcheck(wrapped, inputs, eps=eps, atol=atol, rtol=rtol)
+
+
+def numeric_grad(f, x, eps=1e-6):
+    """Central-difference gradient of the scalar NumPy function ``f`` at the float64 array ``x``."""
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + eps
+        fp = f(x)
+        x[i] = old - eps
+        fm = f(x)
+        x[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+def leaf(array, device="cpu", layout="contiguous"):
+    """A float64 leaf requiring grad."""
+    return make(np.asarray(array, dtype=np.float64), device, layout=layout, requires_grad=True)
