@@ -23,3 +23,6 @@ pub use dtype::DType;
 pub use error::{Error, Result};
 pub use storage::Device;
 pub use tensor::Tensor;
+
+#[cfg(test)]
+mod core_tests;

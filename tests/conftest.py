@@ -11,7 +11,8 @@ Helpers (import them with ``from conftest import ...``):
   values in a chosen memory layout: ``"contiguous"``, ``"transposed"`` (a transposed view of a
   contiguous buffer) or ``"sliced"`` (a strided slice of a larger buffer, nonzero storage offset).
 * ``assert_close(t, expected, ...)``: shape, dtype kind and values against a NumPy reference.
-* ``check_grad(fn, *inputs)``: ``ember.autograd.gradcheck`` on float64 inputs.
+* ``check_grad(fn, *inputs)``: ``ember.autograd.gradcheck`` on float64 inputs; an input made
+  with ``grad_input(array, device, layout)`` reaches ``fn`` in that (non-contiguous) layout.
 * ``numeric_grad(f, x)``: an independent NumPy central-difference gradient of a scalar function.
 """
 
@@ -145,22 +146,67 @@ def assert_close(t, expected, rtol=1e-5, atol=1e-6, check_dtype=True):
         np.testing.assert_allclose(got, exp, rtol=rtol, atol=atol, equal_nan=True)
 
 
-def check_grad(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
-    """Runs ember.autograd.gradcheck; 0-dim outputs are checked through a 1-element view.
+class StridedInput:
+    """A gradcheck input seen by the function under test in a non-contiguous layout.
 
-    (The scalar-output case of gradcheck itself is covered by test_autograd.py.)
+    gradcheck perturbs ``buffer`` (a contiguous float64 leaf); the function receives
+    ``view(buffer)``, a transposed or strided-slice view holding ``array``'s values. (The
+    non-contiguous-leaf case of gradcheck itself is covered by test_autograd.py.)
     """
+
+    def __init__(self, array, device="cpu", layout="transposed"):
+        a = np.asarray(array, dtype=np.float64)
+        if layout == "transposed":
+            self.buffer = make(np.ascontiguousarray(np.swapaxes(a, -1, -2)), device, requires_grad=True)
+            self.view = lambda b: b.transpose(-1, -2)
+        elif layout == "sliced":
+            big = np.zeros(a.shape[:-1] + (2 * a.shape[-1] + 1,))
+            big[..., 1::2] = a
+            self.buffer = make(big, device, requires_grad=True)
+            self.view = lambda b: b[..., 1::2]
+        else:
+            raise ValueError(layout)
+
+
+def grad_input(array, device="cpu", layout="contiguous"):
+    """A float64 gradcheck input in the given layout: a leaf, or a StridedInput."""
+    if layout == "contiguous":
+        return leaf(array, device)
+    return StridedInput(array, device, layout)
+
+
+def check_grad(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
+    """Runs ember.autograd.gradcheck on float64 inputs (leaves or StridedInputs).
+
+    0-dim outputs are checked through a 1-element view (the scalar-output case of gradcheck
+    itself is covered by test_autograd.py).
+    """
+    views = []
+    leaves = []
     for x in inputs:
-        if isinstance(x, ember.Tensor) and x.requires_grad:
-            assert x.dtype == ember.float64, "gradcheck needs float64 inputs"
+        if isinstance(x, StridedInput):
+            views.append(x.view)
+            leaves.append(x.buffer)
+        else:
+            views.append(None)
+            leaves.append(x)
+        t = leaves[-1]
+        if isinstance(t, ember.Tensor) and t.requires_grad:
+            assert t.dtype == ember.float64, "gradcheck needs float64 inputs"
 
     def wrapped(*args):
-        out = fn(*args)
+        seen = []
+        for v, a in zip(views, args):
+            if v is not None:
+                a = v(a)
+                assert not a.is_contiguous()
+            seen.append(a)
+        out = fn(*seen)
         if isinstance(out, (tuple, list)):
             return tuple(o.reshape(1) if o.dim() == 0 else o for o in out)
         return out.reshape(1) if out.dim() == 0 else out
 
-    assert ember.autograd.gradcheck(wrapped, inputs, eps=eps, atol=atol, rtol=rtol)
+    assert ember.autograd.gradcheck(wrapped, tuple(leaves), eps=eps, atol=atol, rtol=rtol)
 
 
 def numeric_grad(f, x, eps=1e-6):

@@ -579,6 +579,9 @@ def test_collate_nested_structures():
 
 
 def test_collate_errors():
+    for batch in ([ember.zeros(2), ember.zeros(3)], [np.zeros(2), np.zeros(3)]):
+        with pytest.raises(RuntimeError, match="stack expects each tensor to be equal size"):
+            default_collate(batch)
     with pytest.raises(RuntimeError, match="each element in list of batch should be of equal size"):
         default_collate([[1, 2], [3]])
     with pytest.raises(TypeError, match="default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found <class 'object'>"):
@@ -917,3 +920,37 @@ def test_ember_utils_data_is_the_same_api():
     assert ember.utils.data.DataLoader is ember.data.DataLoader
     assert ember.utils.data.TensorDataset is ember.data.TensorDataset
     assert set(ember.data.__all__) <= set(dir(ember.utils.data))
+
+
+def test_unpicklable_dataset_fails_at_start_with_advice():
+    class LocalDataset(Dataset):  # a local class cannot be pickled by reference
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return i
+
+    with pytest.raises(Exception) as info:
+        iter(DataLoader(LocalDataset(), num_workers=1))
+    assert "LocalDataset" in str(info.value)
+    assert any("define them at module level" in note for note in getattr(info.value, "__notes__", []))
+
+
+def test_interactive_main_is_refused_with_advice():
+    import subprocess
+    import sys
+
+    code = (
+        "import ember.data as d\n"
+        "class DS(d.Dataset):\n"
+        "    def __len__(self): return 2\n"
+        "    def __getitem__(self, i): return i\n"
+        "try:\n"
+        "    list(d.DataLoader(DS(), num_workers=1))\n"
+        "except RuntimeError as e:\n"
+        "    print('REFUSED', e)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert "REFUSED" in out.stdout, out.stderr
+    assert "interactive __main__" in out.stdout and "num_workers=0" in out.stdout

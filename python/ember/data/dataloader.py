@@ -394,17 +394,16 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
 
     def __init__(self, loader):
         super().__init__(loader)
-        self._shutdown = False
-        self._workers = []
-        self._index_queues = []
-        self._workers_status = []
-
         ctx = loader.multiprocessing_context or _default_mp_context()
         _check_importable_in_workers(ctx, loader)
         self._worker_init_fn = loader.worker_init_fn
+        self._workers = []
+        self._index_queues = []
+        self._workers_status = []
         self._worker_result_queue = ctx.Queue()
         self._workers_done_event = ctx.Event()
         self._data_queue = self._worker_result_queue
+        self._shutdown = False  # from here on, __del__ has something to shut down
 
         try:
             for i in range(self._num_workers):
@@ -592,7 +591,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._workers_status[worker_id] = False
 
     def _shutdown_workers(self):
-        if self._shutdown:
+        if getattr(self, "_shutdown", True):  # already done, or __init__ failed early
             return
         self._shutdown = True
         try:

@@ -280,7 +280,7 @@ class RandomCrop:
             raise ValueError(f"Required crop size {(th, tw)} is larger than input image size {(h, w)}")
         if w == tw and h == th:
             return 0, 0, h, w
-        i = _rand_int(0, h - th)
+        i = _rand_int(0, h - th + 1)
         j = _rand_int(0, w - tw + 1)
         return i, j, th, tw
 
