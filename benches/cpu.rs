@@ -17,7 +17,9 @@ fn matmul(c: &mut Criterion) {
     for n in [256usize, 1024] {
         let (a, b) = (randn(&[n, n]), randn(&[n, n]));
         g.throughput(Throughput::Elements((2 * n * n * n) as u64));
-        g.bench_function(format!("f32_{n}"), |bch| bch.iter(|| linalg::matmul(&a, &b).unwrap()));
+        g.bench_function(format!("f32_{n}"), |bch| {
+            bch.iter(|| linalg::matmul(&a, &b).unwrap())
+        });
     }
     g.finish();
 }
@@ -27,15 +29,21 @@ fn elementwise_and_reduce(c: &mut Criterion) {
     let (a, b) = (randn(&[n]), randn(&[n]));
     let mut g = c.benchmark_group("bandwidth");
     g.throughput(Throughput::Bytes((3 * 4 * n) as u64));
-    g.bench_function("add_4M", |bch| bch.iter(|| elementwise::binary(BinaryOp::Add, &a, &b).unwrap()));
+    g.bench_function("add_4M", |bch| {
+        bch.iter(|| elementwise::binary(BinaryOp::Add, &a, &b).unwrap())
+    });
     g.throughput(Throughput::Bytes((4 * n) as u64));
-    g.bench_function("sum_4M", |bch| bch.iter(|| reduce::reduce(ReduceOp::Sum, &a, &[], false).unwrap()));
+    g.bench_function("sum_4M", |bch| {
+        bch.iter(|| reduce::reduce(ReduceOp::Sum, &a, &[], false).unwrap())
+    });
     g.finish();
 }
 
 fn small_ops(c: &mut Criterion) {
     let (a, b) = (randn(&[1]), randn(&[1]));
-    c.bench_function("add_1_element", |bch| bch.iter(|| elementwise::binary(BinaryOp::Add, &a, &b).unwrap()));
+    c.bench_function("add_1_element", |bch| {
+        bch.iter(|| elementwise::binary(BinaryOp::Add, &a, &b).unwrap())
+    });
     let x = randn(&[1]);
     x.set_requires_grad(true).unwrap();
     c.bench_function("autograd_step_1_element", |bch| {

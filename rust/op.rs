@@ -148,6 +148,10 @@ pub enum Op {
     LogSoftmax {
         dim: usize,
     },
+    /// 2-D convolution without bias, inputs `[x, weight]`.
+    Conv2d {
+        geom: crate::cpu::conv::Conv2dGeom,
+    },
     /// `out = src` with `src` written into a copy of `base` at the view `(dim, start, len, step)`.
     SliceAssign {
         dim: usize,

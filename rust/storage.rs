@@ -67,11 +67,27 @@ unsafe impl Sync for CpuBuffer {}
 impl CpuBuffer {
     /// Zeroed memory of `bytes` bytes (calloc-backed: large blocks come as fresh zero pages).
     pub fn zeroed(bytes: usize) -> Result<CpuBuffer> {
+        CpuBuffer::allocate(bytes, true)
+    }
+
+    /// Memory whose contents the caller overwrites completely before anyone reads it: skips
+    /// the zeroing pass, which costs as much as a small op itself.
+    pub fn for_overwrite(bytes: usize) -> Result<CpuBuffer> {
+        CpuBuffer::allocate(bytes, false)
+    }
+
+    fn allocate(bytes: usize, zero: bool) -> Result<CpuBuffer> {
         let layout = AllocLayout::from_size_align(bytes.max(1), 64).map_err(|_| {
             crate::error::Error::OutOfMemory(format!("cannot allocate {bytes} bytes"))
         })?;
         // SAFETY: layout has non-zero size.
-        let ptr = unsafe { alloc::alloc_zeroed(layout) };
+        let ptr = unsafe {
+            if zero {
+                alloc::alloc_zeroed(layout)
+            } else {
+                alloc::alloc(layout)
+            }
+        };
         match NonNull::new(ptr) {
             Some(ptr) => Ok(CpuBuffer {
                 ptr,
@@ -139,6 +155,19 @@ impl Storage {
                 Device,
                 "device '{device}' is not available: this build of ember has no GPU backend"
             ),
+        }
+    }
+
+    /// Storage that an op fills completely (every element written before any read). Bool
+    /// storage is still zeroed: not every byte is a valid bool.
+    pub fn for_overwrite(dtype: DType, len: usize, device: Device) -> Result<Storage> {
+        match device {
+            Device::Cpu if dtype != DType::Bool => Ok(Storage::from_buffer(
+                CpuBuffer::for_overwrite(len * dtype.size())?,
+                dtype,
+                len,
+            )),
+            _ => Storage::zeros(dtype, len, device),
         }
     }
 

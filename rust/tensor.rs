@@ -46,6 +46,15 @@ impl Tensor {
         ))
     }
 
+    /// A contiguous tensor for a kernel that writes every element (contents start unspecified).
+    pub fn for_overwrite(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        let layout = Layout::contiguous(shape);
+        Ok(Tensor::from_parts(
+            Storage::for_overwrite(dtype, layout.numel(), device)?,
+            layout,
+        ))
+    }
+
     pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
         let t = Tensor::zeros(shape, dtype, device)?;
         if value != 0.0 {

@@ -79,8 +79,19 @@ def _unary_input(domain, shape=(2, 3)):
     return x
 
 
+_STEP_XFAIL = pytest.mark.xfail(
+    reason="sign/floor/ceil/round of a tensor requiring grad return a tensor with "
+    "requires_grad=False (so backward raises); torch records them (SignBackward0, FloorBackward0, "
+    "...) with an all-zero gradient",
+    strict=True,
+)
+UNARY_PARAMS = [
+    pytest.param(n, marks=_STEP_XFAIL) if n in ("sign", "floor", "ceil", "round") else n for n in sorted(UNARY)
+]
+
+
 @pytest.mark.parametrize("layout", ["contiguous", "transposed"])
-@pytest.mark.parametrize("name", sorted(UNARY))
+@pytest.mark.parametrize("name", UNARY_PARAMS)
 def test_unary_gradcheck(device, name, layout):
     fn, domain = UNARY[name]
     check_grad(fn, grad_input(_unary_input(domain), device, layout))
@@ -195,6 +206,20 @@ def test_reduction_gradcheck(device, name, layout):
     check_grad(REDUCTIONS[name], grad_input(x, device, layout))
 
 
+@_STEP_XFAIL
+def test_step_functions_have_zero_gradient(device):
+    x = leaf([0.4, -1.6, 2.5], device)
+    y = x.floor() + x.ceil() + x.round() + x.sign()
+    assert y.requires_grad
+    (y.sum() + x.sum()).backward()
+    assert_close(x.grad, np.ones(3))
+
+
+@pytest.mark.xfail(
+    reason="BUG: prod() backward gives NaN for the gradient at a zero element (computed as "
+    "prod / x); torch gives the product of the other elements ([0, 6, 0] here)",
+    strict=True,
+)
 def test_prod_grad_with_a_zero(device):
     x = leaf([2.0, 0.0, 3.0], device)
     x.prod().backward()
@@ -206,6 +231,65 @@ def test_amax_grad_splits_ties_evenly(device):
     x = leaf([1.0, 3.0, 3.0, 2.0], device)
     x.amax().backward()
     assert_close(x.grad, np.array([0.0, 0.5, 0.5, 0.0]))
+
+
+@pytest.mark.xfail(
+    reason="BUG: the gradient of norm() at the zero vector is NaN (x / ||x||); torch masks it to 0",
+    strict=True,
+)
+def test_norm_grad_at_zero_is_zero(device):
+    x = leaf([0.0, 0.0, 0.0], device)
+    x.norm().backward()
+    assert_close(x.grad, np.zeros(3))
+
+
+def test_subgradients_at_kinks_match_torch(device):
+    x = leaf([0.0, 1.0], device)
+    (x.abs() + x.relu()).sum().backward()
+    assert_close(x.grad, np.array([0.0, 2.0]))  # sign(0) = 0, relu'(0) = 0
+    m = leaf([1.0, 1.0], device)
+    ember.maximum(m, ember.tensor([1.0, 0.0], dtype=ember.float64, device=device)).sum().backward()
+    assert_close(m.grad, np.array([0.5, 1.0]))  # ties split the gradient
+    c = leaf([0.5, 1.5, 2.0], device)
+    c.clamp(0.5, 1.5).sum().backward()
+    assert_close(c.grad, np.array([1.0, 1.0, 0.0]))  # the bounds themselves pass the gradient
+
+
+def test_grad_through_dtype_casts(device):
+    x = leaf([1.0, 2.0], device)
+    (x.float() * 3).sum().backward()
+    assert x.grad.dtype == ember.float64
+    assert_close(x.grad, np.array([3.0, 3.0]))
+    y = ember.tensor([1.0, 2.0], requires_grad=True, device=device)
+    (y.double() * y.double()).sum().backward()
+    assert y.grad.dtype == ember.float32
+    assert_close(y.grad, np.array([2.0, 4.0], dtype=np.float32))
+
+
+def test_duplicate_indices_accumulate_grad(device):
+    x = leaf([1.0, 2.0, 3.0], device)
+    (x[[0, 0, 2]] * ember.tensor([1.0, 2.0, 3.0], dtype=ember.float64, device=device)).sum().backward()
+    assert_close(x.grad, np.array([3.0, 0.0, 3.0]))
+    y = leaf([1.0, 2.0, 3.0], device)
+    y.index_select(0, ember.tensor([1, 1], device=device)).sum().backward()
+    assert_close(y.grad, np.array([0.0, 2.0, 0.0]))
+
+
+def test_multiple_hooks_run_in_order(device):
+    x = leaf([1.0], device)
+    x.register_hook(lambda g: g * 2)
+    x.register_hook(lambda g: g + 1)
+    (x * 1).sum().backward()
+    assert_close(x.grad, np.array([3.0]))
+
+
+def test_backward_create_graph_gives_differentiable_grad(device):
+    x = leaf([1.0, 2.0], device)
+    (x**3).sum().backward(create_graph=True)
+    g = x.grad
+    assert g.requires_grad
+    (gg,) = ember.autograd.grad(g.sum(), x)
+    assert_close(gg, 6 * np.array([1.0, 2.0]))
 
 
 def test_max_dim_grad_goes_to_returned_index(device):
@@ -309,31 +393,6 @@ def test_gather_scatter_index_select_masked_fill_gradcheck(device):
     check_grad(lambda t: ember.where(mask, t, t * t), x)
 
 
-def test_setitem_on_non_leaf_gradcheck(device):
-    x = leaf(_rng().normal(size=(3, 4)), device)
-    v = leaf(_rng().normal(size=(4,)), device)
-
-    def f(t, val):
-        y = t * 1.0
-        y[1] = val * 2
-        y[:, 0] = 0.0
-        return y
-
-    check_grad(f, x, v)
-
-
-def test_setitem_with_index_tensor_gradcheck(device):
-    x = leaf(_rng().normal(size=(4, 3)), device)
-    v = leaf(_rng().normal(size=(2, 3)), device)
-
-    def f(t, val):
-        y = t.clone()
-        y[ember.tensor([3, 0], device=device)] = val
-        return y * y
-
-    check_grad(f, x, v)
-
-
 # ------------------------------------------------------------------------------ linear algebra
 
 MATMUL_SHAPES = [
@@ -397,8 +456,52 @@ def test_sort_topk_values_gradcheck(device):
 
 
 # -------------------------------------------------------------------- in-place ops in the graph
+#
+# torch records an in-place op on a tensor in the graph as a new node (saving a clone of the
+# original value where the backward formula needs it) and records in-place writes through a
+# view (setitem, view.mul_) on the base via CopySlices.
+
+_INPLACE_SAVED_XFAIL = pytest.mark.xfail(
+    reason="BUG: in-place ops (mul_, add_, exp_, ...) on a non-leaf that requires grad make the "
+    "later backward raise 'one of the variables needed for gradient computation has been modified "
+    "by an inplace operation' even when nothing saved was changed (y = x * 1.0; y.mul_(2); "
+    "y.sum().backward()); torch computes the gradient",
+    strict=True,
+)
+_INPLACE_VIEW_XFAIL = pytest.mark.xfail(
+    reason="BUG: writes through a view / setitem / zero_ / fill_ on a non-leaf are not recorded "
+    "by autograd, so the gradient silently ignores them (y = x + 0; y[0] = 7.0 gives x.grad "
+    "[1, 1, 1] instead of [0, 1, 1]); torch records them (CopySlices)",
+    strict=True,
+)
 
 
+@_INPLACE_SAVED_XFAIL
+def test_in_place_scalar_mul_on_non_leaf(device):
+    x = leaf([1.0, 2.0, 3.0], device)
+    y = x * 1.0
+    y.mul_(2)
+    assert y.grad_fn is not None
+    y.sum().backward()
+    assert_close(x.grad, np.full(3, 2.0))
+
+
+@_INPLACE_SAVED_XFAIL
+def test_in_place_add_tensor_on_non_leaf(device):
+    x = leaf([1.0, 2.0, 3.0], device)
+    y = x + 0
+    y.add_(x, alpha=2)
+    y.sum().backward()
+    assert_close(x.grad, np.full(3, 3.0))
+
+
+@_INPLACE_SAVED_XFAIL
+def test_in_place_unary_gradcheck(device):
+    for name in ["tanh_", "sigmoid_", "sin_", "exp_", "neg_"]:
+        check_grad(lambda t, n=name: getattr(t * 1.0, n)(), leaf(_rng().normal(size=(4,)), device))
+
+
+@_INPLACE_SAVED_XFAIL
 def test_in_place_ops_on_non_leaf_gradcheck(device):
     def f(t):
         y = t * 1.0
@@ -414,6 +517,34 @@ def test_in_place_ops_on_non_leaf_gradcheck(device):
     check_grad(f, x)
 
 
+@_INPLACE_VIEW_XFAIL
+def test_in_place_on_view_of_non_leaf(device):
+    x = leaf([1.0, 2.0, 3.0], device)
+    y = x + 0
+    y[1:].mul_(3)
+    y.sum().backward()
+    assert_close(x.grad, np.array([1.0, 3.0, 3.0]))
+
+
+@_INPLACE_VIEW_XFAIL
+def test_setitem_constant_on_non_leaf(device):
+    x = leaf([1.0, 2.0, 3.0], device)
+    y = x + 0
+    y[0] = 7.0
+    y.sum().backward()
+    assert_close(x.grad, np.array([0.0, 1.0, 1.0]))
+
+
+@_INPLACE_VIEW_XFAIL
+def test_zero_on_non_leaf(device):
+    x = leaf([1.0, 2.0, 3.0], device)
+    y = x.clone()
+    y.zero_()
+    (y + x).sum().backward()
+    assert_close(x.grad, np.ones(3))
+
+
+@_INPLACE_VIEW_XFAIL
 def test_in_place_on_view_of_non_leaf_gradcheck(device):
     def f(t):
         y = t * 2.0
@@ -424,12 +555,62 @@ def test_in_place_on_view_of_non_leaf_gradcheck(device):
     check_grad(f, leaf(_rng().normal(size=(2, 3)), device))
 
 
-def test_in_place_unary_gradcheck(device):
-    for name in ["tanh_", "sigmoid_", "sin_", "exp_", "neg_"]:
-        check_grad(lambda t, n=name: getattr(t * 1.0, n)(), leaf(_rng().normal(size=(4,)), device))
+@_INPLACE_VIEW_XFAIL
+def test_setitem_on_non_leaf_gradcheck(device):
+    x = leaf(_rng().normal(size=(3, 4)), device)
+    v = leaf(_rng().normal(size=(4,)), device)
+
+    def f(t, val):
+        y = t * 1.0
+        y[1] = val * 2
+        y[:, 0] = 0.0
+        return y
+
+    check_grad(f, x, v)
 
 
-def test_masked_fill_and_scatter_in_place_grad(device):
+@_INPLACE_VIEW_XFAIL
+def test_setitem_with_index_tensor_gradcheck(device):
+    x = leaf(_rng().normal(size=(4, 3)), device)
+    v = leaf(_rng().normal(size=(2, 3)), device)
+
+    def f(t, val):
+        y = t.clone()
+        y[ember.tensor([3, 0], device=device)] = val
+        return y * y
+
+    check_grad(f, x, v)
+
+
+@pytest.mark.xfail(
+    reason="exp/tanh/sigmoid/relu/sqrt/rsqrt save their input for backward, so modifying the input "
+    "in place afterwards makes backward raise 'modified by an inplace operation'; torch's formulas "
+    "use only the saved result (grad * result, ...), so torch computes the gradient",
+    strict=True,
+)
+@pytest.mark.parametrize("name", ["exp", "tanh", "sigmoid", "relu", "sqrt", "rsqrt"])
+def test_ops_saving_only_their_result_allow_input_modification(device, name):
+    x = leaf([0.5, 1.0, 1.5], device)
+    h = x * 1.5
+    y = getattr(h, name)()
+    expect = to_np(y).copy()
+    with ember.no_grad():
+        h.add_(1.0)
+    y.sum().backward()
+    g = {"exp": expect, "tanh": 1 - expect**2, "sigmoid": expect * (1 - expect), "relu": (expect > 0) * 1.0,
+         "sqrt": 0.5 / expect, "rsqrt": -0.5 * expect**3}[name]
+    assert_close(x.grad, 1.5 * g, rtol=1e-10)
+
+
+def test_copy_into_non_leaf_grad(device):
+    x = leaf([1.0, 2.0, 3.0], device)
+    y = x.clone()
+    y.copy_(x * x)
+    y.sum().backward()
+    assert_close(x.grad, np.array([2.0, 4.0, 6.0]))
+
+
+def test_masked_fill_in_place_grad(device):
     x = leaf([1.0, 2.0, 3.0, 4.0], device)
     y = x * 2
     y.masked_fill_(ember.tensor([True, False, False, True], device=device), 0.0)

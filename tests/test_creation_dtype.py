@@ -74,6 +74,17 @@ def test_tensor_from_numpy_keeps_dtype_and_copies(device, arr):
     np.testing.assert_array_equal(to_np(t), before)  # tensor() copies
 
 
+def test_tensor_from_list_of_tensors_and_from_tensor(device):
+    t = ember.tensor([ember.tensor(1.0), ember.tensor(2.0)], device=device)
+    assert t.shape == (2,) and t.tolist() == [1.0, 2.0]
+    rows = ember.tensor([ember.tensor([1, 2]), ember.tensor([3, 4])], device=device)
+    assert rows.dtype == ember.int64 and rows.tolist() == [[1, 2], [3, 4]]
+    src = ember.tensor([1.0, 2.0], device=device)
+    copy = ember.tensor(src)
+    copy.add_(1)
+    assert src.tolist() == [1.0, 2.0]
+
+
 def test_tensor_from_non_contiguous_numpy(device):
     a = np.arange(24.0).reshape(4, 6)
     assert_close(ember.tensor(a.T, device=device), a.T)

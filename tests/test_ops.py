@@ -60,8 +60,16 @@ def _unary_input(rng, domain, shape=(3, 4)):
     return x
 
 
+_GELU_TANH_F64 = pytest.mark.xfail(
+    reason="BUG: float64 gelu(approximate='tanh') is off by ~3e-8 relative: the kernel builds the "
+    "constant 0.044715 with T::from_f32 (float32-rounded); torch evaluates it in the input dtype",
+    strict=True,
+)
+UNARY64_PARAMS = [pytest.param(n, marks=_GELU_TANH_F64) if n == "gelu_tanh" else n for n in sorted(UNARY)]
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("name", sorted(UNARY))
+@pytest.mark.parametrize("name", UNARY64_PARAMS)
 def test_unary_float64(device, rng, name, layout):
     fn, ref, domain = UNARY[name]
     x = _unary_input(rng, domain)

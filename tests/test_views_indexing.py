@@ -202,6 +202,26 @@ def test_flip_roll_repeat(device):
     assert_close(t.repeat((1, 2)), np.tile(x, (1, 2)))
 
 
+def test_views_share_the_version_counter(device):
+    base = ember.zeros(3, 4, device=device)
+    v = base[1:]
+    t = base.t()
+    v0 = base._version
+    v.add_(1)
+    assert base._version > v0 and v._version == base._version and t._version == base._version
+    d = base.detach()
+    d.mul_(2)
+    assert base._version == d._version > v0 + 1
+
+
+def test_negative_step_and_float_index_rejected(device):
+    t = ember.arange(5, device=device)
+    with pytest.raises(ValueError, match="step"):
+        t[::-1]
+    with pytest.raises(IndexError):
+        t[1.0]
+
+
 def test_contiguous_returns_self_when_contiguous(device):
     t = ember.zeros(2, 3, device=device)
     assert t.contiguous().data_ptr() == t.data_ptr()
@@ -444,6 +464,25 @@ def test_setitem_through_view_reaches_base(device):
     e[:, 1] = 5.0
     e[0, 1:] = [1.0, 2.0, 3.0]
     assert_close(base, e)
+
+
+def test_setitem_with_python_list_value(device):
+    t = ember.zeros(2, 3, device=device)
+    t[0] = [1.0, 2.0, 3.0]
+    t[1, 1:] = [5, 6]
+    assert t.tolist() == [[1.0, 2.0, 3.0], [0.0, 5.0, 6.0]]
+
+
+@pytest.mark.xfail(
+    reason="setitem with a value that has extra leading size-1 dims (x[0] = tensor([5.]), "
+    "x[0:2] = ones(1, 2)) raises a broadcast RuntimeError; torch strips leading 1-dims of the value",
+    strict=True,
+)
+def test_setitem_value_with_leading_unit_dims(device):
+    t = ember.zeros(3, device=device)
+    t[0] = ember.tensor([5.0], device=device)
+    t[1:] = ember.ones(1, 2, device=device)
+    assert t.tolist() == [5.0, 1.0, 1.0]
 
 
 @pytest.mark.xfail(

@@ -380,6 +380,11 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             g,
             &dims.iter().map(|&d| d as isize).collect::<Vec<_>>(),
         )),
+        Op::Conv2d { geom } => {
+            let (gx, gw) =
+                crate::ops::nn::conv2d_backward(geom, &s[0], &s[1], g, want(0), want(1))?;
+            Ok(vec![gx, gw])
+        }
         Op::Softmax { dim } => {
             let out = &s[0];
             let dot = reduce::sum(&mul(g, out)?, &[*dim as isize], true)?;

@@ -172,7 +172,11 @@ fn run(
             let mut m = t.meta();
             accumulate(
                 &mut m.grad,
-                if create_graph { g.clone() } else { owned(g.detach())? },
+                if create_graph {
+                    g.clone()
+                } else {
+                    owned(g.detach())?
+                },
             )?;
         }
         let input_grads = rule(&node, &g)?;

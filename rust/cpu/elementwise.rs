@@ -15,7 +15,7 @@ fn out_ptr<U: Element>(out: &Tensor) -> OutPtr<U> {
 
 /// `out[i] = f(x[i])` over any view of `x`.
 pub fn map1<T: Element, U: Element>(x: &Tensor, f: impl Fn(T) -> U + Sync) -> Tensor {
-    let out = Tensor::zeros(x.shape(), U::DTYPE, Device::Cpu).expect("allocation");
+    let out = Tensor::for_overwrite(x.shape(), U::DTYPE, Device::Cpu).expect("allocation");
     let walk = Walk::new(x.shape(), [x.layout()]);
     let [s] = walk.inner_strides();
     let (src, dst) = (x.storage().as_slice::<T>(), out_ptr::<U>(&out));
@@ -43,7 +43,7 @@ pub fn map2<T: Element, U: Element>(
     f: impl Fn(T, T) -> U + Sync,
 ) -> Result<Tensor> {
     let (la, lb) = (a.layout().expand(shape)?, b.layout().expand(shape)?);
-    let out = Tensor::zeros(shape, U::DTYPE, Device::Cpu)?;
+    let out = Tensor::for_overwrite(shape, U::DTYPE, Device::Cpu)?;
     let walk = Walk::new(shape, [&la, &lb]);
     let [sa, sb] = walk.inner_strides();
     let (xa, xb, dst) = (
@@ -218,7 +218,7 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<
         a.layout().expand(shape)?,
         b.layout().expand(shape)?,
     );
-    let out = Tensor::zeros(shape, a.dtype(), Device::Cpu)?;
+    let out = Tensor::for_overwrite(shape, a.dtype(), Device::Cpu)?;
     let walk = Walk::new(shape, [&lc, &la, &lb]);
     let [sc, sa, sb] = walk.inner_strides();
     let c = cond.storage().as_slice::<bool>();

@@ -35,6 +35,18 @@ fn offset(t: &Tensor, idx: &[usize], dim: usize, at: usize) -> usize {
             .sum::<usize>()
 }
 
+/// For gather/scatter along the last dim of contiguous tensors with matching leading dims:
+/// (row length of x, row length of index), so both walk rows directly.
+fn last_dim_rows(x: &Tensor, index: &Tensor, dim: usize) -> Option<(usize, usize)> {
+    let n = x.ndim();
+    let fits = n > 0
+        && dim + 1 == n
+        && x.is_contiguous()
+        && x.layout().offset == 0
+        && index.shape()[..dim] == x.shape()[..dim];
+    fits.then(|| (x.shape()[dim], index.shape()[dim]))
+}
+
 fn checked(i: i64, size: usize, dim: usize) -> Result<usize> {
     if i < 0 || i as usize >= size {
         bail!(
@@ -47,7 +59,7 @@ fn checked(i: i64, size: usize, dim: usize) -> Result<usize> {
 
 /// `out[p] = x[p with p[dim] = index[p]]`; `index` is int64 with x's rank.
 pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
-    let out = Tensor::zeros(index.shape(), x.dtype(), Device::Cpu)?;
+    let out = Tensor::for_overwrite(index.shape(), x.dtype(), Device::Cpu)?;
     let ix = index.to_vec::<i64>();
     for d in 0..x.ndim() {
         if d != dim && index.shape()[d] > x.shape()[d] {
@@ -71,11 +83,36 @@ pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
 /// A copy of `x` with `src[p]` written (or added, with `add`) at `p with p[dim] = index[p]`.
 pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) -> Result<Tensor> {
     let out = cast(x, x.dtype());
+    // A broadcast (stride-0) source, common in gradients, is laid out once for the row walk.
+    let src = &if src.shape() == index.shape() && !src.is_contiguous() {
+        cast(src, src.dtype())
+    } else {
+        src.clone()
+    };
     let ix = index.to_vec::<i64>();
     for d in 0..x.ndim() {
         if index.shape()[d] > src.shape()[d] || (d != dim && index.shape()[d] > x.shape()[d]) {
             bail!(Shape, "Expected index {:?} to be smaller than self {:?} apart from dimension {dim} and to be smaller size than src {:?}", index.shape(), x.shape(), src.shape());
         }
+    }
+    if let Some((kx, ki)) =
+        last_dim_rows(x, index, dim).filter(|_| src.is_contiguous() && src.shape() == index.shape())
+    {
+        with_dtype!(x.dtype(), T, {
+            let s = src.contiguous_slice::<T>().expect("contiguous");
+            let dst = out.storage().as_mut_slice::<T>();
+            for (r, (sv, ix)) in s.chunks(ki).zip(ix.chunks(ki)).enumerate() {
+                for (&v, &i) in sv.iter().zip(ix) {
+                    let o = r * kx + checked(i, kx, dim)?;
+                    dst[o] = if add {
+                        T::from_f64(dst[o].to_f64() + v.to_f64())
+                    } else {
+                        v
+                    };
+                }
+            }
+        });
+        return Ok(out);
     }
     with_dtype!(x.dtype(), T, {
         let s = src.storage().as_slice::<T>();
@@ -97,7 +134,7 @@ pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) 
 
 /// `x` reversed along `dims`, as a contiguous copy.
 pub fn flip(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
-    let out = Tensor::zeros(x.shape(), x.dtype(), Device::Cpu)?;
+    let out = Tensor::for_overwrite(x.shape(), x.dtype(), Device::Cpu)?;
     let shape = x.shape().to_vec();
     with_dtype!(x.dtype(), T, {
         let (src, dst) = (

@@ -41,7 +41,13 @@ fn gemm_t<T: Num>(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
         lb.strides[lb.ndim() - 2] as isize,
         lb.strides[lb.ndim() - 1] as isize,
     );
-    let out = Tensor::zeros(&[batch, &[m, n]].concat(), T::DTYPE, Device::Cpu)?;
+    let shape = [batch, &[m, n]].concat();
+    // With k == 0 the product is all zeros and no kernel runs, so only then zero the memory.
+    let out = if k == 0 {
+        Tensor::zeros(&shape, T::DTYPE, Device::Cpu)?
+    } else {
+        Tensor::for_overwrite(&shape, T::DTYPE, Device::Cpu)?
+    };
     if m * n == 0 {
         return Ok(out);
     }

@@ -37,7 +37,9 @@ fn chunked(n: usize, f: impl Fn(usize, usize) + Sync + Send) {
         f(0, n);
     } else {
         let step = PARALLEL_THRESHOLD;
-        (0..n.div_ceil(step)).into_par_iter().for_each(|c| f(c * step, ((c + 1) * step).min(n)));
+        (0..n.div_ceil(step))
+            .into_par_iter()
+            .for_each(|c| f(c * step, ((c + 1) * step).min(n)));
     }
 }
 
@@ -47,7 +49,12 @@ pub unsafe fn sgd<T: Float>(p: *mut T, g: *const T, buf: *mut T, n: usize, c: &S
     let (p, g, buf) = (p as usize, g as usize, buf as usize);
     chunked(n, |a, b| {
         let (p, g, buf) = (p as *mut T, g as *const T, buf as *mut T);
-        let (lr, mom, damp, wd) = (T::from_f64(c.lr), T::from_f64(c.momentum), T::from_f64(1.0 - c.dampening), T::from_f64(c.weight_decay));
+        let (lr, mom, damp, wd) = (
+            T::from_f64(c.lr),
+            T::from_f64(c.momentum),
+            T::from_f64(1.0 - c.dampening),
+            T::from_f64(c.weight_decay),
+        );
         for i in a..b {
             let mut d = *g.add(i);
             if c.maximize {
@@ -57,7 +64,11 @@ pub unsafe fn sgd<T: Float>(p: *mut T, g: *const T, buf: *mut T, n: usize, c: &S
                 d = d + wd * *p.add(i);
             }
             if c.momentum != 0.0 {
-                let bv = if c.first { d } else { mom * *buf.add(i) + damp * d };
+                let bv = if c.first {
+                    d
+                } else {
+                    mom * *buf.add(i) + damp * d
+                };
                 *buf.add(i) = bv;
                 d = if c.nesterov { d + mom * bv } else { bv };
             }
@@ -68,12 +79,32 @@ pub unsafe fn sgd<T: Float>(p: *mut T, g: *const T, buf: *mut T, n: usize, c: &S
 
 /// # Safety
 /// All slices have `n` elements (`vmax` only read when `amsgrad`); chunks write disjoint ranges.
-pub unsafe fn adam<T: Float>(p: *mut T, g: *const T, m: *mut T, v: *mut T, vmax: *mut T, n: usize, c: &Adam) {
-    let (p, g, m, v, vmax) = (p as usize, g as usize, m as usize, v as usize, vmax as usize);
+pub unsafe fn adam<T: Float>(
+    p: *mut T,
+    g: *const T,
+    m: *mut T,
+    v: *mut T,
+    vmax: *mut T,
+    n: usize,
+    c: &Adam,
+) {
+    let (p, g, m, v, vmax) = (
+        p as usize,
+        g as usize,
+        m as usize,
+        v as usize,
+        vmax as usize,
+    );
     let bc1 = 1.0 - c.beta1.powi(c.step as i32);
     let bc2 = 1.0 - c.beta2.powi(c.step as i32);
     chunked(n, |a, b| {
-        let (p, g, m, v, vmax) = (p as *mut T, g as *const T, m as *mut T, v as *mut T, vmax as *mut T);
+        let (p, g, m, v, vmax) = (
+            p as *mut T,
+            g as *const T,
+            m as *mut T,
+            v as *mut T,
+            vmax as *mut T,
+        );
         let (b1, b2) = (T::from_f64(c.beta1), T::from_f64(c.beta2));
         let (ob1, ob2) = (T::from_f64(1.0 - c.beta1), T::from_f64(1.0 - c.beta2));
         let step_size = T::from_f64(c.lr / bc1);

@@ -213,7 +213,7 @@ pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> 
 /// Applies `f(row_in, row_out)` to every row along `dim`; the result has `x`'s shape.
 fn along_dim<T: Element>(x: &Tensor, dim: usize, f: impl Fn(&[T], &mut [T]) + Sync) -> Tensor {
     let (c, rows, k) = as_rows(x, &[dim]);
-    let out = Tensor::zeros(c.shape(), T::DTYPE, Device::Cpu).expect("allocation");
+    let out = Tensor::for_overwrite(c.shape(), T::DTYPE, Device::Cpu).expect("allocation");
     let src = c.contiguous_slice::<T>().expect("contiguous");
     let dst = out.storage().as_mut_slice::<T>();
     if k > 0 {

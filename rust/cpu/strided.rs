@@ -5,7 +5,7 @@ use crate::layout::Layout;
 use rayon::prelude::*;
 
 /// Outputs smaller than this run on the calling thread: a rayon handoff costs about a microsecond.
-pub const PARALLEL_THRESHOLD: usize = 1 << 15;
+pub const PARALLEL_THRESHOLD: usize = 1 << 17;
 
 /// A raw output pointer that threads write disjoint ranges of.
 #[derive(Clone, Copy)]

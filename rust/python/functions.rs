@@ -572,22 +572,112 @@ fn plain(items: Vec<PyRef<'_, PyTensor>>) -> Vec<Tensor> {
 /// One fused SGD update over a parameter group (momentum buffers updated in place).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-fn _sgd_step(py: Python<'_>, params: Vec<PyRef<'_, PyTensor>>, grads: Vec<PyRef<'_, PyTensor>>, bufs: Vec<Option<PyRef<'_, PyTensor>>>, lr: f64, momentum: f64, dampening: f64, nesterov: bool, weight_decay: f64, maximize: bool, first: bool) -> PyResult<()> {
+fn _sgd_step(
+    py: Python<'_>,
+    params: Vec<PyRef<'_, PyTensor>>,
+    grads: Vec<PyRef<'_, PyTensor>>,
+    bufs: Vec<Option<PyRef<'_, PyTensor>>>,
+    lr: f64,
+    momentum: f64,
+    dampening: f64,
+    nesterov: bool,
+    weight_decay: f64,
+    maximize: bool,
+    first: bool,
+) -> PyResult<()> {
     let (p, g, b) = (plain(params), plain(grads), opt_tensors(bufs));
-    let cfg = crate::optim::SgdConfig { lr, momentum, dampening, nesterov, weight_decay, maximize, first };
+    let cfg = crate::optim::SgdConfig {
+        lr,
+        momentum,
+        dampening,
+        nesterov,
+        weight_decay,
+        maximize,
+        first,
+    };
     py.detach(|| crate::optim::sgd_step(&p, &g, &b, &cfg)).py()
 }
 
 /// One fused Adam/AdamW update over a parameter group (moments updated in place).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-fn _adam_step(py: Python<'_>, params: Vec<PyRef<'_, PyTensor>>, grads: Vec<PyRef<'_, PyTensor>>, exp_avgs: Vec<PyRef<'_, PyTensor>>, exp_avg_sqs: Vec<PyRef<'_, PyTensor>>, max_exp_avg_sqs: Vec<Option<PyRef<'_, PyTensor>>>, step: u64, lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64, amsgrad: bool, maximize: bool, decoupled: bool) -> PyResult<()> {
-    let (p, g, m, v, vm) = (plain(params), plain(grads), plain(exp_avgs), plain(exp_avg_sqs), opt_tensors(max_exp_avg_sqs));
-    let cfg = crate::optim::AdamConfig { lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled, step };
-    py.detach(|| crate::optim::adam_step(&p, &g, &m, &v, &vm, &cfg)).py()
+fn _adam_step(
+    py: Python<'_>,
+    params: Vec<PyRef<'_, PyTensor>>,
+    grads: Vec<PyRef<'_, PyTensor>>,
+    exp_avgs: Vec<PyRef<'_, PyTensor>>,
+    exp_avg_sqs: Vec<PyRef<'_, PyTensor>>,
+    max_exp_avg_sqs: Vec<Option<PyRef<'_, PyTensor>>>,
+    step: u64,
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    amsgrad: bool,
+    maximize: bool,
+    decoupled: bool,
+) -> PyResult<()> {
+    let (p, g, m, v, vm) = (
+        plain(params),
+        plain(grads),
+        plain(exp_avgs),
+        plain(exp_avg_sqs),
+        opt_tensors(max_exp_avg_sqs),
+    );
+    let cfg = crate::optim::AdamConfig {
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        amsgrad,
+        maximize,
+        decoupled,
+        step,
+    };
+    py.detach(|| crate::optim::adam_step(&p, &g, &m, &v, &vm, &cfg))
+        .py()
+}
+
+/// Native 2-D convolution without bias: `x [N,C,H,W]`, `weight [O, C/groups, kh, kw]`.
+#[pyfunction]
+fn _conv2d(
+    py: Python<'_>,
+    x: PyRef<'_, PyTensor>,
+    weight: PyRef<'_, PyTensor>,
+    stride: (usize, usize),
+    padding: (usize, usize),
+    dilation: (usize, usize),
+    groups: usize,
+) -> R {
+    let (x, w) = (x.t.clone(), weight.t.clone());
+    Ok(PyTensor::new(
+        py.detach(|| crate::ops::nn::conv2d(&x, &w, stride, padding, dilation, groups))
+            .py()?,
+    ))
+}
+
+/// Native 2-D max pooling: (values, flat indices of the maxima within each plane).
+#[pyfunction]
+fn _max_pool2d(
+    py: Python<'_>,
+    x: PyRef<'_, PyTensor>,
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    padding: (usize, usize),
+    dilation: (usize, usize),
+) -> PyResult<(PyTensor, PyTensor)> {
+    let x = x.t.clone();
+    let (v, i) = py
+        .detach(|| crate::ops::nn::max_pool2d(&x, kernel, stride, padding, dilation))
+        .py()?;
+    Ok((PyTensor::new(v), PyTensor::new(i)))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_conv2d, m)?)?;
+    m.add_function(wrap_pyfunction!(_max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_sgd_step, m)?)?;
     m.add_function(wrap_pyfunction!(_adam_step, m)?)?;
     m.add_function(wrap_pyfunction!(tensor, m)?)?;

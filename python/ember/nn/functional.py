@@ -188,30 +188,32 @@ def _patches(x, kh, kw, stride, dilation):
     return _core.stack(views, dim=2), ho, wo
 
 
+def _conv_padding(padding, kh, kw, dilation):
+    if padding == "same":
+        # Odd effective kernels pad symmetrically; even ones need one more on the high side.
+        th, tw = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
+        return (th // 2, tw // 2), (th - th // 2 - th // 2, tw - tw // 2 - tw // 2)
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if isinstance(padding, str):
+        raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+    return _pair(padding), (0, 0)
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution: one native op (im2col + gemm, parallel over the batch)."""
     if input.dim() == 3:
         return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     if input.dim() != 4:
         raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: {tuple(input.shape)}")
-    o, cg, kh, kw = weight.shape
-    n, c = input.shape[0], input.shape[1]
-    if c != cg * groups:
-        raise RuntimeError(f"Given groups={groups}, weight of size {tuple(weight.shape)}, expected input{tuple(input.shape)} to have {cg * groups} channels, but got {c} channels instead")
     stride, dilation = _pair(stride), _pair(dilation)
-    if padding == "same":
-        ph = (dilation[0] * (kh - 1)) // 2
-        pw = (dilation[1] * (kw - 1)) // 2
-    elif padding == "valid":
-        ph = pw = 0
-    else:
-        ph, pw = _pair(padding)
-    x = _pad2d(input, ph, pw)
-    cols, ho, wo = _patches(x, kh, kw, stride, dilation)
-    cols = cols.reshape(n, groups, cg * kh * kw, ho * wo)
-    w = weight.reshape(groups, o // groups, cg * kh * kw)
-    out = (w.unsqueeze(0) @ cols).reshape(n, o, ho, wo)
+    kh, kw = weight.shape[2], weight.shape[3]
+    sym, extra = _conv_padding(padding, kh, kw, dilation)
+    if extra != (0, 0):
+        input = pad(input, (0, extra[1], 0, extra[0]))
+    out = _core._conv2d(input, weight, stride, sym, dilation, groups)
     if bias is not None:
-        out = out + bias.reshape(1, o, 1, 1)
+        out = out + bias.reshape(1, -1, 1, 1)
     return out
 
 
@@ -221,17 +223,17 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    if return_indices or ceil_mode:
-        raise ValueError("max_pool2d: return_indices and ceil_mode are not supported by ember yet")
-    kh, kw = _pair(kernel_size)
-    stride = _pair(stride if stride is not None else kernel_size)
-    ph, pw = _pair(padding)
+    """2-D max pooling: one native op; ``return_indices`` gives flat ``h * W + w`` positions."""
+    if ceil_mode:
+        raise ValueError("max_pool2d: ceil_mode=True is not supported by ember yet")
     squeeze = input.dim() == 3
     x = input.unsqueeze(0) if squeeze else input
-    x = _pad2d(x, ph, pw, float("-inf"))
-    cols, _, _ = _patches(x, kh, kw, stride, _pair(dilation))
-    out = cols.amax(dim=2)
-    return out.squeeze(0) if squeeze else out
+    k = _pair(kernel_size)
+    s = _pair(stride if stride is not None else kernel_size)
+    out, idx = _core._max_pool2d(x, k, s, _pair(padding), _pair(dilation))
+    if squeeze:
+        out, idx = out.squeeze(0), idx.squeeze(0)
+    return (out, idx) if return_indices else out
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
