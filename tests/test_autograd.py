@@ -125,12 +125,15 @@ def _binary_inputs(name, sa, sb):
     if name in ("div", "remainder"):
         b = np.where(np.abs(b) < 0.3, 0.9, b)
     if name == "remainder":
-        # stay away from the jumps of a % b
-        q = a[...] if a.ndim else a
-        a = np.asarray(q, dtype=np.float64)
-        frac = np.mod(np.broadcast_to(a, np.broadcast_shapes(a.shape, b.shape)), np.broadcast_to(b, np.broadcast_shapes(a.shape, b.shape)))
-        if (np.abs(frac) < 0.05).any() or (np.abs(frac - np.broadcast_to(b, frac.shape)) < 0.05).any():
-            a = a + 0.11
+        # Stay away from the jumps of a % b (where a / b is an integer).
+        for _ in range(50):
+            q = np.broadcast_arrays(a, b)
+            r = q[0] / q[1]
+            if (np.abs(r - np.round(r)) > 0.05).all():
+                break
+            a = a + 0.037
+        else:
+            raise AssertionError("could not pick remainder inputs")
     if name in ("maximum", "minimum", "where"):
         a = _away_from(a, [0.0])
         b = b + 0.05  # no ties with a (random floats)

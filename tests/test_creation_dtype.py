@@ -123,7 +123,7 @@ def test_tensor_copy_of_tensor_requires_grad_flag(device):
 
 
 def test_zeros_ones_full_empty(device):
-    for shape_args, shape in [((2, 3), (2, 3)), (((2, 3),), (2, 3)), (([4],), (4,)), ((), ())]:
+    for shape_args, shape in [((2, 3), (2, 3)), (((2, 3),), (2, 3)), (([4],), (4,)), (((),), ())]:
         z = ember.zeros(*shape_args, device=device)
         assert z.shape == shape and z.dtype == ember.float32
         assert_close(z, np.zeros(shape, np.float32))

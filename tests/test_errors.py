@@ -297,9 +297,9 @@ def test_ragged_error_message_names_lengths():
 
 
 def test_non_numeric_data_raises():
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises((TypeError, ValueError, RuntimeError)):
         ember.tensor([1, "a"])
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises((TypeError, ValueError, RuntimeError)):
         ember.tensor(object())
 
 
@@ -552,8 +552,19 @@ def test_einsum_errors(device):
         ember.einsum("ij,jk->ik", a, ember.ones(4, 2, device=device))  # j: 3 vs 4
 
 
+@pytest.mark.xfail(
+    reason="einsum's argument errors (operand count, subscript/dim count) raise ValueError; torch "
+    "raises RuntimeError",
+    strict=True,
+)
+def test_einsum_argument_errors_are_runtime_errors(device):
+    a = ember.ones(2, 3, device=device)
+    with pytest.raises(RuntimeError):
+        ember.einsum("ij,jk->ik", a)
+    with pytest.raises(RuntimeError):
+        ember.einsum("ijk->i", a)
+
+
 def test_from_numpy_unsupported_dtype():
     with pytest.raises(TypeError):
         ember.from_numpy(np.array(["a", "b"]))
-    with pytest.raises(TypeError):
-        ember.from_numpy(np.array([1 + 2j]))

@@ -42,6 +42,7 @@ from ._core import (
     stack,
     where,
     is_grad_enabled,
+    from_dlpack,
 )
 from ._tensor_helpers import Size, _ArrayHolder, _rebuild_tensor, _tensor_repr, _dtype_from_name
 from ._grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode
@@ -117,7 +118,7 @@ def __getattr__(name):
 __all__ = [
     "Tensor", "Generator", "dtype", "device", "Size", "float32", "float64", "float16", "bfloat16",
     "int64", "int32", "bool", "float", "double", "half", "long", "int", "tensor", "as_tensor",
-    "from_numpy", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand", "randn",
+    "from_numpy", "from_dlpack", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand", "randn",
     "randint", "randperm", "multinomial", "bernoulli", "manual_seed", "initial_seed",
     "default_generator", "cat", "concat", "concatenate", "stack", "where", "is_grad_enabled",
     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "zeros_like", "ones_like",

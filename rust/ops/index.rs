@@ -274,7 +274,11 @@ pub fn triangle(x: &Tensor, diagonal: i64, lower: bool) -> Result<Tensor> {
         })
         .collect();
     let mask = Tensor::from_vec(mask, &[r, c])?;
-    where_(&mask, x, &Scalar::Int(0).tensor_next_to(x)?)
+    where_(
+        &mask,
+        x,
+        &to_dtype(&Scalar::Int(0).tensor_next_to(x)?, x.dtype())?,
+    )
 }
 
 pub fn repeat(x: &Tensor, repeats: &[usize]) -> Result<Tensor> {

@@ -1,6 +1,7 @@
 //! The Python bindings: convert arguments, call the core, map errors. Nothing here decides.
 
 mod convert;
+mod dlpack;
 mod functions;
 mod tensor;
 
@@ -38,5 +39,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<convert::PyDevice>()?;
     m.add_class::<functions::PyGenerator>()?;
     functions::register(m)?;
+    m.add_function(wrap_pyfunction!(dlpack::from_dlpack, m)?)?;
     Ok(())
 }

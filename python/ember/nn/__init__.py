@@ -2,6 +2,8 @@
 
 from . import functional, init, utils
 from .activation import ELU, GELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
+from .conv_transpose import ConvTranspose2d, conv_transpose2d as _conv_transpose2d
 from .layers import (
     AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Bilinear, Conv1d, Conv2d, Dropout,
     Embedding, Flatten, GroupNorm, Identity, LayerNorm, Linear, MaxPool1d, MaxPool2d, ModuleDict, ModuleList,
@@ -9,12 +11,20 @@ from .layers import (
 )
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from .module import Module, Parameter
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+
+# conv_transpose2d is built on functional.conv2d, so it lives beside its module and is published
+# as ``functional.conv_transpose2d`` here (importing it from functional.py would be circular).
+if not hasattr(functional, "conv_transpose2d"):
+    functional.conv_transpose2d = _conv_transpose2d
 
 __all__ = [
     "functional", "init", "utils", "Module", "Parameter", "Identity", "Linear", "Bilinear", "Conv1d", "Conv2d",
-    "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",
-    "LayerNorm", "RMSNorm", "GroupNorm", "Dropout", "Embedding", "Flatten", "Unflatten", "Sequential",
-    "ModuleList", "ModuleDict", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
-    "Softplus", "Hardtanh", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
-    "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss",
+    "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
+    "BatchNorm2d", "LayerNorm", "RMSNorm", "GroupNorm", "Dropout", "Embedding", "Flatten", "Unflatten",
+    "Sequential", "ModuleList", "ModuleDict", "MultiheadAttention", "TransformerEncoderLayer",
+    "TransformerEncoder", "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
+    "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Softplus", "Hardtanh", "Softmax",
+    "LogSoftmax", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
+    "BCEWithLogitsLoss", "KLDivLoss",
 ]

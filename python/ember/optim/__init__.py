@@ -1,8 +1,12 @@
-"""``ember.optim``: optimizers with fused native steps, and learning-rate schedulers."""
+"""``ember.optim``: optimizers (SGD, Adam, AdamW with fused native steps; RMSprop, Adagrad, Adamax
+in Python) and learning-rate schedulers."""
 
 from . import lr_scheduler
+from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
 from .optimizer import Optimizer
+from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "lr_scheduler"]

@@ -29,7 +29,11 @@ class LRScheduler:
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def state_dict(self):
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer" and not callable(v)}
+        # Functions (lr_lambda, anneal) are code, not state: they are rebuilt by the constructor.
+        def plain(v):
+            return not callable(v) and not (isinstance(v, (list, tuple)) and any(callable(x) for x in v))
+
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers") and plain(v)}
 
     def load_state_dict(self, state_dict):
         self.__dict__.update(state_dict)
