@@ -211,6 +211,16 @@ def c2_add(fw, s: Settings, notes: list) -> float:
     return 3 * 4 * N_BIG / t / 1e9
 
 
+def c2_add_alloc(fw, s: Settings) -> float:
+    """`a + b` with a fresh output each call: like for like while ember has no out=."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(N_BIG, dtype=np.float32)
+    b = rng.standard_normal(N_BIG, dtype=np.float32)
+    x, y = (a, b) if fw is np else (to_fw(fw, a), to_fw(fw, b))
+    t = best_time(lambda: x + y, s)
+    return 3 * 4 * N_BIG / t / 1e9
+
+
 def c3_sum(fw, s: Settings) -> float:
     a = np.random.default_rng(0).standard_normal(N_BIG, dtype=np.float32)
     if fw is np:
@@ -639,6 +649,18 @@ def short_reason(e: Exception) -> str:
     return f"{type(e).__name__}" + (f": {text[:20]}" if text else "")
 
 
+def load_line(when: str) -> str:
+    """The load average, with a warning when other work competes for the cores.
+
+    Thread pools that spin (OpenMP in PyTorch, OpenBLAS) slow down many times over when
+    another process holds a core, so a busy machine skews ratios, not just absolute numbers.
+    """
+    load = os.getloadavg()[0]
+    busy = load > 0.5 * (os.cpu_count() or 1)
+    return f"{when}: 1-min load average {load:.2f}" + (
+        " (busy: other work competes for the cores; ratios may be skewed)" if busy else "")
+
+
 def environment_report(mods):
     lines = [f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
              f"numpy {np.__version__}"]
@@ -657,6 +679,8 @@ def environment_report(mods):
                              f"({os.path.basename(p.get('filepath', ''))})")
     except ImportError:
         pass
+    if hasattr(os, "getloadavg"):
+        lines.append(load_line("load at start"))
     set_vars = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ]
     if set_vars:
         lines.append(f"warning: {', '.join(set_vars)} set; NumPy may not run its best kernel "
@@ -720,6 +744,10 @@ def main(argv=None):
         rows.append(r)
         for name in fws:
             cell([r], name, lambda name=name: c2_add(fw_of(name), s, notes))
+        r = Row("C2", "  a + b (new output)", "GB/s")
+        rows.append(r)
+        for name in fws:
+            cell([r], name, lambda name=name: c2_add_alloc(fw_of(name), s))
     if want("C3"):
         r = Row("C3", "sum 16M", "GB/s", target=1.0)
         rows.append(r)
@@ -824,6 +852,9 @@ def main(argv=None):
 
     print("\n↓ lower is better; ratios are ember / the other in the row's unit; targets "
           "(ember / PyTorch) from shared/BENCHMARKS.md")
+    if hasattr(os, "getloadavg"):
+        env_lines.append(load_line("load at end"))
+        print(env_lines[-1])
     for name, reason in missing.items():
         print(f"{name}: {reason}")
     for n in notes:

@@ -7,7 +7,7 @@ use std::fmt;
 pub enum Error {
     /// Incompatible shapes or bad dimensions (ValueError / RuntimeError in PyTorch; we use RuntimeError).
     Shape(String),
-    /// A dtype an op cannot take (TypeError).
+    /// A dtype an op cannot take (RuntimeError, as PyTorch's kernels report it).
     DType(String),
     /// Tensors on different devices, or an unknown device (RuntimeError).
     Device(String),
@@ -17,6 +17,8 @@ pub enum Error {
     Value(String),
     /// Autograd misuse: backward through a freed graph, a modified saved tensor (RuntimeError).
     Autograd(String),
+    /// A misuse PyTorch reports as a plain RuntimeError.
+    Runtime(String),
     /// Allocation failure (RuntimeError, like torch.OutOfMemoryError).
     OutOfMemory(String),
 }
@@ -30,6 +32,7 @@ impl fmt::Display for Error {
             | Error::Index(m)
             | Error::Value(m)
             | Error::Autograd(m)
+            | Error::Runtime(m)
             | Error::OutOfMemory(m) => f.write_str(m),
         }
     }

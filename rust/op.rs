@@ -30,7 +30,7 @@ named_enum!(
         Tanh => "tanh", Sigmoid => "sigmoid", Relu => "relu", GeluErf => "gelu_erf",
         GeluTanh => "gelu_tanh", Silu => "silu", Softplus => "softplus", Erf => "erf",
         Sign => "sign", Floor => "floor", Ceil => "ceil", Round => "round",
-        Reciprocal => "reciprocal", LogicalNot => "logical_not",
+        Reciprocal => "reciprocal", LogicalNot => "logical_not", BitwiseNot => "bitwise_not",
     }
 );
 
@@ -42,6 +42,7 @@ named_enum!(
         FloorDivide => "floor_divide", Atan2 => "atan2",
         Eq => "eq", Ne => "ne", Lt => "lt", Le => "le", Gt => "gt", Ge => "ge",
         LogicalAnd => "logical_and", LogicalOr => "logical_or", LogicalXor => "logical_xor",
+        BitwiseAnd => "bitwise_and", BitwiseOr => "bitwise_or", BitwiseXor => "bitwise_xor",
     }
 );
 
@@ -66,6 +67,32 @@ impl UnaryOp {
                 | UnaryOp::Ceil
                 | UnaryOp::Round
                 | UnaryOp::LogicalNot
+                | UnaryOp::BitwiseNot
+        )
+    }
+}
+
+impl UnaryOp {
+    /// Whether the gradient rule reads the input; the others need only the output, so an
+    /// in-place change of the input after the op does not invalidate the graph.
+    pub fn grad_needs_input(self) -> bool {
+        !matches!(
+            self,
+            UnaryOp::Neg
+                | UnaryOp::Exp
+                | UnaryOp::Expm1
+                | UnaryOp::Sqrt
+                | UnaryOp::Rsqrt
+                | UnaryOp::Tanh
+                | UnaryOp::Sigmoid
+                | UnaryOp::Relu
+                | UnaryOp::Reciprocal
+                | UnaryOp::Sign
+                | UnaryOp::Floor
+                | UnaryOp::Ceil
+                | UnaryOp::Round
+                | UnaryOp::LogicalNot
+                | UnaryOp::BitwiseNot
         )
     }
 }
@@ -75,6 +102,12 @@ impl BinaryOp {
         matches!(
             self,
             BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge
+        )
+    }
+    pub fn is_bitwise(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::BitwiseAnd | BinaryOp::BitwiseOr | BinaryOp::BitwiseXor
         )
     }
     pub fn is_logical(self) -> bool {

@@ -149,7 +149,7 @@ pub fn randint(
 ) -> Result<Tensor> {
     if high <= low {
         bail!(
-            Value,
+            Runtime,
             "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
         );
     }

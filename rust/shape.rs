@@ -74,7 +74,10 @@ pub fn normalize_dims(dims: &[isize], ndim: usize) -> Result<Vec<usize>> {
     for &d in dims {
         let d = normalize_dim(d, ndim)?;
         if out.contains(&d) {
-            bail!(Value, "dim {d} appears multiple times in the list of dims");
+            bail!(
+                Runtime,
+                "dim {d} appears multiple times in the list of dims"
+            );
         }
         if ndim > 0 {
             out.push(d);
@@ -91,11 +94,11 @@ pub fn infer_shape(requested: &[isize], numel: usize) -> Result<Shape> {
     for (i, &d) in requested.iter().enumerate() {
         if d == -1 {
             if infer.is_some() {
-                bail!(Value, "only one dimension can be inferred");
+                bail!(Runtime, "only one dimension can be inferred");
             }
             infer = Some(i);
         } else if d < 0 {
-            bail!(Value, "invalid shape dimension {d}");
+            bail!(Runtime, "invalid shape dimension {d}");
         } else {
             known *= d as usize;
         }

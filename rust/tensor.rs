@@ -200,7 +200,7 @@ impl Tensor {
     pub fn item_f64(&self) -> Result<f64> {
         if self.numel() != 1 {
             bail!(
-                Value,
+                Runtime,
                 "a Tensor with {} elements cannot be converted to Scalar",
                 self.numel()
             );

@@ -299,19 +299,8 @@ ADVANCED_INDICES = [
     ([[0], [2]], [1, 3]),
     (Ellipsis, [4, 0]),
     ([-1, 0],),
-    pytest.param(
-        (slice(None), [1, 2], [0, 4]),
-        marks=pytest.mark.xfail(
-            reason="BUG: several adjacent advanced indices after a leading slice index the wrong "
-            "dims (x[:, [1, 2], [0, 4]] on a (3,4,5) tensor raises 'index 14 is out of bounds for "
-            "dimension 0 with size 12'; x[:, [1,2], [0,3]] returns wrong values)",
-            strict=True,
-        ),
-    ),
-    pytest.param(
-        (slice(None), [1, 2], [0, 3]),
-        marks=pytest.mark.xfail(reason="BUG: same as above, silently wrong values", strict=True),
-    ),
+    (slice(None), [1, 2], [0, 4]),
+    (slice(None), [1, 2], [0, 3]),
     ([0, 1], 1, [2, 3]),  # separated advanced indices: broadcast dims go first
     (slice(None), None, [1, 2]),
 ]
@@ -382,43 +371,11 @@ SET_CASES = [
     ((slice(1, 3), slice(0, 4, 2)), np.array([[1.0, 2.0], [3.0, 4.0]])),
     ((slice(None), slice(1, 3)), np.array([5.0, 6.0])),  # broadcast value
     ([0, 2], 9.0),
-    pytest.param(
-        ([0, 2], [1, 3]),
-        np.array([10.0, 20.0]),
-        marks=pytest.mark.xfail(
-            reason="setitem with several advanced indices raises IndexError (not supported); torch "
-            "supports x[[0, 2], [1, 3]] = v",
-            strict=True,
-        ),
-    ),
-    pytest.param(
-        (slice(None), [0, 3]),
-        np.array([[1.0, 2.0]]),
-        marks=pytest.mark.xfail(
-            reason="BUG: x[:, [0, 3]] = v with v of shape (1, 2) raises a broadcast RuntimeError; "
-            "the value is broadcast against the index-first permuted layout instead of x[:, [0, 3]]'s shape (3, 2)",
-            strict=True,
-        ),
-    ),
-    pytest.param(
-        (slice(None), [0, 3]),
-        np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]),
-        marks=pytest.mark.xfail(
-            reason="BUG: x[:, [0, 3]] = v with v of shape (3, 2) silently scrambles values "
-            "(column 0 gets [1, 2, 3] instead of [1, 3, 5])",
-            strict=True,
-        ),
-    ),
+    (([0, 2], [1, 3]), np.array([10.0, 20.0])),
+    ((slice(None), [0, 3]), np.array([[1.0, 2.0]])),
+    ((slice(None), [0, 3]), np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])),
     ((slice(None), [0, 3]), 4.0),
-    pytest.param(
-        (slice(1, None), [0, 3]),
-        np.array([7.0, 8.0]),
-        marks=pytest.mark.xfail(
-            reason="BUG: x[1:, [0, 3]] = [7, 8] writes 7, 8 down column 0 and column 3 instead of "
-            "across the indexed columns (value broadcast against the permuted layout)",
-            strict=True,
-        ),
-    ),
+    ((slice(1, None), [0, 3]), np.array([7.0, 8.0])),
     ([2, 0], np.array([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]])),
 ]
 
@@ -473,11 +430,6 @@ def test_setitem_with_python_list_value(device):
     assert t.tolist() == [[1.0, 2.0, 3.0], [0.0, 5.0, 6.0]]
 
 
-@pytest.mark.xfail(
-    reason="setitem with a value that has extra leading size-1 dims (x[0] = tensor([5.]), "
-    "x[0:2] = ones(1, 2)) raises a broadcast RuntimeError; torch strips leading 1-dims of the value",
-    strict=True,
-)
 def test_setitem_value_with_leading_unit_dims(device):
     t = ember.zeros(3, device=device)
     t[0] = ember.tensor([5.0], device=device)
@@ -485,11 +437,6 @@ def test_setitem_value_with_leading_unit_dims(device):
     assert t.tolist() == [5.0, 1.0, 1.0]
 
 
-@pytest.mark.xfail(
-    reason="setitem of a float tensor value into an int64 tensor raises TypeError; torch casts "
-    "the value (t[0] = torch.tensor(2.0) on a long tensor stores 2)",
-    strict=True,
-)
 def test_setitem_casts_value_dtype(device):
     t = ember.zeros(3, dtype=ember.int64, device=device)
     t[0] = ember.tensor(2.0, device=device)

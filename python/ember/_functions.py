@@ -91,44 +91,66 @@ def softplus(input, beta=1.0, threshold=20.0):
     return _core.where(scaled > threshold, input, scaled._unary("softplus") / beta)
 
 
+def _expand_ellipsis(terms, out, operands):
+    """Replaces '...' by letters not used elsewhere, right-aligned across operands (broadcasting)."""
+    used = set("".join(terms) + (out or ""))
+    spare = [c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in used]
+    widths = [op.dim() - (len(t) - 3) if "..." in t else 0 for t, op in zip(terms, operands)]
+    width = max(widths, default=0)
+    letters = "".join(reversed(spare[:width]))
+    terms = [t.replace("...", letters[width - w:]) for t, w in zip(terms, widths)]
+    if out is not None:
+        out = out.replace("...", letters)
+    return terms, out, letters
+
+
+def _take_diagonals(term, x):
+    """Repeated subscripts in one operand ('ii') keep only the diagonal of those dims."""
+    while True:
+        repeated = [(i, j) for i in range(len(term)) for j in range(i + 1, len(term)) if term[i] == term[j]]
+        if not repeated:
+            return term, x
+        i, j = repeated[0]
+        n = x.shape[i]
+        shape = [1] * x.dim()
+        shape[i] = shape[j] = n
+        mask = _core.eye(n, dtype=x.dtype).reshape(*shape)
+        x = (x * mask).sum(dim=j)
+        term = term[:j] + term[j + 1:]
+
+
 def einsum(equation, *operands):
     """Einstein summation: a matmul when the contraction is one, else broadcast-multiply and sum."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     eq = equation.replace(" ", "")
-    if "->" in eq:
-        lhs, out = eq.split("->")
-    else:
-        lhs = eq
-        counts = {}
-        for c in lhs.replace(",", ""):
-            counts[c] = counts.get(c, 0) + 1
-        out = "".join(sorted(c for c, n in counts.items() if n == 1))
+    lhs, out = eq.split("->") if "->" in eq else (eq, None)
     terms = lhs.split(",")
     if len(terms) != len(operands):
-        raise ValueError(f"einsum(): {len(terms)} operand subscripts for {len(operands)} operands")
-    if "." in eq:
-        raise ValueError("einsum(): ellipsis is not supported by ember yet")
+        raise RuntimeError(f"einsum(): {len(terms)} operand subscripts for {len(operands)} operands")
+    terms, out, ell = _expand_ellipsis(terms, out, operands)
+    for term, op in zip(terms, operands):
+        if len(term) != op.dim():
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(term)}) does not match the number of dimensions ({op.dim()}) for operand {terms.index(term)}")
+    if out is None:
+        counts = {}
+        for c in "".join(terms):
+            counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    pairs = [_take_diagonals(t, op) for t, op in zip(terms, operands)]
+    terms, operands = [t for t, _ in pairs], [x for _, x in pairs]
     letters = []
     for term in terms + [out]:
         for c in term:
             if c not in letters:
                 letters.append(c)
-    for term, op in zip(terms, operands):
-        if len(term) != op.dim():
-            raise ValueError(f"einsum(): subscript {term!r} does not match operand of {op.dim()} dims")
     if len(operands) == 2:
         fast = _einsum_matmul(terms, out, operands)
         if fast is not None:
             return fast
     # General path: align every operand to all letters, multiply, then sum contracted letters.
     total = None
-    for term, op in zip(terms, operands):
-        x = op
-        # Repeated letters in one term (a diagonal) are taken with a mask multiply.
-        for c in set(term):
-            if term.count(c) > 1:
-                raise ValueError("einsum(): repeated subscripts in one operand are not supported yet")
+    for term, x in zip(terms, operands):
         perm = sorted(range(len(term)), key=lambda i: letters.index(term[i]))
         x = x.permute(*perm) if perm else x
         present = sorted(term, key=letters.index)

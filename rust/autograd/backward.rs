@@ -79,7 +79,8 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
     let one = |t: Result<Tensor>| -> Result<Vec<Option<Tensor>>> { Ok(vec![Some(t?)]) };
     match &node.op {
         Op::Unary(op) => {
-            let (x, out) = (&s[0], &s[1]);
+            // The output is saved last; the input first, only for ops whose rule reads it.
+            let (x, out) = (&s[0], &s[s.len() - 1]);
             match op {
                 U::Neg => one(un(U::Neg, g)),
                 U::Abs => one(mul(g, &un(U::Sign, x)?)),
@@ -101,7 +102,7 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
                 )),
                 U::Relu => one(mul(
                     g,
-                    &mask(&binary_scalar(B::Gt, x, Scalar::Float(0.0))?, g)?,
+                    &mask(&binary_scalar(B::Gt, out, Scalar::Float(0.0))?, g)?,
                 )),
                 U::GeluErf => {
                     let cdf = muls(
@@ -151,11 +152,14 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
                 )),
                 U::Reciprocal => one(un(U::Neg, &mul(g, &mul(out, out)?)?)),
                 // Piecewise-constant ops are never recorded.
-                U::Sign | U::Floor | U::Ceil | U::Round | U::LogicalNot => Ok(vec![None]),
+                U::Sign | U::Floor | U::Ceil | U::Round => one(zeros_like(g)),
+                U::LogicalNot | U::BitwiseNot => Ok(vec![None]),
             }
         }
         Op::Binary(op) => {
-            let (a, b) = (&s[0], &s[1]);
+            // Add and sub save nothing; every other differentiable binary op saves [a, b]
+            // (and pow/div their output after them).
+            let (a, b) = if s.len() >= 2 { (&s[0], &s[1]) } else { (g, g) };
             let (ga, gb): (Option<Tensor>, Option<Tensor>) = match op {
                 B::Add => (Some(g.clone()), Some(g.clone())),
                 B::Sub => (Some(g.clone()), Some(un(U::Neg, g)?)),
@@ -222,7 +226,10 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
                 | B::Ge
                 | B::LogicalAnd
                 | B::LogicalOr
-                | B::LogicalXor => (None, None),
+                | B::LogicalXor
+                | B::BitwiseAnd
+                | B::BitwiseOr
+                | B::BitwiseXor => (None, None),
             };
             Ok(vec![ga, gb])
         }
@@ -231,10 +238,23 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             match op {
                 R::Sum => one(unreduce(g, dims, *keepdim, shape)),
                 R::Prod => {
+                    // out / x, except at zeros: there the product of the other elements,
+                    // which is non-zero only when that zero is the only one.
                     let (x, out) = (&s[0], &s[1]);
+                    let d: Vec<isize> = dims.iter().map(|&v| v as isize).collect();
                     let ge = unreduce(g, dims, *keepdim, shape)?;
-                    let oe = unreduce(out, dims, *keepdim, shape)?;
-                    one(div(&mul(&ge, &oe)?, x))
+                    let zero = binary_scalar(B::Eq, x, Scalar::Float(0.0))?;
+                    let ones = Tensor::full(x.shape(), 1.0, x.dtype(), x.device())?;
+                    let x_nz = where_(&zero, &ones, x)?;
+                    let regular = div(&unreduce(out, dims, *keepdim, shape)?, &x_nz)?;
+                    let count = reduce::sum(&mask(&zero, g)?, &d, true)?;
+                    let single = mask(&binary_scalar(B::Eq, &count, Scalar::Float(1.0))?, g)?;
+                    let others = mul(&single, &reduce::reduce(R::Prod, &x_nz, &d, true)?)?;
+                    let at_zero = view::expand(
+                        &others,
+                        &shape.iter().map(|&v| v as isize).collect::<Vec<_>>(),
+                    )?;
+                    one(mul(&ge, &where_(&zero, &at_zero, &regular)?))
                 }
                 R::Max | R::Min => {
                     let (x, out) = (&s[0], &s[1]);

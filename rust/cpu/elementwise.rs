@@ -42,6 +42,16 @@ pub fn map2<T: Element, U: Element>(
     shape: &[usize],
     f: impl Fn(T, T) -> U + Sync,
 ) -> Result<Tensor> {
+    if a.numel() == 1 && b.numel() == 1 {
+        // One element each (Python-loop scalars): no walk to set up.
+        let out = Tensor::for_overwrite(shape, U::DTYPE, Device::Cpu)?;
+        let (x, y) = (
+            a.storage().as_slice::<T>()[a.layout().offset],
+            b.storage().as_slice::<T>()[b.layout().offset],
+        );
+        out.storage().as_mut_slice::<U>()[0] = f(x, y);
+        return Ok(out);
+    }
     let (la, lb) = (a.layout().expand(shape)?, b.layout().expand(shape)?);
     let out = Tensor::for_overwrite(shape, U::DTYPE, Device::Cpu)?;
     let walk = Walk::new(shape, [&la, &lb]);
@@ -86,7 +96,7 @@ fn unary_float<T: Float>(op: UnaryOp, x: &Tensor) -> Tensor {
     let (zero, one, half) = (T::zero(), T::ONE, T::from_f32(0.5));
     let sqrt_half = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
     let k = T::from_f64((2.0 / std::f64::consts::PI).sqrt());
-    let c = T::from_f32(0.044715);
+    let c = T::from_f64(0.044715);
     let twenty = T::from_f32(20.0);
     let sigmoid = move |v: T| one.div(one + (v.neg()).exp());
     match op {
@@ -116,6 +126,8 @@ fn unary_float<T: Float>(op: UnaryOp, x: &Tensor) -> Tensor {
         UnaryOp::Round => map1(x, |v: T| v.round_even()),
         UnaryOp::Reciprocal => map1(x, |v: T| one.div(v)),
         UnaryOp::LogicalNot => map1(x, |v: T| v == zero),
+        // `unary` answers bitwise_not on floats with an error before dispatching here.
+        UnaryOp::BitwiseNot => unreachable!("bitwise_not on a float tensor"),
     }
 }
 
@@ -139,6 +151,15 @@ fn unary_int<T: Num>(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
 
 /// A unary op on a CPU tensor; float-only ops expect a float input (the tensor layer promotes).
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    match (op, x.dtype()) {
+        (UnaryOp::BitwiseNot, DType::I64) => return Ok(map1(x, |v: i64| !v)),
+        (UnaryOp::BitwiseNot, DType::I32) => return Ok(map1(x, |v: i32| !v)),
+        (UnaryOp::BitwiseNot, DType::Bool) => return Ok(map1(x, |v: bool| !v)),
+        (UnaryOp::BitwiseNot, d) => {
+            bail!(DType, "\"bitwise_not\" not implemented for '{}'", d.name())
+        }
+        _ => {}
+    }
     match x.dtype() {
         DType::F32 => Ok(unary_float::<f32>(op, x)),
         DType::F64 => Ok(unary_float::<f64>(op, x)),
@@ -192,6 +213,25 @@ fn compare<T: Element>(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) ->
 
 /// A binary op on two CPU tensors of one dtype (the tensor layer promotes), broadcast to `shape`.
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if op.is_bitwise() {
+        return match (a.dtype(), op) {
+            (DType::I64, BinaryOp::BitwiseAnd) => map2(a, b, shape, |x: i64, y: i64| x & y),
+            (DType::I64, BinaryOp::BitwiseOr) => map2(a, b, shape, |x: i64, y: i64| x | y),
+            (DType::I64, _) => map2(a, b, shape, |x: i64, y: i64| x ^ y),
+            (DType::I32, BinaryOp::BitwiseAnd) => map2(a, b, shape, |x: i32, y: i32| x & y),
+            (DType::I32, BinaryOp::BitwiseOr) => map2(a, b, shape, |x: i32, y: i32| x | y),
+            (DType::I32, _) => map2(a, b, shape, |x: i32, y: i32| x ^ y),
+            (DType::Bool, BinaryOp::BitwiseAnd) => map2(a, b, shape, |x: bool, y: bool| x & y),
+            (DType::Bool, BinaryOp::BitwiseOr) => map2(a, b, shape, |x: bool, y: bool| x | y),
+            (DType::Bool, _) => map2(a, b, shape, |x: bool, y: bool| x ^ y),
+            (d, _) => bail!(
+                DType,
+                "\"{}\" not implemented for '{}'",
+                op.name(),
+                d.name()
+            ),
+        };
+    }
     match (a.dtype(), op) {
         (DType::F32, BinaryOp::Atan2) => map2(a, b, shape, |x: f32, y: f32| x.atan2(y)),
         (DType::F64, BinaryOp::Atan2) => map2(a, b, shape, |x: f64, y: f64| x.atan2(y)),

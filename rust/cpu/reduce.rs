@@ -40,13 +40,20 @@ fn sum_lanes<T: Num>(s: &[T]) -> T {
 fn fold_row<T: Num>(op: ReduceOp, s: &[T]) -> T {
     match op {
         ReduceOp::Sum => {
-            if s.len() > SERIAL_LIMIT {
-                s.par_chunks(SERIAL_LIMIT)
-                    .map(sum_lanes)
-                    .reduce(T::zero, |a, b| a + b)
-            } else {
-                sum_lanes(s)
+            // Floats: lane sums over blocks, blocks added in f64, so error does not grow with
+            // the row length. Integers stay exact in their own type.
+            if !T::DTYPE.is_float() {
+                return sum_lanes(s);
             }
+            let block = |c: &[T]| sum_lanes(c).to_f64();
+            let total: f64 = if s.len() > SERIAL_LIMIT {
+                s.par_chunks(SERIAL_LIMIT)
+                    .map(|c| c.chunks(1024).map(block).sum::<f64>())
+                    .sum()
+            } else {
+                s.chunks(1024).map(block).sum()
+            };
+            T::from_f64(total)
         }
         ReduceOp::Prod => s.iter().fold(T::ONE, |a, &b| a * b),
         ReduceOp::Max => s.iter().fold(T::lowest(), |a, &b| a.max_(b)),
@@ -249,8 +256,9 @@ fn softmax_t<T: Float>(x: &Tensor, dim: usize, log: bool) -> Tensor {
             sum = sum + *d;
         }
         if log {
-            let ls = sum.ln() + m;
-            d.iter_mut().zip(s).for_each(|(d, &v)| *d = v - ls);
+            // (v - m) - ln(sum) keeps precision when |v| is large and ln(sum) small.
+            let ls = sum.ln();
+            d.iter_mut().zip(s).for_each(|(d, &v)| *d = (v - m) - ls);
         } else {
             let inv = T::ONE.div(sum);
             d.iter_mut().for_each(|d| *d = *d * inv);

@@ -109,14 +109,9 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     if !dtype.is_float() || op == UnaryOp::LogicalNot {
         return Ok(out);
     }
-    let differentiable = !matches!(
-        op,
-        UnaryOp::Sign | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round
-    );
-    if !differentiable {
-        return Ok(out);
-    }
-    Ok(record(Op::Unary(op), &[x], &[x], true, out))
+    // Piecewise-constant ops are recorded too (zero gradient), as PyTorch does.
+    let saved: &[&Tensor] = if op.grad_needs_input() { &[x] } else { &[] };
+    Ok(record(Op::Unary(op), &[x], saved, true, out))
 }
 
 /// A cast that does not record (for compute-dtype changes the op itself accounts for).
@@ -128,27 +123,54 @@ fn backend_cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
     }
 }
 
-/// The dtype a binary op produces for inputs of `a` and `b`.
-pub fn result_dtype(op: BinaryOp, a: DType, b: DType) -> DType {
+/// The dtype two operands promote to: a 0-d tensor takes a dimensioned operand's dtype unless
+/// its category is higher (PyTorch's rule; Python numbers arrive here as 0-d tensors).
+pub fn promote_operands(a: &Tensor, b: &Tensor) -> DType {
+    let (da, db) = (a.dtype(), b.dtype());
+    match (a.ndim() == 0, b.ndim() == 0) {
+        (true, false) if da.category() <= db.category() => db,
+        (false, true) if db.category() <= da.category() => da,
+        _ => DType::promote(da, db),
+    }
+}
+
+/// The dtype a binary op produces from operands that promote to `promoted`.
+pub fn result_dtype(op: BinaryOp, promoted: DType) -> DType {
     if op.is_comparison() || op.is_logical() {
         return DType::Bool;
     }
-    let d = DType::promote(a, b);
-    if matches!(op, BinaryOp::Div | BinaryOp::Atan2) && !d.is_float() {
+    if matches!(op, BinaryOp::Div | BinaryOp::Atan2) && !promoted.is_float() {
         DType::F32
     } else {
-        d
+        promoted
+    }
+}
+
+/// Integer pow with a negative exponent and integer division by zero raise, as in PyTorch.
+fn check_integer_domain(op: BinaryOp, b: &Tensor) -> Result<()> {
+    match op {
+        BinaryOp::Pow if b.to_vec::<i64>().iter().any(|&v| v < 0) => {
+            bail!(
+                Runtime,
+                "Integers to negative integer powers are not allowed."
+            )
+        }
+        BinaryOp::FloorDivide | BinaryOp::Remainder if b.to_vec::<i64>().contains(&0) => {
+            bail!(Runtime, "ZeroDivisionError: integer {} by zero", op.name())
+        }
+        _ => Ok(()),
     }
 }
 
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     same_device(op.name(), &[a, b])?;
     let shape = broadcast_shapes(a.shape(), b.shape())?;
-    let dtype = result_dtype(op, a.dtype(), b.dtype());
+    let promoted = promote_operands(a, b);
+    let dtype = result_dtype(op, promoted);
     let compute = if op.is_logical() {
         DType::Bool
     } else if op.is_comparison() {
-        compute_dtype(DType::promote(a.dtype(), b.dtype()))
+        compute_dtype(promoted)
     } else {
         compute_dtype(dtype)
     };
@@ -163,10 +185,13 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         )
     {
         bail!(
-            DType,
+            Runtime,
             "\"{}\" is not supported for two bool tensors; use logical ops or convert with .int()",
             op.name()
         );
+    }
+    if matches!(compute, DType::I64 | DType::I32) {
+        check_integer_domain(op, b)?;
     }
     let out = backend::binary(
         op,
@@ -175,13 +200,21 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         &shape,
     )?;
     let out = backend_cast(&out, dtype)?;
-    let differentiable =
-        dtype.is_float() && !op.is_comparison() && !op.is_logical() && op != BinaryOp::FloorDivide;
+    let differentiable = dtype.is_float()
+        && !op.is_comparison()
+        && !op.is_logical()
+        && !op.is_bitwise()
+        && op != BinaryOp::FloorDivide;
     if !differentiable {
         return Ok(out);
     }
+    let saved: &[&Tensor] = if matches!(op, BinaryOp::Add | BinaryOp::Sub) {
+        &[]
+    } else {
+        &[a, b]
+    };
     let save_out = matches!(op, BinaryOp::Pow | BinaryOp::Div);
-    Ok(record(Op::Binary(op), &[a, b], &[a, b], save_out, out))
+    Ok(record(Op::Binary(op), &[a, b], saved, save_out, out))
 }
 
 pub fn binary_scalar(op: BinaryOp, a: &Tensor, s: Scalar) -> Result<Tensor> {
@@ -244,49 +277,101 @@ pub fn copy(x: &Tensor) -> Result<Tensor> {
     Ok(record(Op::Cast { from: x.dtype() }, &[x], &[], false, out))
 }
 
-/// Writes `value` into the view `dst` as an in-place op: checks, version bump, graph rebase.
-pub fn assign(dst: &Tensor, value: &Tensor) -> Result<()> {
+/// Copies `value` (broadcast; cast when `cast`, else only to a dtype of the same or a higher
+/// category, as in-place arithmetic allows) into the view `dst` and bumps its version. Data only:
+/// `in_place` and the setitem binding own the autograd side.
+pub fn write(dst: &Tensor, value: &Tensor, cast: bool) -> Result<()> {
     same_device("copy_", &[dst, value])?;
-    if is_grad_enabled() {
-        let m = dst.meta();
-        if m.node.is_none() && m.requires_grad {
-            bail!(
-                Autograd,
-                "a leaf Variable that requires grad is being used in an in-place operation."
-            );
-        }
+    let (from, to) = (value.dtype(), dst.dtype());
+    if !cast && from.category() > to.category() {
+        bail!(
+            Runtime,
+            "result type {} can't be cast to the desired output type {}",
+            from.name(),
+            to.name()
+        );
     }
-    if value.dtype() != dst.dtype() {
-        let (from, to) = (value.dtype(), dst.dtype());
-        if from.category() > to.category() {
-            bail!(
-                DType,
-                "result type {} can't be cast to the desired output type {}",
-                from.name(),
-                to.name()
-            );
-        }
+    // Extra leading size-1 dims of the value are dropped, as PyTorch does for assignment.
+    let mut value = value.clone();
+    while value.ndim() > dst.ndim() && value.shape()[0] == 1 {
+        value = value.with_layout(value.layout().select(0, 0));
     }
-    crate::shape::broadcast_shapes(value.shape(), dst.shape()).and_then(|s| {
-        if s != dst.shape() {
-            bail!(
-                Shape,
-                "output with shape {:?} doesn't match the broadcast shape {s:?}",
-                dst.shape()
-            );
-        }
-        Ok(())
-    })?;
-    let v = backend_cast(value, dst.dtype())?;
+    let s = crate::shape::broadcast_shapes(value.shape(), dst.shape())?;
+    if s != dst.shape() {
+        bail!(
+            Shape,
+            "output with shape {:?} doesn't match the broadcast shape {s:?}",
+            dst.shape()
+        );
+    }
+    let v = backend_cast(&value, dst.dtype())?;
     backend::copy_into(dst, &v)?;
     dst.storage().bump_version();
-    if is_grad_enabled() && value.requires_grad() {
-        // The tensor now holds the op's result: its gradient flows through the op's node.
-        // A partial write (a view) re-routes through a SliceAssign-style node made by the caller.
-        let node = value.node();
-        let mut m = dst.meta();
-        m.requires_grad = true;
-        m.node = node;
+    Ok(())
+}
+
+fn is_view_op(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Slice { .. } | Op::Reshape { .. } | Op::Permute { .. } | Op::Expand { .. }
+    )
+}
+
+/// Whether an in-place write into `dst` must be tracked by autograd; errors for the writes
+/// PyTorch forbids (a leaf that requires grad) and those ember cannot track yet (into a view).
+pub fn check_in_place(dst: &Tensor) -> Result<bool> {
+    if !is_grad_enabled() || !dst.requires_grad() {
+        return Ok(false);
+    }
+    let Some(mut node) = dst.node() else {
+        bail!(
+            Autograd,
+            "a leaf Variable that requires grad is being used in an in-place operation."
+        );
+    };
+    if !is_view_op(&node.op) {
+        return Ok(true);
+    }
+    loop {
+        match node.edges.first().cloned().flatten() {
+            Some(crate::autograd::tape::Edge::Leaf(_)) => {
+                bail!(Autograd, "a view of a leaf Variable that requires grad is being used in an in-place operation.")
+            }
+            Some(crate::autograd::tape::Edge::Node(n)) if is_view_op(&n.op) => node = n,
+            _ => bail!(
+                Autograd,
+                "in-place operation on a view (shape {:?}) of a tensor that requires grad is not supported by ember's autograd yet; compute the result out of place instead",
+                dst.shape()
+            ),
+        }
+    }
+}
+
+/// Makes `dst` the output of `value`'s node (after its data was written into `dst`). A value
+/// outside the graph still links `dst` to its old history, with zero gradient, through a where.
+pub fn rebase(dst: &Tensor, old: &Tensor, value: &Tensor) -> Result<()> {
+    let value = if value.requires_grad() {
+        value.clone()
+    } else {
+        let never = Tensor::zeros(dst.shape(), DType::Bool, dst.device())?;
+        where_(&never, old, &value.detach())?
+    };
+    let node = value.node();
+    let mut m = dst.meta();
+    m.requires_grad = true;
+    m.node = node;
+    Ok(())
+}
+
+/// An in-place op: `dst = f(dst)`. Under autograd `f` reads a snapshot, so the values its node
+/// saves are not the ones overwritten here, and `dst` is re-linked to the new node.
+pub fn in_place(dst: &Tensor, f: impl FnOnce(&Tensor) -> Result<Tensor>, cast: bool) -> Result<()> {
+    let tracking = check_in_place(dst)?;
+    let src = if tracking { copy(dst)? } else { dst.clone() };
+    let value = f(&src)?;
+    write(dst, &value, cast)?;
+    if tracking {
+        rebase(dst, &src, &value)?;
     }
     Ok(())
 }

@@ -174,7 +174,7 @@ pub fn stack(ts: &[Tensor], dim: isize) -> Result<Tensor> {
 pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: isize) -> Result<Vec<Tensor>> {
     let d = normalize_dim(dim, x.ndim())?;
     if sizes.iter().sum::<usize>() != x.shape()[d] {
-        bail!(Value, "split_with_sizes expects split_sizes to sum exactly to {} (input tensor's size at dimension {d}), but got split_sizes={sizes:?}", x.shape()[d]);
+        bail!(Runtime, "split_with_sizes expects split_sizes to sum exactly to {} (input tensor's size at dimension {d}), but got split_sizes={sizes:?}", x.shape()[d]);
     }
     let mut at = 0;
     sizes
@@ -190,7 +190,7 @@ pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: isize) -> Result<Vec<Tensor
 pub fn split(x: &Tensor, size: usize, dim: isize) -> Result<Vec<Tensor>> {
     let d = normalize_dim(dim, x.ndim())?;
     if size == 0 {
-        bail!(Value, "split expects split_size be non-zero");
+        bail!(Runtime, "split expects split_size be non-zero");
     }
     let n = x.shape()[d];
     let sizes: Vec<usize> = (0..n.div_ceil(size))
@@ -201,7 +201,10 @@ pub fn split(x: &Tensor, size: usize, dim: isize) -> Result<Vec<Tensor>> {
 
 pub fn chunk(x: &Tensor, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
     if chunks == 0 {
-        bail!(Value, "chunk expects `chunks` to be greater than 0, got: 0");
+        bail!(
+            Runtime,
+            "chunk expects `chunks` to be greater than 0, got: 0"
+        );
     }
     let d = normalize_dim(dim, x.ndim())?;
     split(x, x.shape()[d].div_ceil(chunks).max(1), dim)
@@ -316,7 +319,7 @@ pub fn topk(x: &Tensor, k: usize, dim: isize, largest: bool) -> Result<(Tensor, 
     let n = if x.ndim() == 0 { 1 } else { x.shape()[d] };
     if k > n {
         bail!(
-            Index,
+            Runtime,
             "selected index k out of range: k={k} for dimension {d} of size {n}"
         );
     }

@@ -245,6 +245,15 @@ pub fn array_interface<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, 
 
 /// A tensor over a NumPy array's memory (zero-copy) when its dtype and strides allow.
 pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    from_numpy_impl(arr, true)
+}
+
+/// `ember.from_numpy`: refuses negative strides, as PyTorch does, instead of copying.
+pub fn from_numpy_strict(arr: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    from_numpy_impl(arr, false)
+}
+
+fn from_numpy_impl(arr: &Bound<'_, PyAny>, allow_copy: bool) -> PyResult<Tensor> {
     let py = arr.py();
     let np = py.import("numpy")?;
     let kind: String = arr.getattr("dtype")?.getattr("str")?.extract()?;
@@ -273,6 +282,9 @@ pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     let strides: Vec<usize> = match byte_strides {
         None => crate::shape::contiguous_strides(&shape),
         Some(bs) => {
+            if !allow_copy && bs.iter().any(|&s| s < 0) {
+                return Err(PyValueError::new_err("At least one stride in the given numpy array is negative, and tensors with negative strides are not currently supported. (You can probably work around this by making a copy of your array with array.copy().)"));
+            }
             if bs.iter().any(|&s| s < 0 || s as usize % size != 0) {
                 // Negative or unaligned strides: take a contiguous copy first.
                 return from_numpy(&np.call_method1("ascontiguousarray", (arr,))?);
@@ -390,7 +402,8 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
     }
     if data.hasattr("__array_interface__")? && !data.is_instance_of::<PyList>() {
         let np = data.py().import("numpy")?;
-        let arr = np.call_method1("ascontiguousarray", (data,))?;
+        // asarray keeps 0-d arrays and NumPy scalars 0-d (ascontiguousarray would make them 1-d).
+        let arr = np.call_method1("asarray", (data,))?;
         let t = from_numpy(&arr)?;
         let t = crate::ops::elementwise::copy(&t).py()?;
         return match dtype {

@@ -1,7 +1,9 @@
 //! Module-level functions of `ember._core`: creation, random sampling, joining, grad mode and
 //! autograd entry points. Math functions are the Tensor methods, re-exported by the Python layer.
 
-use super::convert::{dtype_arg, from_numpy, opt_device, shape_args, sizes, tensor_from_data};
+use super::convert::{
+    dtype_arg, from_numpy, from_numpy_strict, opt_device, shape_args, sizes, tensor_from_data,
+};
 use super::tensor::{tensor_or_scalar, PyTensor, R};
 use super::IntoPyResult;
 use crate::autograd;
@@ -113,7 +115,7 @@ fn as_tensor(
 
 #[pyfunction(name = "from_numpy")]
 fn from_numpy_py(arr: &Bound<'_, PyAny>) -> R {
-    Ok(PyTensor::new(from_numpy(arr)?))
+    Ok(PyTensor::new(from_numpy_strict(arr)?))
 }
 
 fn filled(
@@ -218,7 +220,9 @@ fn arange(
         any_float |= fs;
     }
     if st == 0.0 {
-        return Err(PyValueError::new_err("step must be nonzero"));
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "step must be nonzero",
+        ));
     }
     if (hi - lo) * st.signum() < 0.0 {
         return Err(PyValueError::new_err(format!("upper bound and larger bound inconsistent with step sign (start={lo}, end={hi}, step={st})")));

@@ -6,7 +6,7 @@ mod functions;
 mod tensor;
 
 use crate::error::Error;
-use pyo3::exceptions::{PyIndexError, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 pub use tensor::PyTensor;
@@ -14,8 +14,11 @@ pub use tensor::PyTensor;
 /// Maps a core error to the Python exception PyTorch raises for the same misuse.
 pub fn to_py(e: Error) -> PyErr {
     match e {
-        Error::Shape(m) | Error::Device(m) | Error::Autograd(m) => PyRuntimeError::new_err(m),
-        Error::DType(m) => PyTypeError::new_err(m),
+        Error::Shape(m)
+        | Error::DType(m)
+        | Error::Device(m)
+        | Error::Autograd(m)
+        | Error::Runtime(m) => PyRuntimeError::new_err(m),
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Value(m) => PyValueError::new_err(m),
         Error::OutOfMemory(m) => PyMemoryError::new_err(m),

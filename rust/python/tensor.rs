@@ -83,8 +83,17 @@ fn in_place(
     f: impl FnOnce(&Tensor) -> crate::error::Result<Tensor>,
 ) -> PyResult<Py<PyTensor>> {
     let t = slf.borrow().t.clone();
-    let value = f(&t).py()?;
-    ew::assign(&t, &value).py()?;
+    ew::in_place(&t, f, false).py()?;
+    Ok(slf.clone().unbind())
+}
+
+/// In-place writes that convert the value to the tensor's dtype (`copy_`, `fill_`, `zero_`).
+fn in_place_cast(
+    slf: &Bound<'_, PyTensor>,
+    f: impl FnOnce(&Tensor) -> crate::error::Result<Tensor>,
+) -> PyResult<Py<PyTensor>> {
+    let t = slf.borrow().t.clone();
+    ew::in_place(&t, f, true).py()?;
     Ok(slf.clone().unbind())
 }
 
@@ -225,7 +234,7 @@ impl PyTensor {
     #[getter]
     fn grad_fn(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self.t.node() {
-            Some(n) => Ok(format!("<{}Backward>", n.op.name())
+            Some(n) => Ok(format!("<{}Backward0>", camel(&n.op.name()))
                 .into_pyobject(py)?
                 .into_any()
                 .unbind()),
@@ -453,15 +462,16 @@ impl PyTensor {
     }
 
     // ---- dtype / device ----
+    // Conversions that change nothing return the tensor itself, as PyTorch does.
     #[pyo3(signature = (*args, dtype=None, device=None, non_blocking=false, copy=false))]
     fn to(
-        &self,
+        slf: &Bound<'_, Self>,
         args: &Bound<'_, PyTuple>,
         dtype: Option<&Bound<'_, PyAny>>,
         device: Option<&Bound<'_, PyAny>>,
         non_blocking: bool,
         copy: bool,
-    ) -> R {
+    ) -> PyResult<Py<PyAny>> {
         let _ = non_blocking;
         let mut want_dtype = dtype_arg(dtype)?;
         let mut want_device = match device {
@@ -478,20 +488,22 @@ impl PyTensor {
                 want_device = Some(device_arg(&a)?);
             }
         }
-        let mut t = self.t.clone();
+        let this = slf.borrow().t.clone();
+        let mut t = this.clone();
         if let Some(d) = want_device {
             t = ew::to_device(&t, d).py()?;
         }
         if let Some(d) = want_dtype {
             t = ew::to_dtype(&t, d).py()?;
         }
-        if copy && t.same(&self.t) {
+        if copy && t.same(&this) {
             t = ew::copy(&t).py()?;
         }
-        Ok(PyTensor::new(t))
+        same_or_new(slf, t)
     }
-    fn cpu(&self) -> R {
-        wrap(ew::to_device(&self.t, crate::Device::Cpu))
+    fn cpu(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let t = ew::to_device(&slf.borrow().t, crate::Device::Cpu).py()?;
+        same_or_new(slf, t)
     }
     #[pyo3(signature = (device=None))]
     fn gpu(&self, device: Option<usize>) -> R {
@@ -504,49 +516,66 @@ impl PyTensor {
     fn cuda(&self, device: Option<usize>) -> R {
         self.gpu(device)
     }
+    /// With no argument, PyTorch's legacy type name (`ember.FloatTensor`); else a conversion.
     #[pyo3(signature = (dtype=None))]
-    fn r#type(&self, py: Python<'_>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn r#type(slf: &Bound<'_, Self>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
         match dtype_arg(dtype)? {
-            None => Ok(format!("ember.{}Tensor", self.t.dtype().name())
-                .into_pyobject(py)?
-                .into_any()
-                .unbind()),
-            Some(d) => Ok(PyTensor::new(ew::to_dtype(&self.t, d).py()?)
-                .into_pyobject(py)?
-                .into_any()
-                .unbind()),
+            None => {
+                let name = match slf.borrow().t.dtype() {
+                    DType::F32 => "FloatTensor",
+                    DType::F64 => "DoubleTensor",
+                    DType::F16 => "HalfTensor",
+                    DType::BF16 => "BFloat16Tensor",
+                    DType::I64 => "LongTensor",
+                    DType::I32 => "IntTensor",
+                    DType::Bool => "BoolTensor",
+                };
+                Ok(format!("ember.{name}")
+                    .into_pyobject(py)?
+                    .into_any()
+                    .unbind())
+            }
+            Some(d) => {
+                let t = ew::to_dtype(&slf.borrow().t, d).py()?;
+                same_or_new(slf, t)
+            }
         }
     }
-    fn float(&self) -> R {
-        wrap(ew::to_dtype(&self.t, DType::F32))
+    fn float(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        convert_to(slf, DType::F32)
     }
-    fn double(&self) -> R {
-        wrap(ew::to_dtype(&self.t, DType::F64))
+    fn double(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        convert_to(slf, DType::F64)
     }
-    fn half(&self) -> R {
-        wrap(ew::to_dtype(&self.t, DType::F16))
+    fn half(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        convert_to(slf, DType::F16)
     }
-    fn bfloat16(&self) -> R {
-        wrap(ew::to_dtype(&self.t, DType::BF16))
+    fn bfloat16(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        convert_to(slf, DType::BF16)
     }
-    fn long(&self) -> R {
-        wrap(ew::to_dtype(&self.t, DType::I64))
+    fn long(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        convert_to(slf, DType::I64)
     }
-    fn int(&self) -> R {
-        wrap(ew::to_dtype(&self.t, DType::I32))
+    fn int(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        convert_to(slf, DType::I32)
     }
-    fn bool(&self) -> R {
-        wrap(ew::to_dtype(&self.t, DType::Bool))
+    fn bool(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        convert_to(slf, DType::Bool)
+    }
+    #[pyo3(signature = (memory_format=None))]
+    fn contiguous(
+        slf: &Bound<'_, Self>,
+        memory_format: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let _ = memory_format;
+        let t = view::contiguous(&slf.borrow().t).py()?;
+        same_or_new(slf, t)
     }
     #[pyo3(signature = (memory_format=None))]
     fn clone(&self, memory_format: Option<&Bound<'_, PyAny>>) -> R {
         let _ = memory_format;
         wrap(ew::copy(&self.t))
-    }
-    #[pyo3(signature = (memory_format=None))]
-    fn contiguous(&self, memory_format: Option<&Bound<'_, PyAny>>) -> R {
-        let _ = memory_format;
-        wrap(view::contiguous(&self.t))
     }
 
     // ---- operators ----
@@ -698,6 +727,34 @@ impl PyTensor {
     }
 }
 
+/// `slf` itself when `t` is its very tensor, else a new Python tensor.
+fn same_or_new(slf: &Bound<'_, PyTensor>, t: Tensor) -> PyResult<Py<PyAny>> {
+    if t.same(&slf.borrow().t) {
+        return Ok(slf.clone().into_any().unbind());
+    }
+    Ok(PyTensor::new(t)
+        .into_pyobject(slf.py())?
+        .into_any()
+        .unbind())
+}
+
+fn convert_to(slf: &Bound<'_, PyTensor>, dtype: DType) -> PyResult<Py<PyAny>> {
+    let t = ew::to_dtype(&slf.borrow().t, dtype).py()?;
+    same_or_new(slf, t)
+}
+
+/// `gelu_erf` -> `GeluErf`, for PyTorch-style node names like `<GeluErfBackward0>`.
+fn camel(name: &str) -> String {
+    name.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 fn wrap_py(r: PyResult<Tensor>) -> R {
     r.map(PyTensor::new)
 }
@@ -831,64 +888,122 @@ fn apply_basic(t: &Tensor, items: Vec<Item>) -> PyResult<(Tensor, Vec<(usize, Te
     Ok((cur, adv))
 }
 
+/// How advanced indices select along a span of dims: the view with that span moved to the
+/// front, the span's sizes, the selected linear positions within the span, and the shape the
+/// index tensors broadcast to (the selection's leading dims in the result).
+struct Advanced {
+    moved: Tensor,
+    span: Vec<usize>,
+    rows: Vec<i64>,
+    index_shape: Vec<usize>,
+    dim: usize,
+}
+
+fn checked_index(i: i64, size: usize, dim: usize) -> PyResult<i64> {
+    let n = size as i64;
+    if i < -n || i >= n {
+        return Err(PyIndexError::new_err(format!(
+            "index {i} is out of bounds for dimension {dim} with size {size}"
+        )));
+    }
+    Ok(if i < 0 { i + n } else { i })
+}
+
+fn plan_advanced(cur: &Tensor, adv: &[(usize, Tensor)]) -> PyResult<Advanced> {
+    let dim = adv[0].0;
+    if adv.len() == 1 && adv[0].1.dtype() == DType::Bool {
+        let a = &adv[0].1;
+        let k = a.ndim().max(1);
+        if cur.ndim() < dim + k || cur.shape()[dim..dim + k] != *a.shape() {
+            return Err(PyIndexError::new_err(format!("The shape of the mask {:?} does not match the shape of the indexed tensor {:?} at dim {dim}", a.shape(), cur.shape())));
+        }
+        let rows: Vec<i64> = a
+            .to_vec::<bool>()
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b)
+            .map(|(i, _)| i as i64)
+            .collect();
+        let n = rows.len();
+        return Ok(Advanced {
+            moved: move_span_to_front(cur, dim, k)?,
+            span: cur.shape()[dim..dim + k].to_vec(),
+            rows,
+            index_shape: vec![n],
+            dim,
+        });
+    }
+    let m = adv.len();
+    for (k, (d, a)) in adv.iter().enumerate() {
+        if *d != dim + k || a.dtype() == DType::Bool {
+            return Err(PyIndexError::new_err(
+                "ember supports several advanced indices only as integer tensors on adjacent dims",
+            ));
+        }
+        if a.dtype().is_float() {
+            return Err(PyIndexError::new_err(
+                "tensors used as indices must be long, int, byte or bool tensors",
+            ));
+        }
+    }
+    let mut index_shape: Vec<usize> = vec![];
+    for (_, a) in adv {
+        index_shape = crate::shape::broadcast_shapes(&index_shape, a.shape()).py()?;
+    }
+    let count: usize = index_shape.iter().product();
+    let span: Vec<usize> = cur.shape()[dim..dim + m].to_vec();
+    // Linear position within the span: row-major over the span's dims, indices broadcast.
+    let mut rows = vec![0i64; count];
+    for (k, (_, a)) in adv.iter().enumerate() {
+        let b = view::expand(
+            &ew::to_dtype(a, DType::I64).py()?,
+            &index_shape.iter().map(|&s| s as isize).collect::<Vec<_>>(),
+        )
+        .py()?;
+        for (r, v) in rows.iter_mut().zip(b.to_vec::<i64>()) {
+            *r = *r * span[k] as i64 + checked_index(v, span[k], dim + k)?;
+        }
+    }
+    Ok(Advanced {
+        moved: move_span_to_front(cur, dim, m)?,
+        span,
+        rows,
+        index_shape,
+        dim,
+    })
+}
+
 fn getitem(t: &Tensor, idx: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     let items = parse_items(idx)?;
     let (cur, adv) = apply_basic(t, items)?;
-    match adv.len() {
-        0 => Ok(cur),
-        1 => {
-            let (dim, a) = &adv[0];
-            let moved = move_to_front(&cur, *dim)?;
-            let picked = if a.dtype() == DType::Bool {
-                index::masked_select_rows(&moved, a).py()?
-            } else {
-                index::take_rows(&moved, &ew::to_dtype(a, DType::I64).py()?).py()?
-            };
-            let lead = if a.dtype() == DType::Bool {
-                1
-            } else {
-                a.ndim()
-            };
-            move_back(&picked, lead, *dim)
-        }
-        _ => {
-            // Several integer index tensors on adjacent dims: combine into one linear index.
-            let first = adv[0].0;
-            let mut lin: Option<Tensor> = None;
-            let mut span = 0;
-            for (k, (d, a)) in adv.iter().enumerate() {
-                if *d != first + k || a.dtype() == DType::Bool {
-                    return Err(PyIndexError::new_err("ember supports several advanced indices only as integer tensors on adjacent dims"));
-                }
-                let size = cur.shape()[*d] as i64;
-                let a = ew::to_dtype(a, DType::I64).py()?;
-                let a = ew::binary_scalar(BinaryOp::Remainder, &a, Scalar::Int(size)).py()?;
-                lin = Some(match lin {
-                    None => a,
-                    Some(l) => ew::binary(
-                        BinaryOp::Add,
-                        &ew::binary_scalar(BinaryOp::Mul, &l, Scalar::Int(size)).py()?,
-                        &a,
-                    )
-                    .py()?,
-                });
-                span += 1;
-            }
-            let moved = move_to_front(&cur, first)?;
-            let moved = view::flatten(&moved, 0, span as isize - 1).py()?;
-            let lin = lin.unwrap();
-            let picked = index::take_rows(&moved, &lin).py()?;
-            move_back(&picked, lin.ndim(), first)
-        }
+    if adv.is_empty() {
+        return Ok(cur);
     }
+    let a = plan_advanced(&cur, &adv)?;
+    let flat = view::flatten(&a.moved, 0, a.span.len() as isize - 1).py()?;
+    let n = a.rows.len();
+    let picked = index::take_rows(
+        &flat,
+        &view::reshape(
+            &Tensor::from_vec(a.rows, &[n]).py()?,
+            &a.index_shape
+                .iter()
+                .map(|&s| s as isize)
+                .collect::<Vec<_>>(),
+        )
+        .py()?,
+    )
+    .py()?;
+    move_back(&picked, a.index_shape.len(), a.dim)
 }
 
-fn move_to_front(t: &Tensor, dim: usize) -> PyResult<Tensor> {
-    if dim == 0 {
-        return Ok(t.clone());
-    }
-    let mut perm: Vec<isize> = vec![dim as isize];
-    perm.extend((0..t.ndim() as isize).filter(|&d| d != dim as isize));
+fn move_span_to_front(t: &Tensor, dim: usize, k: usize) -> PyResult<Tensor> {
+    let mut perm: Vec<isize> = (dim..dim + k).map(|d| d as isize).collect();
+    perm.extend(
+        (0..t.ndim())
+            .filter(|&d| d < dim || d >= dim + k)
+            .map(|d| d as isize),
+    );
     view::permute(t, &perm).py()
 }
 
@@ -904,76 +1019,75 @@ fn move_back(t: &Tensor, lead: usize, dim: usize) -> PyResult<Tensor> {
     view::permute(t, &perm).py()
 }
 
+/// `t[idx] = value`. Under autograd the write is recorded as a `where` over a mask of the
+/// written positions, so the old values' history gets gradient only where it was not replaced.
 fn setitem(t: &Tensor, idx: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
     let v = tensor_or_scalar(t, value)
         .or_else(|_| super::convert::tensor_from_data(value, Some(t.dtype())))?;
+    if !ew::check_in_place(t).py()? {
+        return write_items(t, idx, &v);
+    }
+    if v.requires_grad() {
+        return Err(PyRuntimeError::new_err("assigning a tensor that requires grad into part of another tensor is not supported by ember's autograd yet; use ember.where or ember.cat instead"));
+    }
+    let old = ew::copy(t).py()?;
+    let mask = Tensor::zeros(t.shape(), DType::Bool, t.device()).py()?;
+    {
+        let _plain = crate::autograd::GradModeGuard::new(false);
+        write_items(t, idx, &v)?;
+        write_items(&mask, idx, &Scalar::Bool(true).tensor_next_to(&mask).py()?)?;
+    }
+    let new = ew::where_(&mask, &t.detach(), &old).py()?;
+    ew::rebase(t, &old, &new).py()
+}
+
+fn write_items(t: &Tensor, idx: &Bound<'_, PyAny>, v: &Tensor) -> PyResult<()> {
     let items = parse_items(idx)?;
     let (cur, adv) = apply_basic(t, items)?;
-    match adv.len() {
-        0 => ew::assign(&cur, &v).py(),
-        1 => {
-            let (dim, a) = &adv[0];
-            let moved = move_to_front(&cur, *dim)?;
-            let rows: Vec<i64> = if a.dtype() == DType::Bool {
-                let k = a.ndim();
-                if moved.shape()[..k] != *a.shape() {
-                    return Err(PyIndexError::new_err(format!("The shape of the mask {:?} does not match the shape of the indexed tensor {:?}", a.shape(), moved.shape())));
-                }
-                a.to_vec::<bool>()
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &b)| b)
-                    .map(|(i, _)| i as i64)
-                    .collect()
-            } else {
-                let n = moved.shape()[0] as i64;
-                a.to_vec::<i64>()
-                    .into_iter()
-                    .map(|i| if i < 0 { i + n } else { i })
-                    .collect()
-            };
-            let k = if a.dtype() == DType::Bool {
-                a.ndim()
-            } else {
-                1
-            };
-            let flat = view::flatten(&moved, 0, k as isize - 1).py()?;
-            if !flat.storage().same(t.storage()) {
-                return Err(PyRuntimeError::new_err("advanced index assignment needs a tensor whose indexed dims can be flattened without a copy"));
-            }
-            let per_row = v.numel() == rows.len() * flat.shape()[1..].iter().product::<usize>()
-                && v.numel() > 1
-                && v.ndim() > 0;
-            let vflat = if per_row {
-                view::reshape(&v, &[rows.len() as isize, -1]).py()?
-            } else {
-                v.clone()
-            };
-            for (j, &r) in rows.iter().enumerate() {
-                if r < 0 || r as usize >= flat.shape()[0] {
-                    return Err(PyIndexError::new_err(format!(
-                        "index {r} is out of bounds for dimension {dim} with size {}",
-                        flat.shape()[0]
-                    )));
-                }
-                let dst = view::select(&flat, 0, r as isize).py()?;
-                let src = if per_row {
-                    view::reshape(
-                        &view::select(&vflat, 0, j as isize).py()?,
-                        &dst.shape().iter().map(|&s| s as isize).collect::<Vec<_>>(),
-                    )
-                    .py()?
-                } else {
-                    v.clone()
-                };
-                ew::assign(&dst, &src).py()?;
-            }
-            Ok(())
-        }
-        _ => Err(PyIndexError::new_err(
-            "assignment with several advanced indices is not supported yet",
-        )),
+    if adv.is_empty() {
+        return ew::write(&cur, v, true).py();
     }
+    let a = plan_advanced(&cur, &adv)?;
+    // The value broadcasts to the shape getitem would return; put its index dims first so
+    // that row j of it is what goes to selected position j.
+    let lead = a.index_shape.len();
+    let mut result_shape: Vec<usize> = cur.shape()[..a.dim].to_vec();
+    result_shape.extend(&a.index_shape);
+    result_shape.extend(&cur.shape()[a.dim + a.span.len()..]);
+    let mut vv = v.clone();
+    while vv.ndim() > result_shape.len() && vv.shape()[0] == 1 {
+        vv = view::select(&vv, 0, 0).py()?;
+    }
+    let vb = view::expand(
+        &vv,
+        &result_shape.iter().map(|&s| s as isize).collect::<Vec<_>>(),
+    )
+    .py()?;
+    let mut perm: Vec<isize> = (a.dim..a.dim + lead).map(|d| d as isize).collect();
+    perm.extend((0..a.dim).map(|d| d as isize));
+    perm.extend((a.dim + lead..result_shape.len()).map(|d| d as isize));
+    let vp = view::permute(&vb, &perm).py()?;
+    let vrows = view::reshape(&vp, &[a.rows.len() as isize, -1]).py()?;
+    for (j, &r) in a.rows.iter().enumerate() {
+        // Walk the span dim by dim (selects are views, so the write lands in `t`).
+        let mut dst = a.moved.clone();
+        let mut rem = r as usize;
+        let mut coords = vec![0usize; a.span.len()];
+        for (k, &size) in a.span.iter().enumerate().rev() {
+            coords[k] = rem % size;
+            rem /= size;
+        }
+        for c in coords {
+            dst = view::select(&dst, 0, c as isize).py()?;
+        }
+        let src = view::reshape(
+            &view::select(&vrows, 0, j as isize).py()?,
+            &dst.shape().iter().map(|&s| s as isize).collect::<Vec<_>>(),
+        )
+        .py()?;
+        ew::write(&dst, &src, true).py()?;
+    }
+    Ok(())
 }
 
 /// Reductions, math and shape methods that mirror the module functions.
@@ -1343,8 +1457,15 @@ impl PyTensor {
         index: PyRef<'_, PyTensor>,
         src: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyTensor>> {
-        let r = slf.borrow().scatter(dim, index, src)?;
-        in_place(slf, |_| Ok(r.t))
+        let s = tensor_or_scalar(&slf.borrow().t, src)?;
+        let shape: Vec<isize> = index.t.shape().iter().map(|&v| v as isize).collect();
+        let s = if s.ndim() == 0 {
+            view::expand(&s, &shape).py()?
+        } else {
+            s
+        };
+        let i = index.t.clone();
+        in_place(slf, |t| index::scatter(t, dim, &i, &s))
     }
     fn scatter_add_(
         slf: &Bound<'_, Self>,
@@ -1352,32 +1473,22 @@ impl PyTensor {
         index: PyRef<'_, PyTensor>,
         src: PyRef<'_, PyTensor>,
     ) -> PyResult<Py<PyTensor>> {
-        let r = slf.borrow().scatter_add(dim, index, src)?;
-        in_place(slf, |_| Ok(r.t))
+        let (i, s) = (index.t.clone(), src.t.clone());
+        in_place(slf, |t| index::scatter_add(t, dim, &i, &s))
     }
     fn index_select(&self, dim: isize, index: PyRef<'_, PyTensor>) -> R {
         wrap(index::index_select(&self.t, dim, &index.t))
     }
     fn masked_fill(&self, mask: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> R {
-        let v = scalar_arg(value)
-            .or_else(|| {
-                value
-                    .extract::<PyRef<'_, PyTensor>>()
-                    .ok()
-                    .and_then(|t| t.t.item_f64().ok().map(Scalar::Float))
-            })
-            .ok_or_else(|| {
-                PyTypeError::new_err("masked_fill value must be a number or a 0-d tensor")
-            })?;
-        wrap(index::masked_fill(&self.t, &mask.t, v))
+        wrap(index::masked_fill(&self.t, &mask.t, masked_value(value)?))
     }
     fn masked_fill_(
         slf: &Bound<'_, Self>,
         mask: PyRef<'_, PyTensor>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyTensor>> {
-        let r = slf.borrow().masked_fill(mask, value)?;
-        in_place(slf, |_| Ok(r.t))
+        let (m, v) = (mask.t.clone(), masked_value(value)?);
+        in_place(slf, |t| index::masked_fill(t, &m, v))
     }
     #[pyo3(signature = (*dims))]
     fn flip(&self, dims: &Bound<'_, PyTuple>) -> R {
@@ -1490,13 +1601,11 @@ impl PyTensor {
 
     // ---- in-place ----
     fn zero_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
-        let z = Scalar::Int(0);
-        in_place(slf, |t| z.tensor_next_to(t))
+        in_place_cast(slf, |t| Scalar::Int(0).tensor_next_to(t))
     }
     fn fill_(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        let t = slf.borrow().t.clone();
-        let v = tensor_or_scalar(&t, value)?;
-        in_place(slf, |_| Ok(v))
+        let v = tensor_or_scalar(&slf.borrow().t, value)?;
+        in_place_cast(slf, |_| Ok(v))
     }
     #[pyo3(signature = (src, non_blocking=false))]
     fn copy_(
@@ -1506,7 +1615,7 @@ impl PyTensor {
     ) -> PyResult<Py<PyTensor>> {
         let _ = non_blocking;
         let s = src.t.clone();
-        in_place(slf, |_| Ok(s))
+        in_place_cast(slf, |_| Ok(s))
     }
     #[pyo3(signature = (from_=0.0, to=1.0, *, generator=None))]
     fn uniform_(
@@ -1529,6 +1638,25 @@ impl PyTensor {
         crate::random::normal_(&slf.borrow().t, mean, std, generator.as_ref().map(|g| &g.g))
             .py()?;
         Ok(slf.clone().unbind())
+    }
+}
+
+fn masked_value(value: &Bound<'_, PyAny>) -> PyResult<Scalar> {
+    scalar_arg(value)
+        .or_else(|| {
+            value
+                .extract::<PyRef<'_, PyTensor>>()
+                .ok()
+                .and_then(|t| t.t.item_f64().ok().map(Scalar::Float))
+        })
+        .ok_or_else(|| PyTypeError::new_err("masked_fill value must be a number or a 0-d tensor"))
+}
+
+fn scaled(t: &Tensor, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<Tensor> {
+    let o = tensor_or_scalar(t, other)?;
+    match alpha {
+        Some(a) if a != 1.0 => ew::binary_scalar(BinaryOp::Mul, &o, Scalar::Float(a)).py(),
+        _ => Ok(o),
     }
 }
 
@@ -1610,7 +1738,7 @@ macro_rules! binary_methods {
 }
 
 binary_methods! {
-    sub, sub_ => Sub; mul, mul_ => Mul; div, div_ => Div;
+    mul, mul_ => Mul; div, div_ => Div;
     maximum, maximum_ => Maximum; minimum, minimum_ => Minimum; remainder, remainder_ => Remainder;
     floor_divide, floor_divide_ => FloorDivide; atan2, atan2_ => Atan2;
     eq, eq_ => Eq; ne, ne_ => Ne; lt, lt_ => Lt; le, le_ => Le; gt, gt_ => Gt; ge, ge_ => Ge;
@@ -1620,14 +1748,9 @@ binary_methods! {
 
 #[pymethods]
 impl PyTensor {
-    /// `add(other, alpha=1)`: `self + alpha * other`.
     #[pyo3(signature = (other, *, alpha=None))]
     fn add(&self, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> R {
-        let o = tensor_or_scalar(&self.t, other)?;
-        let o = match alpha {
-            Some(a) if a != 1.0 => ew::binary_scalar(BinaryOp::Mul, &o, Scalar::Float(a)).py()?,
-            _ => o,
-        };
+        let o = scaled(&self.t, other, alpha)?;
         wrap(ew::binary(BinaryOp::Add, &self.t, &o))
     }
     #[pyo3(signature = (other, *, alpha=None))]
@@ -1636,7 +1759,22 @@ impl PyTensor {
         other: &Bound<'_, PyAny>,
         alpha: Option<f64>,
     ) -> PyResult<Py<PyTensor>> {
-        let r = slf.borrow().add(other, alpha)?;
-        in_place(slf, |_| Ok(r.t))
+        let o = scaled(&slf.borrow().t, other, alpha)?;
+        in_place(slf, |t| ew::binary(BinaryOp::Add, t, &o))
+    }
+    /// `sub(other, alpha=1)`: `self - alpha * other`.
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn sub(&self, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> R {
+        let o = scaled(&self.t, other, alpha)?;
+        wrap(ew::binary(BinaryOp::Sub, &self.t, &o))
+    }
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn sub_(
+        slf: &Bound<'_, Self>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<f64>,
+    ) -> PyResult<Py<PyTensor>> {
+        let o = scaled(&slf.borrow().t, other, alpha)?;
+        in_place(slf, |t| ew::binary(BinaryOp::Sub, t, &o))
     }
 }

@@ -22,22 +22,23 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
         for ii in diff:
             x = inputs[ii]
             numeric = np.zeros((n_out, x.numel()))
-            base = x.detach().numpy()
-            flat = base.reshape(-1)
-            for k in range(flat.size):
-                old = flat[k]
-                flat[k] = old + eps
+            # A NumPy view of the input's own memory (strided if the input is): perturbing it
+            # element by element perturbs what func reads.
+            base = np.asarray(x.detach())
+            for k, idx in enumerate(np.ndindex(base.shape)):
+                old = base[idx]
+                base[idx] = old + eps
                 plus = _flat_outputs(func, inputs)[oi].detach().numpy().reshape(-1).astype(np.float64)
-                flat[k] = old - eps
+                base[idx] = old - eps
                 minus = _flat_outputs(func, inputs)[oi].detach().numpy().reshape(-1).astype(np.float64)
-                flat[k] = old
+                base[idx] = old
                 numeric[:, k] = (plus - minus) / (2 * eps)
             analytic = np.zeros_like(numeric)
             for j in range(n_out):
                 fresh = _flat_outputs(func, inputs)[oi]
                 seed = np.zeros(n_out)
                 seed[j] = 1.0
-                g = _core.tensor(seed.reshape(fresh.shape) if fresh.dim() else seed[0], dtype=fresh.dtype)
+                g = _core.tensor(seed.reshape(tuple(fresh.shape)), dtype=fresh.dtype)
                 (gx,) = _core._grad([fresh], [x], [g], None, False, True)
                 if gx is not None:
                     analytic[j] = gx.numpy().reshape(-1)

@@ -90,6 +90,10 @@ def dropout(input, p=0.5, training=True, inplace=False):
 def embedding(input, weight, padding_idx=None):
     flat = input.reshape(-1)
     rows = weight.index_select(0, flat)
+    if padding_idx is not None and weight.requires_grad:
+        # The padding row keeps its value but takes no gradient: detached rows where it is looked up.
+        pad = (flat == padding_idx).unsqueeze(1)
+        rows = _core.where(pad, rows.detach(), rows)
     return rows.reshape(*input.shape, weight.shape[1])
 
 
@@ -328,7 +332,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         valid = (target != ignore_index).to(input.dtype)
         smooth = smooth * valid
         if reduction == "mean":
-            smooth = smooth.sum() / valid.sum()
+            # Same denominator as the NLL term: the summed weights of the valid targets.
+            denom = valid.sum() if weight is None else (weight.index_select(0, _core.where(target != ignore_index, target, _zeros_like(target)).reshape(-1)) * valid.reshape(-1)).sum()
+            smooth = smooth.sum() / denom
         else:
             smooth = _reduce(smooth, reduction)
         loss = loss * (1 - label_smoothing) + smooth * label_smoothing

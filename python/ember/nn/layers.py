@@ -183,9 +183,13 @@ class _BatchNorm(Module):
     def forward(self, input):
         self._check_input_dim(input)
         use_batch = self.training or not self.track_running_stats
+        momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)
-        return F.batch_norm(input, self.running_mean if self.track_running_stats else None, self.running_var if self.track_running_stats else None, self.weight, self.bias, use_batch, self.momentum, self.eps)
+            if self.momentum is None:
+                # momentum=None: a cumulative moving average over all batches seen.
+                momentum = 1.0 / float(self.num_batches_tracked.item())
+        return F.batch_norm(input, self.running_mean if self.track_running_stats else None, self.running_var if self.track_running_stats else None, self.weight, self.bias, use_batch, momentum, self.eps)
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, track_running_stats={self.track_running_stats}"
@@ -283,12 +287,7 @@ class Embedding(Module):
                 self.weight[padding_idx] = 0.0
 
     def forward(self, input):
-        out = F.embedding(input, self.weight, self.padding_idx)
-        if self.padding_idx is not None and self.weight.requires_grad:
-            # The padding row gets no gradient: mask it out of the lookup's result.
-            keep = (input != self.padding_idx).unsqueeze(-1).to(out.dtype)
-            out = out * keep
-        return out
+        return F.embedding(input, self.weight, self.padding_idx)
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"

@@ -103,25 +103,53 @@ class LinearLR(LRScheduler):
 
 
 class OneCycleLR(LRScheduler):
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3, anneal_strategy="cos", div_factor=25.0, final_div_factor=1e4, three_phase=False, last_epoch=-1, **unused):
+    """The 1cycle policy: lr warms up to ``max_lr`` then anneals far below the start, while
+    momentum (SGD's ``momentum`` or Adam's beta1) cycles the opposite way when ``cycle_momentum``."""
+
+    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False, last_epoch=-1):
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
                 raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
             total_steps = epochs * steps_per_epoch
+        if total_steps <= 0:
+            raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
         n = len(optimizer.param_groups)
-        max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * n
+        per_group = lambda v: list(v) if isinstance(v, (list, tuple)) else [v] * n  # noqa: E731
         self.total_steps = total_steps
         self.anneal = (lambda a, b, p: b + (a - b) / 2 * (1 + math.cos(math.pi * p))) if anneal_strategy == "cos" else (lambda a, b, p: (b - a) * p + a)
-        for g, m in zip(optimizer.param_groups, max_lrs):
+        self.cycle_momentum = cycle_momentum
+        for g, m in zip(optimizer.param_groups, per_group(max_lr)):
             g["initial_lr"] = m / div_factor
             g["max_lr"] = m
             g["min_lr"] = g["initial_lr"] / final_div_factor
+        if cycle_momentum:
+            self.use_beta1 = "betas" in optimizer.defaults
+            if not self.use_beta1 and "momentum" not in optimizer.defaults:
+                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+            for g, lo, hi in zip(optimizer.param_groups, per_group(base_momentum), per_group(max_momentum)):
+                g["base_momentum"], g["max_momentum"] = lo, hi
+                self._set_momentum(g, hi)
         up = float(pct_start * total_steps) - 1
         if three_phase:
-            self.phases = [(up, "initial_lr", "max_lr"), (2 * up, "max_lr", "initial_lr"), (total_steps - 1, "initial_lr", "min_lr")]
+            self.phases = [
+                (up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (2 * up, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+            ]
         else:
-            self.phases = [(up, "initial_lr", "max_lr"), (total_steps - 1, "max_lr", "min_lr")]
+            self.phases = [
+                (up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
+            ]
         super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group, value):
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
 
     def get_lr(self):
         step = self.last_epoch
@@ -130,10 +158,12 @@ class OneCycleLR(LRScheduler):
         lrs = []
         for g in self.optimizer.param_groups:
             start = 0.0
-            for i, (end, a, b) in enumerate(self.phases):
+            for i, (end, a, b, ma, mb) in enumerate(self.phases):
                 if step <= end or i == len(self.phases) - 1:
                     pct = (step - start) / (end - start) if end > start else 0.0
                     lrs.append(self.anneal(g[a], g[b], pct))
+                    if self.cycle_momentum:
+                        self._set_momentum(g, self.anneal(g[ma], g[mb], pct))
                     break
                 start = end
         return lrs
