@@ -222,10 +222,6 @@ def test_amax_grad_splits_ties_evenly(device):
     assert_close(x.grad, np.array([0.0, 0.5, 0.5, 0.0]))
 
 
-@pytest.mark.xfail(
-    reason="BUG: the gradient of norm() at the zero vector is NaN (x / ||x||); torch masks it to 0",
-    strict=True,
-)
 def test_norm_grad_at_zero_is_zero(device):
     x = leaf([0.0, 0.0, 0.0], device)
     x.norm().backward()

@@ -486,12 +486,6 @@ def test_reductions_of_empty_without_dim(device):
         e.argmax()
 
 
-def _wrong_type(what, got):
-    return pytest.mark.xfail(
-        reason=f"{what} raises {got}; torch raises RuntimeError", strict=True
-    )
-
-
 @pytest.mark.parametrize(
     "call",
     [
@@ -502,7 +496,7 @@ def _wrong_type(what, got):
         pytest.param(lambda d: ember.ones(2, 3, device=d).view(-1, -1), id="view_two_inferred"),
         pytest.param(lambda d: ember.ones(2, 3, device=d).split([1, 1], dim=1), id="split_sizes"),
         pytest.param(lambda d: ember.randint(5, 5, (2,), device=d), id="randint_empty_range"),
-        pytest.param(lambda d: ember.zeros(-1, device=d), marks=_wrong_type("zeros(-1)", "ValueError"), id="negative_size"),
+        pytest.param(lambda d: ember.zeros(-1, device=d), id="negative_size"),
         pytest.param(lambda d: ember.ones(2, device=d).chunk(0), id="chunk0"),
         pytest.param(lambda d: ember.ones(3, device=d).topk(4), id="topk_too_many"),
         pytest.param(lambda d: ember.ones(2, 3, device=d).reshape(-1, -1), id="reshape_two_inferred"),
@@ -523,7 +517,7 @@ def _wrong_type(what, got):
             lambda d: ember.tensor([1, 2], device=d) % 0,
             id="int_remainder_zero",
         ),
-        pytest.param(lambda d: ember.linspace(0, 1, -1, device=d), marks=_wrong_type("linspace(steps=-1)", "OverflowError"), id="linspace_negative_steps"),
+        pytest.param(lambda d: ember.linspace(0, 1, -1, device=d), id="linspace_negative_steps"),
     ],
 )
 def test_runtime_errors(device, call):

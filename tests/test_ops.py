@@ -242,11 +242,6 @@ def test_integer_arithmetic(device):
     assert_close(q, (a / b).astype(np.float32))
 
 
-@pytest.mark.xfail(
-    reason="&, |, ^ on integer tensors act as logical ops returning bool and ~ raises TypeError; "
-    "torch does bitwise_and/or/xor/not on integer dtypes",
-    strict=True,
-)
 def test_bitwise_ops_on_integers(device):
     a = np.array([0b1100, 0b1010, -1], dtype=np.int64)
     b = np.array([0b1010, 0b0110, 5], dtype=np.int64)

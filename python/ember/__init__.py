@@ -73,7 +73,8 @@ log_softmax cumsum all any reshape permute transpose unsqueeze squeeze flatten u
 repeat split chunk unbind gather scatter scatter_add index_select masked_fill flip roll tril triu sort
 argsort topk nonzero clamp clip matmul mm bmm dot add sub mul div pow maximum minimum remainder
 floor_divide atan2 eq ne lt le gt ge logical_and logical_or logical_xor multiply divide subtract
-true_divide clone detach numel is_floating_point t
+true_divide clone detach numel is_floating_point t bitwise_and bitwise_or bitwise_xor
+bitwise_not
 """.split()
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = getattr(Tensor, _name)

@@ -65,7 +65,7 @@ def save(obj, f):
         if repr(t.dtype) == "ember.bfloat16":
             dtypes[name] = "bfloat16"
             t = t.float()
-        arrays[name] = np.ascontiguousarray(t.numpy())
+        arrays[name] = np.array(t.numpy(), order="C")  # a C-ordered copy; keeps 0-d arrays 0-d
     meta = {_META_KEY: json.dumps(structure), "ember.dtypes": json.dumps(dtypes), "format": "pt"}
     data = st_save(arrays, metadata=meta)
     path = os.fspath(f)

@@ -129,8 +129,13 @@ pub fn norm(x: &Tensor, p: f64, dims: &[isize], keepdim: bool) -> Result<Tensor>
         return sum(&a, dims, keepdim);
     }
     if p == 2.0 {
-        let sq = binary(BinaryOp::Mul, x, x)?;
-        return unary(UnaryOp::Sqrt, &sum(&sq, dims, keepdim)?);
+        // sqrt has an infinite slope at 0: route zero norms through a constant branch so the
+        // gradient there is 0 (as PyTorch's norm gives), not NaN.
+        let s = sum(&binary(BinaryOp::Mul, x, x)?, dims, keepdim)?;
+        let zero = binary_scalar(BinaryOp::Eq, &s, Scalar::Float(0.0))?;
+        let one = Scalar::Float(1.0).tensor_next_to(&s)?;
+        let root = unary(UnaryOp::Sqrt, &super::elementwise::where_(&zero, &one, &s)?)?;
+        return super::elementwise::where_(&zero, &Scalar::Float(0.0).tensor_next_to(&s)?, &root);
     }
     let powed = binary_scalar(BinaryOp::Pow, &a, Scalar::Float(p))?;
     binary_scalar(

@@ -181,8 +181,8 @@ pub fn sizes(v: &[isize]) -> PyResult<Shape> {
     v.iter()
         .map(|&d| {
             if d < 0 {
-                Err(PyValueError::new_err(format!(
-                    "negative dimension {d} in size {v:?}"
+                Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                    "Trying to create tensor with negative dimension {d}: {v:?}"
                 )))
             } else {
                 Ok(d as usize)

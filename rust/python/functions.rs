@@ -253,11 +253,17 @@ fn arange(
 fn linspace(
     start: f64,
     end: f64,
-    steps: usize,
+    steps: isize,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
+    if steps < 0 {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "number of steps must be non-negative, got {steps}"
+        )));
+    }
+    let steps = steps as usize;
     let step = if steps > 1 {
         (end - start) / (steps - 1) as f64
     } else {

@@ -632,19 +632,19 @@ impl PyTensor {
         arith(py, &self.t, o, BinaryOp::Pow, true)
     }
     fn __and__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, &self.t, o, BinaryOp::LogicalAnd, false)
+        arith(py, &self.t, o, BinaryOp::BitwiseAnd, false)
     }
     fn __or__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, &self.t, o, BinaryOp::LogicalOr, false)
+        arith(py, &self.t, o, BinaryOp::BitwiseOr, false)
     }
     fn __xor__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, &self.t, o, BinaryOp::LogicalXor, false)
+        arith(py, &self.t, o, BinaryOp::BitwiseXor, false)
     }
     fn __rand__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, &self.t, o, BinaryOp::LogicalAnd, true)
+        arith(py, &self.t, o, BinaryOp::BitwiseAnd, true)
     }
     fn __ror__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, &self.t, o, BinaryOp::LogicalOr, true)
+        arith(py, &self.t, o, BinaryOp::BitwiseOr, true)
     }
     fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         match o.extract::<PyRef<'_, PyTensor>>() {
@@ -674,13 +674,7 @@ impl PyTensor {
         wrap(ew::unary(UnaryOp::Abs, &self.t))
     }
     fn __invert__(&self) -> R {
-        if self.t.dtype() != DType::Bool {
-            return Err(PyTypeError::new_err(format!(
-                "~ (bitwise not) is only supported for bool tensors in ember, got {}",
-                self.t.dtype().name()
-            )));
-        }
-        wrap(ew::unary(UnaryOp::LogicalNot, &self.t))
+        wrap(ew::unary(UnaryOp::BitwiseNot, &self.t))
     }
     fn __richcmp__(
         &self,
@@ -911,6 +905,23 @@ fn checked_index(i: i64, size: usize, dim: usize) -> PyResult<i64> {
 
 fn plan_advanced(cur: &Tensor, adv: &[(usize, Tensor)]) -> PyResult<Advanced> {
     let dim = adv[0].0;
+    let adjacent = adv.iter().enumerate().all(|(k, (d, _))| *d == dim + k);
+    if !adjacent && adv.iter().all(|(_, a)| a.dtype() != DType::Bool) {
+        // Advanced indices separated by a slice: their dims go first, as in NumPy and PyTorch.
+        let mut perm: Vec<isize> = adv.iter().map(|(d, _)| *d as isize).collect();
+        perm.extend(
+            (0..cur.ndim())
+                .filter(|d| !adv.iter().any(|(x, _)| x == d))
+                .map(|d| d as isize),
+        );
+        let moved = view::permute(cur, &perm).py()?;
+        let front: Vec<(usize, Tensor)> = adv
+            .iter()
+            .enumerate()
+            .map(|(k, (_, a))| (k, a.clone()))
+            .collect();
+        return plan_advanced(&moved, &front);
+    }
     if adv.len() == 1 && adv[0].1.dtype() == DType::Bool {
         let a = &adv[0].1;
         let k = a.ndim().max(1);
@@ -1715,7 +1726,7 @@ unary_methods! {
     expm1, expm1_ => Expm1; sqrt, sqrt_ => Sqrt; rsqrt, rsqrt_ => Rsqrt; sin, sin_ => Sin; cos, cos_ => Cos;
     tanh, tanh_ => Tanh; sigmoid, sigmoid_ => Sigmoid; relu, relu_ => Relu; erf, erf_ => Erf; sign, sign_ => Sign;
     floor, floor_ => Floor; ceil, ceil_ => Ceil; round, round_ => Round; reciprocal, reciprocal_ => Reciprocal;
-    logical_not, logical_not_ => LogicalNot; negative, negative_ => Neg;
+    logical_not, logical_not_ => LogicalNot; negative, negative_ => Neg; bitwise_not, bitwise_not_ => BitwiseNot;
 }
 
 /// Binary math methods (tensor or number operand) and their in-place forms.
@@ -1744,6 +1755,7 @@ binary_methods! {
     eq, eq_ => Eq; ne, ne_ => Ne; lt, lt_ => Lt; le, le_ => Le; gt, gt_ => Gt; ge, ge_ => Ge;
     logical_and, logical_and_ => LogicalAnd; logical_or, logical_or_ => LogicalOr; logical_xor, logical_xor_ => LogicalXor;
     multiply, multiply_ => Mul; divide, divide_ => Div; subtract, subtract_ => Sub; true_divide, true_divide_ => Div;
+    bitwise_and, bitwise_and_ => BitwiseAnd; bitwise_or, bitwise_or_ => BitwiseOr; bitwise_xor, bitwise_xor_ => BitwiseXor;
 }
 
 #[pymethods]
