@@ -118,6 +118,14 @@ impl BinaryOp {
     }
 }
 
+/// How a loss reduces its per-sample values (`reduction=` in PyTorch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    None,
+    Mean,
+    Sum,
+}
+
 /// A recorded op with the parameters its gradient needs. One variant per differentiable op.
 #[derive(Debug, Clone)]
 pub enum Op {
@@ -184,6 +192,22 @@ pub enum Op {
     /// 2-D convolution without bias, inputs `[x, weight]`.
     Conv2d {
         geom: crate::cpu::conv::Conv2dGeom,
+    },
+    /// Softmax cross entropy of `[n, c]` logits against class indices (input: the logits).
+    CrossEntropy {
+        ignore_index: i64,
+        smoothing: f64,
+        reduction: Reduction,
+        total_weight: f64,
+    },
+    /// Average pooling over NCHW input.
+    AvgPool2d {
+        geom: crate::cpu::conv::Conv2dGeom,
+        include_pad: bool,
+    },
+    /// Normalisation over the last dim (layer/group/batch/RMS norm before the affine part).
+    NormRows {
+        center: bool,
     },
     /// `out = src` with `src` written into a copy of `base` at the view `(dim, start, len, step)`.
     SliceAssign {

@@ -90,6 +90,7 @@ from ._functions import (  # noqa: E402
     randint_like,
     addmm,
     einsum,
+    finfo,
     is_tensor,
     broadcast_to,
     outer,
@@ -123,6 +124,6 @@ __all__ = [
     "randint", "randperm", "multinomial", "bernoulli", "manual_seed", "initial_seed",
     "default_generator", "cat", "concat", "concatenate", "stack", "where", "is_grad_enabled",
     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "zeros_like", "ones_like",
-    "full_like", "empty_like", "rand_like", "randn_like", "randint_like", "addmm", "einsum",
+    "full_like", "empty_like", "rand_like", "randn_like", "randint_like", "addmm", "einsum", "finfo",
     "is_tensor", "broadcast_to", "outer", "square", "gelu", "silu", "softplus", "normal", "save", "load", "autograd", "nn", "optim",
 ] + _METHOD_FUNCTIONS

@@ -58,6 +58,29 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     return (input * beta if beta != 1 else input) + prod
 
 
+class finfo:
+    """Machine limits of a floating point dtype, as ``torch.finfo``."""
+
+    def __init__(self, type=None):
+        import numpy as np
+
+        type = _core.float32 if type is None else type
+        name = repr(type).split(".")[-1]
+        if name == "bfloat16":
+            self.bits, self.eps, self.max, self.tiny, self.resolution = 16, 0.0078125, 3.3895313892515355e38, 1.1754943508222875e-38, 0.01
+        elif name in ("float16", "float32", "float64"):
+            info = np.finfo(getattr(np, name))
+            self.bits, self.eps, self.max, self.tiny, self.resolution = info.bits, float(info.eps), float(info.max), float(info.tiny), float(info.resolution)
+        else:
+            raise TypeError(f"ember.finfo() requires a floating point input type, got {type!r}")
+        self.min = -self.max
+        self.smallest_normal = self.tiny
+        self.dtype = name
+
+    def __repr__(self):
+        return f"finfo(resolution={self.resolution}, min={self.min:e}, max={self.max:e}, eps={self.eps:e}, tiny={self.tiny:e}, dtype={self.dtype})"
+
+
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 

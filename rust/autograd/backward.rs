@@ -405,6 +405,33 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
                 crate::ops::nn::conv2d_backward(geom, &s[0], &s[1], g, want(0), want(1))?;
             Ok(vec![gx, gw])
         }
+        Op::CrossEntropy {
+            ignore_index,
+            smoothing,
+            reduction,
+            total_weight,
+        } => {
+            let weight = s.get(2);
+            one(crate::ops::nn::cross_entropy_backward(
+                &s[0],
+                &s[1],
+                weight,
+                g,
+                *ignore_index,
+                *smoothing,
+                *reduction,
+                *total_weight,
+            ))
+        }
+        Op::AvgPool2d { geom, include_pad } => one(crate::ops::nn::avg_pool2d_backward(
+            geom,
+            *include_pad,
+            g,
+            inp[0].dtype,
+        )),
+        Op::NormRows { center } => one(crate::ops::nn::norm_rows_backward(
+            &s[0], &s[1], &s[2], g, *center,
+        )),
         Op::Softmax { dim } => {
             let out = &s[0];
             let dot = reduce::sum(&mul(g, out)?, &[*dim as isize], true)?;

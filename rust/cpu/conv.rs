@@ -344,3 +344,69 @@ pub fn max_pool2d<T: Float>(g: &Conv2dGeom, x: &[T], out: &mut [T], idx: &mut [i
             }
         });
 }
+
+/// The divisor of output (y, x)'s window: its full size, or only the taps inside the image.
+fn window_count(g: &Conv2dGeom, y: usize, x: usize, include_pad: bool) -> usize {
+    if include_pad {
+        // PyTorch counts padding but not taps beyond it (the window clipped to the padded image).
+        let h_end = (y * g.stride.0 + g.kh).min(g.h + 2 * g.padding.0);
+        let w_end = (x * g.stride.1 + g.kw).min(g.w + 2 * g.padding.1);
+        return (h_end - y * g.stride.0) * (w_end - x * g.stride.1);
+    }
+    let mut n = 0;
+    for i in 0..g.kh {
+        for j in 0..g.kw {
+            n += g.src(y, x, i, j).is_some() as usize;
+        }
+    }
+    n
+}
+
+/// Average pooling over each `h x w` plane of `x` into `out [planes, oh*ow]`.
+pub fn avg_pool2d<T: Float>(g: &Conv2dGeom, x: &[T], out: &mut [T], include_pad: bool) {
+    let (plane, l) = (g.h * g.w, g.oh * g.ow);
+    let per_task = (4096 / l.max(1)).max(1);
+    out.par_chunks_mut(l * per_task)
+        .enumerate()
+        .for_each(|(t, o)| {
+            for (q, o) in o.chunks_mut(l).enumerate() {
+                let src = &x[(t * per_task + q) * plane..][..plane];
+                for y in 0..g.oh {
+                    for xx in 0..g.ow {
+                        let mut s = T::zero();
+                        for i in 0..g.kh {
+                            for j in 0..g.kw {
+                                if let Some((iy, ix)) = g.src(y, xx, i, j) {
+                                    s = s + src[iy * g.w + ix];
+                                }
+                            }
+                        }
+                        o[y * g.ow + xx] =
+                            s.div(T::from_f64(window_count(g, y, xx, include_pad) as f64));
+                    }
+                }
+            }
+        });
+}
+
+/// The adjoint of `avg_pool2d`: each output gradient spread evenly over its window.
+pub fn avg_pool2d_backward<T: Float>(g: &Conv2dGeom, gy: &[T], dx: &mut [T], include_pad: bool) {
+    let (plane, l) = (g.h * g.w, g.oh * g.ow);
+    dx.par_chunks_mut(plane).enumerate().for_each(|(p, d)| {
+        d.fill(T::zero());
+        let go = &gy[p * l..][..l];
+        for y in 0..g.oh {
+            for xx in 0..g.ow {
+                let share =
+                    go[y * g.ow + xx].div(T::from_f64(window_count(g, y, xx, include_pad) as f64));
+                for i in 0..g.kh {
+                    for j in 0..g.kw {
+                        if let Some((iy, ix)) = g.src(y, xx, i, j) {
+                            d[iy * g.w + ix] = d[iy * g.w + ix] + share;
+                        }
+                    }
+                }
+            }
+        }
+    });
+}

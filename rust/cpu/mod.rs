@@ -4,6 +4,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod index;
 pub mod matmul;
+pub mod nn;
 pub mod optim;
 pub mod reduce;
 pub mod scalar;

@@ -233,3 +233,319 @@ pub fn max_pool2d(
         idx,
     ))
 }
+
+pub use crate::op::Reduction;
+
+fn float_compute(x: &Tensor, what: &str) -> Result<Tensor> {
+    match x.dtype() {
+        DType::F32 | DType::F64 => Ok(x.clone()),
+        DType::F16 | DType::BF16 => to_dtype(x, DType::F32),
+        d => bail!(
+            DType,
+            "{what} expects a floating point input, got {}",
+            d.name()
+        ),
+    }
+}
+
+/// Softmax cross entropy of `logits [n, c]` against class indices `target [n]` in one pass
+/// (log-softmax, weights, ignore_index and label smoothing fused).
+pub fn cross_entropy(
+    logits: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    smoothing: f64,
+    reduction: Reduction,
+) -> Result<Tensor> {
+    same_device("cross_entropy", &[logits, target])?;
+    if logits.ndim() != 2 || target.ndim() != 1 || target.shape()[0] != logits.shape()[0] {
+        bail!(Value, "Expected input batch_size ({}) to match target batch_size ({}): logits {:?}, target {:?}", logits.shape().first().copied().unwrap_or(0), target.shape().first().copied().unwrap_or(0), logits.shape(), target.shape());
+    }
+    if !matches!(target.dtype(), DType::I64 | DType::I32) {
+        bail!(
+            Runtime,
+            "expected scalar type Long but found {} for the target",
+            target.dtype().name()
+        );
+    }
+    if !(0.0..=1.0).contains(&smoothing) {
+        bail!(
+            Value,
+            "label_smoothing must be between 0.0 and 1.0. Got: {smoothing}"
+        );
+    }
+    let (n, c) = (logits.shape()[0], logits.shape()[1]);
+    if let Some(w) = weight {
+        if w.shape() != [c] {
+            bail!(Runtime, "weight tensor should be defined either for all {c} classes or no classes but got weight tensor of shape: {:?}", w.shape());
+        }
+    }
+    let x = contiguous(&float_compute(&logits.detach(), "cross_entropy")?)?;
+    let dtype = x.dtype();
+    let t = contiguous(&to_dtype(target, DType::I64)?)?;
+    let w = weight
+        .map(|w| contiguous(&to_dtype(&w.detach(), dtype)?))
+        .transpose()?;
+    let loss = Tensor::for_overwrite(&[n], dtype, Device::Cpu)?;
+    let denom = Tensor::for_overwrite(&[n], dtype, Device::Cpu)?;
+    macro_rules! run {
+        ($t:ty) => {{
+            let ce = conv_ce::<$t>(n, c, w.as_ref(), ignore_index, smoothing);
+            ce.forward(
+                x.contiguous_slice().unwrap(),
+                t.contiguous_slice().unwrap(),
+                loss.storage().as_mut_slice(),
+                denom.storage().as_mut_slice(),
+            )
+            .map_err(crate::Error::Index)?;
+        }};
+    }
+    match dtype {
+        DType::F32 => run!(f32),
+        _ => run!(f64),
+    }
+    let total_weight = denom.to_vec::<f64>().iter().sum::<f64>();
+    let out = match reduction {
+        Reduction::None => loss,
+        Reduction::Sum => Tensor::from_vec(vec![loss.to_vec::<f64>().iter().sum::<f64>()], &[])?,
+        Reduction::Mean => Tensor::from_vec(
+            vec![loss.to_vec::<f64>().iter().sum::<f64>() / total_weight],
+            &[],
+        )?,
+    };
+    let out = to_dtype(&out, logits.dtype())?;
+    let op = Op::CrossEntropy {
+        ignore_index,
+        smoothing,
+        reduction,
+        total_weight,
+    };
+    let mut saved: Vec<&Tensor> = vec![logits, &t];
+    if let Some(w) = &w {
+        saved.push(w);
+    }
+    Ok(record(op, &[logits], &saved, false, out))
+}
+
+fn conv_ce<T: crate::cpu::scalar::Float>(
+    n: usize,
+    c: usize,
+    w: Option<&Tensor>,
+    ignore_index: i64,
+    smoothing: f64,
+) -> crate::cpu::nn::CrossEntropy<'_, T> {
+    crate::cpu::nn::CrossEntropy {
+        n,
+        c,
+        weight: w.map(|w| w.contiguous_slice::<T>().unwrap()),
+        ignore_index,
+        smoothing,
+    }
+}
+
+/// Gradient of a cross-entropy node with respect to its logits.
+pub fn cross_entropy_backward(
+    logits: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    g: &Tensor,
+    ignore_index: i64,
+    smoothing: f64,
+    reduction: Reduction,
+    total_weight: f64,
+) -> Result<Tensor> {
+    if is_grad_enabled() {
+        bail!(
+            Autograd,
+            "double backward (create_graph=True) through cross_entropy is not supported yet"
+        );
+    }
+    let x = contiguous(&float_compute(logits, "cross_entropy")?)?;
+    let dtype = x.dtype();
+    let (n, c) = (x.shape()[0], x.shape()[1]);
+    let scale: Vec<f64> = match reduction {
+        Reduction::None => to_dtype(g, DType::F64)?.to_vec::<f64>(),
+        Reduction::Sum => vec![g.item_f64()?; n],
+        Reduction::Mean => vec![g.item_f64()? / total_weight; n],
+    };
+    let dx = Tensor::for_overwrite(&[n, c], dtype, Device::Cpu)?;
+    macro_rules! run {
+        ($t:ty) => {{
+            let ce = conv_ce::<$t>(n, c, weight, ignore_index, smoothing);
+            let scale: Vec<$t> = scale.iter().map(|&v| v as $t).collect();
+            ce.backward(
+                x.contiguous_slice().unwrap(),
+                target.contiguous_slice().unwrap(),
+                &scale,
+                dx.storage().as_mut_slice(),
+            );
+        }};
+    }
+    match dtype {
+        DType::F32 => run!(f32),
+        _ => run!(f64),
+    }
+    to_dtype(&dx, logits.dtype())
+}
+
+/// Normalises over the last dim: `(x - mean) / sqrt(var + eps)` (or RMS-normalises when not
+/// `center`). Returns the output with the per-row mean and 1/std (plain tensors, no graph).
+pub fn norm_rows(x: &Tensor, eps: f64, center: bool) -> Result<(Tensor, Tensor, Tensor)> {
+    if x.ndim() == 0 || x.numel() == 0 {
+        bail!(
+            Shape,
+            "normalisation needs a non-empty input with at least one dim, got shape {:?}",
+            x.shape()
+        );
+    }
+    let xc = contiguous(&float_compute(&x.detach(), "normalisation")?)?;
+    let dtype = xc.dtype();
+    let k = *x.shape().last().unwrap();
+    let row_shape = &x.shape()[..x.ndim() - 1];
+    let y = Tensor::for_overwrite(x.shape(), dtype, Device::Cpu)?;
+    let mean = Tensor::for_overwrite(row_shape, dtype, Device::Cpu)?;
+    let rstd = Tensor::for_overwrite(row_shape, dtype, Device::Cpu)?;
+    match dtype {
+        DType::F32 => crate::cpu::nn::norm_rows::<f32>(
+            xc.contiguous_slice().unwrap(),
+            k,
+            eps,
+            center,
+            y.storage().as_mut_slice(),
+            mean.storage().as_mut_slice(),
+            rstd.storage().as_mut_slice(),
+        ),
+        _ => crate::cpu::nn::norm_rows::<f64>(
+            xc.contiguous_slice().unwrap(),
+            k,
+            eps,
+            center,
+            y.storage().as_mut_slice(),
+            mean.storage().as_mut_slice(),
+            rstd.storage().as_mut_slice(),
+        ),
+    }
+    let y = to_dtype(&y, x.dtype())?;
+    let y = record(Op::NormRows { center }, &[x], &[x, &mean, &rstd], false, y);
+    Ok((y, mean, rstd))
+}
+
+pub fn norm_rows_backward(
+    x: &Tensor,
+    mean: &Tensor,
+    rstd: &Tensor,
+    g: &Tensor,
+    center: bool,
+) -> Result<Tensor> {
+    if is_grad_enabled() {
+        bail!(Autograd, "double backward (create_graph=True) through layer/group/batch/RMS norm is not supported yet");
+    }
+    let xc = contiguous(&float_compute(x, "normalisation")?)?;
+    let dtype = xc.dtype();
+    let gc = contiguous(&to_dtype(g, dtype)?)?;
+    let k = *x.shape().last().unwrap();
+    let dx = Tensor::for_overwrite(x.shape(), dtype, Device::Cpu)?;
+    match dtype {
+        DType::F32 => crate::cpu::nn::norm_rows_backward::<f32>(
+            xc.contiguous_slice().unwrap(),
+            gc.contiguous_slice().unwrap(),
+            k,
+            center,
+            mean.contiguous_slice().unwrap(),
+            rstd.contiguous_slice().unwrap(),
+            dx.storage().as_mut_slice(),
+        ),
+        _ => crate::cpu::nn::norm_rows_backward::<f64>(
+            xc.contiguous_slice().unwrap(),
+            gc.contiguous_slice().unwrap(),
+            k,
+            center,
+            mean.contiguous_slice().unwrap(),
+            rstd.contiguous_slice().unwrap(),
+            dx.storage().as_mut_slice(),
+        ),
+    }
+    to_dtype(&dx, x.dtype())
+}
+
+/// Average pooling over NCHW input (zero padding, counted in the divisor when `include_pad`).
+pub fn avg_pool2d(
+    x: &Tensor,
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    padding: (usize, usize),
+    include_pad: bool,
+) -> Result<Tensor> {
+    float_input(x, "avg_pool2d")?;
+    if padding.0 * 2 > kernel.0 || padding.1 * 2 > kernel.1 {
+        bail!(Value, "avg_pool2d: pad should be at most half of kernel size, but got pad={padding:?}, kernel_size={kernel:?}");
+    }
+    let g = geometry(
+        x,
+        kernel.0,
+        kernel.1,
+        stride,
+        padding,
+        (1, 1),
+        1,
+        "avg_pool2d",
+    )?;
+    let xc = contiguous(&x.detach())?;
+    let out = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], x.dtype(), Device::Cpu)?;
+    match x.dtype() {
+        DType::F32 => conv::avg_pool2d::<f32>(
+            &g,
+            xc.contiguous_slice().unwrap(),
+            out.storage().as_mut_slice(),
+            include_pad,
+        ),
+        _ => conv::avg_pool2d::<f64>(
+            &g,
+            xc.contiguous_slice().unwrap(),
+            out.storage().as_mut_slice(),
+            include_pad,
+        ),
+    }
+    Ok(record(
+        Op::AvgPool2d {
+            geom: g,
+            include_pad,
+        },
+        &[x],
+        &[],
+        false,
+        out,
+    ))
+}
+
+pub fn avg_pool2d_backward(
+    g: &Conv2dGeom,
+    include_pad: bool,
+    gy: &Tensor,
+    dtype: DType,
+) -> Result<Tensor> {
+    if is_grad_enabled() {
+        bail!(
+            Autograd,
+            "double backward (create_graph=True) through avg_pool2d is not supported yet"
+        );
+    }
+    let gc = contiguous(&to_dtype(gy, dtype)?)?;
+    let dx = Tensor::for_overwrite(&[g.n, g.c, g.h, g.w], dtype, Device::Cpu)?;
+    match dtype {
+        DType::F32 => conv::avg_pool2d_backward::<f32>(
+            g,
+            gc.contiguous_slice().unwrap(),
+            dx.storage().as_mut_slice(),
+            include_pad,
+        ),
+        _ => conv::avg_pool2d_backward::<f64>(
+            g,
+            gc.contiguous_slice().unwrap(),
+            dx.storage().as_mut_slice(),
+            include_pad,
+        ),
+    }
+    Ok(dx)
+}

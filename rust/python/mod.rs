@@ -3,6 +3,7 @@
 mod convert;
 mod dlpack;
 mod functions;
+mod nn;
 mod tensor;
 
 use crate::error::Error;
@@ -42,6 +43,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<convert::PyDevice>()?;
     m.add_class::<functions::PyGenerator>()?;
     functions::register(m)?;
+    nn::register(m)?;
     m.add_function(wrap_pyfunction!(dlpack::from_dlpack, m)?)?;
     Ok(())
 }

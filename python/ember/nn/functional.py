@@ -7,7 +7,7 @@ become single native ops with the native-kernel work of the models issue.
 import math
 
 from .. import _core
-from .._functions import gelu as _gelu, silu as _silu, softplus as _softplus, zeros_like as _zeros_like
+from .._functions import finfo as _finfo, gelu as _gelu, silu as _silu, softplus as _softplus, zeros_like as _zeros_like
 
 
 # ---- activations ----
@@ -99,10 +99,12 @@ def embedding(input, weight, padding_idx=None):
 
 # ---- normalisation ----
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    dims = list(range(-len(normalized_shape), 0))
-    mu = input.mean(dim=dims, keepdim=True)
-    var = input.var(dim=dims, unbiased=False, keepdim=True)
-    out = (input - mu) * (var + eps).rsqrt()
+    """Layer norm: one native op over the trailing ``normalized_shape`` dims, then the affine part."""
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.dim() - len(normalized_shape):]) != normalized_shape:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape [*, {', '.join(map(str, normalized_shape))}], but got input of size {list(input.shape)}")
+    rows = input.reshape(-1, math.prod(normalized_shape))
+    out = _core._norm_rows(rows, eps, True)[0].reshape(*input.shape)
     if weight is not None:
         out = out * weight
     if bias is not None:
@@ -111,26 +113,32 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
-    dims = list(range(-len(normalized_shape), 0))
-    eps = 1.1920928955078125e-07 if eps is None else eps
-    out = input * ((input * input).mean(dim=dims, keepdim=True) + eps).rsqrt()
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    eps = _finfo(input.dtype).eps if eps is None else eps
+    rows = input.reshape(-1, math.prod(normalized_shape))
+    out = _core._norm_rows(rows, eps, False)[0].reshape(*input.shape)
     return out if weight is None else out * weight
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    dims = [0] + list(range(2, input.dim()))
-    shape = [1, input.shape[1]] + [1] * (input.dim() - 2)
+    """Batch norm: in training one native normalisation per channel (statistics over batch and
+    space), with the running statistics updated from the same pass."""
+    c = input.shape[1]
+    shape = [1, c] + [1] * (input.dim() - 2)
     if training:
-        mu = input.mean(dim=dims)
-        var = input.var(dim=dims, unbiased=False)
+        n = input.numel() // c
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
+        per_channel = input.transpose(0, 1).reshape(c, -1)
+        normed, mean, rstd = _core._norm_rows(per_channel, eps, True)
+        out = normed.reshape(c, input.shape[0], *input.shape[2:]).transpose(0, 1)
         if running_mean is not None:
-            n = input.numel() // input.shape[1]
             with _core_no_grad():
-                running_mean.mul_(1 - momentum).add_(mu.detach() * momentum)
-                running_var.mul_(1 - momentum).add_(var.detach() * (momentum * n / max(n - 1, 1)))
+                var = (1.0 / (rstd * rstd) - eps).clamp(min=0.0)
+                running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype) * momentum)
+                running_var.mul_(1 - momentum).add_(var.to(running_var.dtype) * (momentum * n / (n - 1)))
     else:
-        mu, var = running_mean, running_var
-    out = (input - mu.reshape(*shape)) * (var.reshape(*shape) + eps).rsqrt()
+        out = (input - running_mean.reshape(*shape)) * (running_var.reshape(*shape) + eps).rsqrt()
     if weight is not None:
         out = out * weight.reshape(*shape)
     if bias is not None:
@@ -140,10 +148,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     n, c = input.shape[0], input.shape[1]
-    x = input.reshape(n, num_groups, -1)
-    mu = x.mean(dim=-1, keepdim=True)
-    var = x.var(dim=-1, unbiased=False, keepdim=True)
-    out = ((x - mu) * (var + eps).rsqrt()).reshape(*input.shape)
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of shape {list(input.shape)} and num_groups={num_groups}")
+    out = _core._norm_rows(input.reshape(n * num_groups, -1), eps, True)[0].reshape(*input.shape)
     shape = [1, c] + [1] * (input.dim() - 2)
     if weight is not None:
         out = out * weight.reshape(*shape)
@@ -240,20 +247,17 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return (out, idx) if return_indices else out
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """2-D average pooling: one native op."""
     if ceil_mode:
-        raise ValueError("avg_pool2d: ceil_mode is not supported by ember yet")
-    kh, kw = _pair(kernel_size)
-    stride = _pair(stride if stride is not None else kernel_size)
-    ph, pw = _pair(padding)
+        raise ValueError("avg_pool2d: ceil_mode=True is not supported by ember yet")
     squeeze = input.dim() == 3
     x = input.unsqueeze(0) if squeeze else input
-    cols, _, _ = _patches(_pad2d(x, ph, pw), kh, kw, stride, (1, 1))
-    out = cols.mean(dim=2)
-    if not count_include_pad and (ph or pw):
-        ones = _core.ones(1, 1, *x.shape[2:], dtype=x.dtype)
-        counts, _, _ = _patches(_pad2d(ones, ph, pw), kh, kw, stride, (1, 1))
-        out = out * (kh * kw) / counts.sum(dim=2)
+    k = _pair(kernel_size)
+    out = _core._avg_pool2d(x, k, _pair(stride if stride is not None else kernel_size), _pair(padding), count_include_pad)
+    if divisor_override is not None:
+        # Undo the window-size divisor and apply the given one (only valid without padding effects).
+        out = out * (k[0] * k[1] / divisor_override)
     return out.squeeze(0) if squeeze else out
 
 
@@ -315,30 +319,29 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    logp = input.log_softmax(1 if input.dim() > 1 else 0)
+    """Softmax cross entropy; with class indices it is one fused native op (log-softmax, weights,
+    ignore_index and label smoothing in one pass, and its own backward)."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
     if target.is_floating_point():
         # Class probabilities.
+        logp = input.log_softmax(1 if input.dim() > 1 else 0)
         t = target
         if label_smoothing > 0:
-            t = t * (1 - label_smoothing) + label_smoothing / input.shape[1]
+            t = t * (1 - label_smoothing) + label_smoothing / input.shape[1 if input.dim() > 1 else 0]
         per = logp * t
         if weight is not None:
             per = per * weight.reshape(1, -1, *([1] * (input.dim() - 2)))
-        return _reduce(-per.sum(dim=1), reduction)
-    loss = nll_loss(logp, target, weight, ignore_index, reduction)
-    if label_smoothing > 0:
+        return _reduce(-per.sum(dim=1 if input.dim() > 1 else 0), reduction)
+    if input.dim() == 1:
+        return cross_entropy(input.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction, label_smoothing).squeeze(0) if reduction == "none" else cross_entropy(input.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction, label_smoothing)
+    if input.dim() > 2:
+        # [N, C, d1, ...] -> rows of C logits, one per position.
         c = input.shape[1]
-        smooth = -logp.sum(dim=1) / c if weight is None else -(logp * weight.reshape(1, -1)).sum(dim=1) / c
-        valid = (target != ignore_index).to(input.dtype)
-        smooth = smooth * valid
-        if reduction == "mean":
-            # Same denominator as the NLL term: the summed weights of the valid targets.
-            denom = valid.sum() if weight is None else (weight.index_select(0, _core.where(target != ignore_index, target, _zeros_like(target)).reshape(-1)) * valid.reshape(-1)).sum()
-            smooth = smooth.sum() / denom
-        else:
-            smooth = _reduce(smooth, reduction)
-        loss = loss * (1 - label_smoothing) + smooth * label_smoothing
-    return loss
+        perm = [0] + list(range(2, input.dim())) + [1]
+        flat = cross_entropy(input.permute(*perm).reshape(-1, c), target.reshape(-1), weight, ignore_index, reduction, label_smoothing)
+        return flat.reshape(*target.shape) if reduction == "none" else flat
+    return _core._cross_entropy(input, target, weight, ignore_index, float(label_smoothing), reduction)
 
 
 def mse_loss(input, target, reduction="mean"):

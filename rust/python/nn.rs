@@ -1,0 +1,79 @@
+//! Bindings of the fused nn ops: cross entropy, last-dim normalisation, average pooling.
+
+use super::tensor::{PyTensor, R};
+use super::IntoPyResult;
+use crate::ops::nn::{self, Reduction};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+fn reduction(name: &str) -> PyResult<Reduction> {
+    match name {
+        "mean" => Ok(Reduction::Mean),
+        "sum" => Ok(Reduction::Sum),
+        "none" => Ok(Reduction::None),
+        other => Err(PyValueError::new_err(format!(
+            "{other} is not a valid value for reduction"
+        ))),
+    }
+}
+
+/// Fused softmax cross entropy: `logits [n, c]`, class indices `target [n]`.
+#[pyfunction]
+#[pyo3(signature = (logits, target, weight, ignore_index, label_smoothing, reduction_))]
+fn _cross_entropy(
+    py: Python<'_>,
+    logits: PyRef<'_, PyTensor>,
+    target: PyRef<'_, PyTensor>,
+    weight: Option<PyRef<'_, PyTensor>>,
+    ignore_index: i64,
+    label_smoothing: f64,
+    reduction_: &str,
+) -> R {
+    let r = reduction(reduction_)?;
+    let (x, t, w) = (
+        logits.t.clone(),
+        target.t.clone(),
+        weight.map(|w| w.t.clone()),
+    );
+    Ok(PyTensor::new(
+        py.detach(|| nn::cross_entropy(&x, &t, w.as_ref(), ignore_index, label_smoothing, r))
+            .py()?,
+    ))
+}
+
+/// Normalisation over the last dim: (output, per-row mean, per-row 1/std).
+#[pyfunction]
+fn _norm_rows(
+    py: Python<'_>,
+    x: PyRef<'_, PyTensor>,
+    eps: f64,
+    center: bool,
+) -> PyResult<(PyTensor, PyTensor, PyTensor)> {
+    let x = x.t.clone();
+    let (y, m, r) = py.detach(|| nn::norm_rows(&x, eps, center)).py()?;
+    Ok((PyTensor::new(y), PyTensor::new(m), PyTensor::new(r)))
+}
+
+/// Native 2-D average pooling.
+#[pyfunction]
+fn _avg_pool2d(
+    py: Python<'_>,
+    x: PyRef<'_, PyTensor>,
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    padding: (usize, usize),
+    count_include_pad: bool,
+) -> R {
+    let x = x.t.clone();
+    Ok(PyTensor::new(
+        py.detach(|| nn::avg_pool2d(&x, kernel, stride, padding, count_include_pad))
+            .py()?,
+    ))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_cross_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(_norm_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(_avg_pool2d, m)?)?;
+    Ok(())
+}
