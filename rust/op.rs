@@ -200,6 +200,10 @@ pub enum Op {
         reduction: Reduction,
         total_weight: f64,
     },
+    /// Scaled dot-product attention, inputs `[query, key, value]`.
+    Attention {
+        attn: crate::cpu::attention::Attn,
+    },
     /// Average pooling over NCHW input.
     AvgPool2d {
         geom: crate::cpu::conv::Conv2dGeom,

@@ -423,6 +423,11 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
                 *total_weight,
             ))
         }
+        Op::Attention { attn } => {
+            let (dq, dk, dv) =
+                crate::ops::nn::attention_backward(attn, &s[0], &s[1], &s[2], &s[3], g)?;
+            Ok(vec![Some(dq), Some(dk), Some(dv)])
+        }
         Op::AvgPool2d { geom, include_pad } => one(crate::ops::nn::avg_pool2d_backward(
             geom,
             *include_pad,

@@ -149,7 +149,7 @@ fn col2im<T: Float>(g: &Conv2dGeom, cols: &[T], img: &mut [T]) {
 
 /// `dst (m x n) = alpha*dst + a (m x k, strides) @ b (k x n, strides)`, single-threaded.
 #[allow(clippy::too_many_arguments)]
-unsafe fn mm<T: Float>(
+pub(crate) unsafe fn mm<T: Float>(
     m: usize,
     n: usize,
     k: usize,

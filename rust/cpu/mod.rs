@@ -1,5 +1,6 @@
 //! The CPU backend: strided walks with contiguous fast paths, rayon for large tensors, gemm for matmul.
 
+pub mod attention;
 pub mod conv;
 pub mod elementwise;
 pub mod index;

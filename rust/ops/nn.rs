@@ -549,3 +549,131 @@ pub fn avg_pool2d_backward(
     }
     Ok(dx)
 }
+
+/// `softmax(q k^T * scale + mask) v` over the last two dims, batch dims shared by q, k, v.
+/// `mask` is additive (broadcast to `[..., l, s]`); `causal` hides keys after each query.
+pub fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+    scale: f64,
+    causal: bool,
+) -> Result<Tensor> {
+    same_device("scaled_dot_product_attention", &[q, k, v])?;
+    let n = q.ndim();
+    if n < 2
+        || k.ndim() != n
+        || v.ndim() != n
+        || q.shape()[..n - 2] != k.shape()[..n - 2]
+        || k.shape()[..n - 1] != v.shape()[..n - 1]
+        || q.shape()[n - 1] != k.shape()[n - 1]
+    {
+        bail!(Shape, "scaled_dot_product_attention: expected query [..., L, E], key [..., S, E], value [..., S, Ev] with equal batch dims, got {:?}, {:?}, {:?}", q.shape(), k.shape(), v.shape());
+    }
+    let batch = &q.shape()[..n - 2];
+    let b: usize = batch.iter().product();
+    let (l, s, e, ev) = (
+        q.shape()[n - 2],
+        k.shape()[n - 2],
+        q.shape()[n - 1],
+        v.shape()[n - 1],
+    );
+    let dtype = DType::promote(DType::promote(q.dtype(), k.dtype()), v.dtype());
+    let prep = |t: &Tensor| -> Result<Tensor> {
+        contiguous(&float_compute(
+            &to_dtype(&t.detach(), dtype)?,
+            "scaled_dot_product_attention",
+        )?)
+    };
+    let (qc, kc, vc) = (prep(q)?, prep(k)?, prep(v)?);
+    let cdt = qc.dtype();
+    let m = match mask {
+        Some(m) => {
+            let full: Vec<isize> = batch.iter().chain(&[l, s]).map(|&d| d as isize).collect();
+            Some(contiguous(&super::elementwise::copy(
+                &super::view::expand(&to_dtype(&m.detach(), cdt)?, &full)?,
+            )?)?)
+        }
+        None => None,
+    };
+    let a = crate::cpu::attention::Attn {
+        b,
+        l,
+        s,
+        e,
+        ev,
+        scale,
+        causal,
+    };
+    let p = Tensor::for_overwrite(&[b, l, s], cdt, Device::Cpu)?;
+    let mut out_shape = batch.to_vec();
+    out_shape.extend([l, ev]);
+    let o = Tensor::for_overwrite(&out_shape, cdt, Device::Cpu)?;
+    macro_rules! run {
+        ($t:ty) => {
+            crate::cpu::attention::forward::<$t>(
+                &a,
+                qc.contiguous_slice().unwrap(),
+                kc.contiguous_slice().unwrap(),
+                vc.contiguous_slice().unwrap(),
+                m.as_ref().map(|m| m.contiguous_slice().unwrap()),
+                p.storage().as_mut_slice(),
+                o.storage().as_mut_slice(),
+            )
+        };
+    }
+    match cdt {
+        DType::F32 => run!(f32),
+        _ => run!(f64),
+    }
+    let o = to_dtype(&o, dtype)?;
+    Ok(record(
+        Op::Attention { attn: a },
+        &[q, k, v],
+        &[&qc, &kc, &vc, &p],
+        false,
+        o,
+    ))
+}
+
+/// Gradients of an attention node for query, key and value.
+pub fn attention_backward(
+    a: &crate::cpu::attention::Attn,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    p: &Tensor,
+    g: &Tensor,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    if is_grad_enabled() {
+        bail!(Autograd, "double backward (create_graph=True) through scaled_dot_product_attention is not supported yet");
+    }
+    let dtype = q.dtype();
+    let gc = contiguous(&to_dtype(g, dtype)?)?;
+    let (dq, dk, dv) = (
+        Tensor::for_overwrite(q.shape(), dtype, Device::Cpu)?,
+        Tensor::for_overwrite(k.shape(), dtype, Device::Cpu)?,
+        Tensor::for_overwrite(v.shape(), dtype, Device::Cpu)?,
+    );
+    macro_rules! run {
+        ($t:ty) => {
+            crate::cpu::attention::backward::<$t>(
+                a,
+                q.contiguous_slice().unwrap(),
+                k.contiguous_slice().unwrap(),
+                v.contiguous_slice().unwrap(),
+                p.contiguous_slice().unwrap(),
+                gc.contiguous_slice().unwrap(),
+                dq.storage().as_mut_slice(),
+                dk.storage().as_mut_slice(),
+                dv.storage().as_mut_slice(),
+            )
+        };
+    }
+    match dtype {
+        DType::F32 => run!(f32),
+        _ => run!(f64),
+    }
+    Ok((dq, dk, dv))
+}

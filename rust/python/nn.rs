@@ -1,4 +1,4 @@
-//! Bindings of the fused nn ops: cross entropy, last-dim normalisation, average pooling.
+//! Bindings of the fused nn ops: cross entropy, last-dim normalisation, average pooling, attention.
 
 use super::tensor::{PyTensor, R};
 use super::IntoPyResult;
@@ -71,9 +71,34 @@ fn _avg_pool2d(
     ))
 }
 
+/// Native scaled dot-product attention with an optional additive mask.
+#[pyfunction]
+#[pyo3(signature = (query, key, value, mask, scale, is_causal))]
+fn _attention(
+    py: Python<'_>,
+    query: PyRef<'_, PyTensor>,
+    key: PyRef<'_, PyTensor>,
+    value: PyRef<'_, PyTensor>,
+    mask: Option<PyRef<'_, PyTensor>>,
+    scale: f64,
+    is_causal: bool,
+) -> R {
+    let (q, k, v, m) = (
+        query.t.clone(),
+        key.t.clone(),
+        value.t.clone(),
+        mask.map(|m| m.t.clone()),
+    );
+    Ok(PyTensor::new(
+        py.detach(|| nn::attention(&q, &k, &v, m.as_ref(), scale, is_causal))
+            .py()?,
+    ))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(_norm_rows, m)?)?;
     m.add_function(wrap_pyfunction!(_avg_pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(_attention, m)?)?;
     Ok(())
 }

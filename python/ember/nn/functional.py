@@ -399,22 +399,33 @@ def kl_div(input, target, reduction="mean", log_target=False):
     return _reduce(loss, reduction)
 
 
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+    """softmax(q k^T * scale + mask) v: one native op (scores, masked softmax and output in one
+    pass per batch-head, native backward). A bool mask keeps True positions, as in PyTorch."""
     s = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = query @ key.transpose(-2, -1) * s
-    if is_causal:
-        L, S = query.shape[-2], key.shape[-2]
-        causal = _core.ones(L, S, dtype=_core.bool).tril()
-        scores = scores.masked_fill(~causal, float("-inf"))
-    if attn_mask is not None:
-        if attn_mask.dtype == _core.bool:
-            scores = scores.masked_fill(~attn_mask, float("-inf"))
-        else:
-            scores = scores + attn_mask
-    attn = scores.softmax(-1)
-    if dropout_p > 0:
-        attn = dropout(attn, dropout_p)
-    return attn @ value
+    mask = attn_mask
+    if mask is not None and mask.dtype == _core.bool:
+        mask = _core.where(mask, _core.zeros((), dtype=query.dtype), _core.full((), float("-inf"), dtype=query.dtype))
+    if dropout_p > 0.0:
+        # Attention dropout needs the probabilities themselves: the composed path.
+        scores = query @ key.transpose(-2, -1) * s
+        if is_causal:
+            L, S = query.shape[-2], key.shape[-2]
+            scores = scores.masked_fill(~_core.ones(L, S, dtype=_core.bool).tril(), float("-inf"))
+        if mask is not None:
+            scores = scores + mask
+        return dropout(scores.softmax(-1), dropout_p) @ value
+    batch = _broadcast_batch(query, key, value)
+    q, k, v = (t.expand(*batch, *t.shape[-2:]) for t in (query, key, value))
+    return _core._attention(q, k, v, mask, float(s), bool(is_causal))
+
+
+def _broadcast_batch(*ts):
+    shape = []
+    for t in ts:
+        dims = list(t.shape[:-2])
+        shape = [max(a, b) for a, b in zip([1] * (len(dims) - len(shape)) + shape, [1] * (len(shape) - len(dims)) + dims)]
+    return shape
 
 
 def one_hot(tensor, num_classes=-1):
