@@ -1,9 +1,6 @@
 """Small Python-side pieces the native Tensor calls back into: Size, repr, pickling, NumPy export."""
 
 
-import numpy as np
-
-
 class Size(tuple):
     """A tensor's shape: a tuple that prints like ``ember.Size([2, 3])``."""
 
@@ -43,6 +40,8 @@ def _rebuild_tensor(array, dtype_name, requires_grad):
 
 
 def _tensor_repr(t):
+    import numpy as np  # imported on first print, so `import ember` does not pay for NumPy
+
     body = np.array2string(
         np.asarray(t.detach().float() if t.dtype.__repr__() == "ember.bfloat16" else t.detach()),
         separator=", ",

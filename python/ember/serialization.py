@@ -10,8 +10,6 @@ import os
 import struct
 import tempfile
 
-import numpy as np
-
 from . import _core
 
 _SEP = "."
@@ -55,6 +53,8 @@ def _unflatten(node, tensors):
 def save(obj, f):
     """Writes ``obj`` to path ``f``: a temporary file in the same folder, then an atomic rename."""
     from safetensors.numpy import save as st_save
+
+    import numpy as np
 
     tensors = {}
     structure = _flatten(obj, "", tensors, None)

@@ -1,7 +1,5 @@
 """Finite-difference gradient checking in float64, as ``torch.autograd.gradcheck``."""
 
-import numpy as np
-
 from .. import _core
 
 
@@ -12,6 +10,8 @@ def _flat_outputs(fn, inputs):
 
 def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     """Compares the analytic Jacobian of ``func`` with central differences; True when they agree."""
+    import numpy as np
+
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     diff = [i for i, x in enumerate(inputs) if isinstance(x, _core.Tensor) and x.requires_grad]
     outputs = _flat_outputs(func, inputs)
