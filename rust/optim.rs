@@ -64,6 +64,12 @@ fn ptr<T>(t: &Tensor) -> *mut T {
     unsafe { (t.storage().data_ptr() as *mut T).add(t.layout().offset) }
 }
 
+/// Optional state the kernel reads only when its configuration asks for it: null otherwise.
+/// Like `ptr`, it honours the storage offset (state may be a contiguous view into a larger buffer).
+fn opt_ptr<T>(t: &Option<Tensor>) -> *mut T {
+    t.as_ref().map(ptr).unwrap_or(std::ptr::null_mut())
+}
+
 pub fn sgd_step(
     params: &[Tensor],
     grads: &[Tensor],
@@ -83,17 +89,11 @@ pub fn sgd_step(
             }
         }
         let n = p.numel();
-        let bptr = buf
-            .as_ref()
-            .map(|b| b.storage().data_ptr())
-            .unwrap_or(std::ptr::null_mut());
         // SAFETY: shapes, dtypes and contiguity checked above; the buffers are distinct tensors.
         unsafe {
             match p.dtype() {
-                DType::F32 => {
-                    crate::cpu::optim::sgd::<f32>(ptr(p), ptr(&g), bptr as *mut f32, n, cfg)
-                }
-                _ => crate::cpu::optim::sgd::<f64>(ptr(p), ptr(&g), bptr as *mut f64, n, cfg),
+                DType::F32 => crate::cpu::optim::sgd::<f32>(ptr(p), ptr(&g), opt_ptr(&buf), n, cfg),
+                _ => crate::cpu::optim::sgd::<f64>(ptr(p), ptr(&g), opt_ptr(&buf), n, cfg),
             }
         }
         p.storage().bump_version();
@@ -130,10 +130,6 @@ pub fn adam_step(
                 None => bail!(Value, "amsgrad needs max_exp_avg_sq for parameter {i}"),
             }
         }
-        let vmp = vm
-            .as_ref()
-            .map(|t| t.storage().data_ptr())
-            .unwrap_or(std::ptr::null_mut());
         // SAFETY: all checked to be distinct contiguous tensors of the parameter's shape.
         unsafe {
             match p.dtype() {
@@ -142,7 +138,7 @@ pub fn adam_step(
                     ptr(&g),
                     ptr(&m[i]),
                     ptr(&v[i]),
-                    vmp as *mut f32,
+                    opt_ptr(&vm),
                     p.numel(),
                     cfg,
                 ),
@@ -151,7 +147,7 @@ pub fn adam_step(
                     ptr(&g),
                     ptr(&m[i]),
                     ptr(&v[i]),
-                    vmp as *mut f64,
+                    opt_ptr(&vm),
                     p.numel(),
                     cfg,
                 ),
@@ -160,4 +156,62 @@ pub fn adam_step(
         p.storage().bump_version();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::view;
+
+    /// A contiguous `[3]` view at offset 3 of a zeroed `[6]` buffer.
+    fn offset_state() -> (Tensor, Tensor) {
+        let big = Tensor::from_vec(vec![0.0f64; 6], &[6]).unwrap();
+        let view = view::slice(&big, 0, 3, 3, 1).unwrap();
+        assert!(view.is_contiguous() && view.layout().offset == 3);
+        (big, view)
+    }
+
+    fn ones() -> Tensor {
+        Tensor::from_vec(vec![1.0f64; 3], &[3]).unwrap()
+    }
+
+    #[test]
+    fn optional_state_is_written_at_its_storage_offset() {
+        let (big, buf) = offset_state();
+        let cfg = Sgd {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+            maximize: false,
+            first: true,
+        };
+        sgd_step(&[ones()], &[ones()], &[Some(buf)], &cfg).unwrap();
+        assert_eq!(big.to_vec::<f64>(), vec![0., 0., 0., 1., 1., 1.]);
+
+        let (big, vmax) = offset_state();
+        let zeros = || Tensor::from_vec(vec![0.0f64; 3], &[3]).unwrap();
+        let cfg = Adam {
+            lr: 0.1,
+            beta1: 0.9,
+            beta2: 0.5,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: true,
+            maximize: false,
+            decoupled: false,
+            step: 1,
+        };
+        adam_step(
+            &[ones()],
+            &[ones()],
+            &[zeros()],
+            &[zeros()],
+            &[Some(vmax)],
+            &cfg,
+        )
+        .unwrap();
+        assert_eq!(big.to_vec::<f64>(), vec![0., 0., 0., 0.5, 0.5, 0.5]);
+    }
 }
