@@ -2,12 +2,15 @@
 
 use crate::backend;
 use crate::bail;
-use crate::cpu::optim::{Adam, Sgd};
+use crate::cpu::optim::{Adagrad, Adam, Adamax, Rmsprop, Sgd};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::tensor::Tensor;
 
-pub use crate::cpu::optim::{Adam as AdamConfig, Sgd as SgdConfig};
+pub use crate::cpu::optim::{
+    Adagrad as AdagradConfig, Adam as AdamConfig, Adamax as AdamaxConfig, Rmsprop as RmspropConfig,
+    Sgd as SgdConfig,
+};
 
 /// The state tensors an update writes must be plain contiguous tensors of the parameter's kind.
 fn check_state(name: &str, p: &Tensor, s: &Tensor) -> Result<()> {
@@ -68,6 +71,40 @@ fn ptr<T>(t: &Tensor) -> *mut T {
 /// Like `ptr`, it honours the storage offset (state may be a contiguous view into a larger buffer).
 fn opt_ptr<T>(t: &Option<Tensor>) -> *mut T {
     t.as_ref().map(ptr).unwrap_or(std::ptr::null_mut())
+}
+
+/// Optional state (`which`) that this step's configuration needs (`needed`): checked if there.
+fn check_opt_state(
+    name: &str,
+    needed: bool,
+    which: &str,
+    p: &Tensor,
+    i: usize,
+    s: &Option<Tensor>,
+) -> Result<()> {
+    match s {
+        Some(s) if needed => check_state(name, p, s),
+        None if needed => bail!(Value, "{which} needs '{name}' for parameter {i}"),
+        _ => Ok(()),
+    }
+}
+
+/// Every per-parameter list of a group step must have one entry per parameter.
+fn check_lengths(op: &str, lists: &[(&str, usize)]) -> Result<()> {
+    let n = lists[0].1;
+    if lists.iter().any(|&(_, len)| len != n) {
+        let got: Vec<String> = lists.iter().map(|(k, len)| format!("{len} {k}")).collect();
+        bail!(Value, "{op} step: {}", got.join(", "));
+    }
+    Ok(())
+}
+
+/// Bias corrections divide by `1 - beta^step`: step counts start at 1.
+fn check_step(op: &str, step: u64) -> Result<()> {
+    if step == 0 {
+        bail!(Value, "{op} step: step counts start at 1, got 0");
+    }
+    Ok(())
 }
 
 pub fn sgd_step(
@@ -158,6 +195,162 @@ pub fn adam_step(
     Ok(())
 }
 
+pub fn rmsprop_step(
+    params: &[Tensor],
+    grads: &[Tensor],
+    square_avgs: &[Tensor],
+    grad_avgs: &[Option<Tensor>],
+    bufs: &[Option<Tensor>],
+    cfg: &Rmsprop,
+) -> Result<()> {
+    check_lengths(
+        "rmsprop",
+        &[
+            ("params", params.len()),
+            ("grads", grads.len()),
+            ("square_avg", square_avgs.len()),
+            ("grad_avg", grad_avgs.len()),
+            ("momentum_buffer", bufs.len()),
+        ],
+    )?;
+    for (i, p) in params.iter().enumerate() {
+        let g = check_param(p, &grads[i])?;
+        check_state("square_avg", p, &square_avgs[i])?;
+        check_opt_state(
+            "grad_avg",
+            cfg.centered,
+            "centered RMSprop",
+            p,
+            i,
+            &grad_avgs[i],
+        )?;
+        let momentum = cfg.momentum > 0.0;
+        check_opt_state(
+            "momentum_buffer",
+            momentum,
+            "RMSprop with momentum",
+            p,
+            i,
+            &bufs[i],
+        )?;
+        // SAFETY: all checked to be distinct contiguous tensors of the parameter's shape; the
+        // optional ones are null exactly when the configuration never reads them.
+        unsafe {
+            match p.dtype() {
+                DType::F32 => crate::cpu::optim::rmsprop::<f32>(
+                    ptr(p),
+                    ptr(&g),
+                    ptr(&square_avgs[i]),
+                    opt_ptr(&grad_avgs[i]),
+                    opt_ptr(&bufs[i]),
+                    p.numel(),
+                    cfg,
+                ),
+                _ => crate::cpu::optim::rmsprop::<f64>(
+                    ptr(p),
+                    ptr(&g),
+                    ptr(&square_avgs[i]),
+                    opt_ptr(&grad_avgs[i]),
+                    opt_ptr(&bufs[i]),
+                    p.numel(),
+                    cfg,
+                ),
+            }
+        }
+        p.storage().bump_version();
+    }
+    Ok(())
+}
+
+pub fn adagrad_step(
+    params: &[Tensor],
+    grads: &[Tensor],
+    sums: &[Tensor],
+    cfg: &Adagrad,
+) -> Result<()> {
+    check_lengths(
+        "adagrad",
+        &[
+            ("params", params.len()),
+            ("grads", grads.len()),
+            ("sum", sums.len()),
+        ],
+    )?;
+    check_step("adagrad", cfg.step)?;
+    for (i, p) in params.iter().enumerate() {
+        let g = check_param(p, &grads[i])?;
+        check_state("sum", p, &sums[i])?;
+        // SAFETY: all checked to be distinct contiguous tensors of the parameter's shape.
+        unsafe {
+            match p.dtype() {
+                DType::F32 => crate::cpu::optim::adagrad::<f32>(
+                    ptr(p),
+                    ptr(&g),
+                    ptr(&sums[i]),
+                    p.numel(),
+                    cfg,
+                ),
+                _ => crate::cpu::optim::adagrad::<f64>(
+                    ptr(p),
+                    ptr(&g),
+                    ptr(&sums[i]),
+                    p.numel(),
+                    cfg,
+                ),
+            }
+        }
+        p.storage().bump_version();
+    }
+    Ok(())
+}
+
+pub fn adamax_step(
+    params: &[Tensor],
+    grads: &[Tensor],
+    exp_avgs: &[Tensor],
+    exp_infs: &[Tensor],
+    cfg: &Adamax,
+) -> Result<()> {
+    check_lengths(
+        "adamax",
+        &[
+            ("params", params.len()),
+            ("grads", grads.len()),
+            ("exp_avg", exp_avgs.len()),
+            ("exp_inf", exp_infs.len()),
+        ],
+    )?;
+    check_step("adamax", cfg.step)?;
+    for (i, p) in params.iter().enumerate() {
+        let g = check_param(p, &grads[i])?;
+        check_state("exp_avg", p, &exp_avgs[i])?;
+        check_state("exp_inf", p, &exp_infs[i])?;
+        // SAFETY: all checked to be distinct contiguous tensors of the parameter's shape.
+        unsafe {
+            match p.dtype() {
+                DType::F32 => crate::cpu::optim::adamax::<f32>(
+                    ptr(p),
+                    ptr(&g),
+                    ptr(&exp_avgs[i]),
+                    ptr(&exp_infs[i]),
+                    p.numel(),
+                    cfg,
+                ),
+                _ => crate::cpu::optim::adamax::<f64>(
+                    ptr(p),
+                    ptr(&g),
+                    ptr(&exp_avgs[i]),
+                    ptr(&exp_infs[i]),
+                    p.numel(),
+                    cfg,
+                ),
+            }
+        }
+        p.storage().bump_version();
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +406,56 @@ mod tests {
         )
         .unwrap();
         assert_eq!(big.to_vec::<f64>(), vec![0., 0., 0., 0.5, 0.5, 0.5]);
+    }
+
+    #[test]
+    fn group_steps_check_the_state_their_configuration_reads() {
+        let (p, g) = ([ones()], [ones()]);
+        let sq = [Tensor::from_vec(vec![0.0f64; 3], &[3]).unwrap()];
+        let cfg = Rmsprop {
+            lr: 0.1,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: true,
+            maximize: false,
+        };
+        let err = rmsprop_step(&p, &g, &sq, &[None], &[None], &cfg).unwrap_err();
+        assert!(format!("{err}").contains("grad_avg"));
+        // Not centered: the missing grad_avg is never read, and the step goes through.
+        let cfg = Rmsprop {
+            centered: false,
+            ..cfg
+        };
+        rmsprop_step(&p, &g, &sq, &[None], &[None], &cfg).unwrap();
+        assert!((sq[0].to_vec::<f64>()[0] - 0.01).abs() < 1e-15);
+
+        let cfg = Adagrad {
+            lr: 0.1,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            eps: 1e-10,
+            maximize: false,
+            step: 0,
+        };
+        assert!(adagrad_step(&p, &g, &sq, &cfg).is_err());
+
+        let (big, exp_inf) = offset_state();
+        let exp_inf = [exp_inf];
+        let exp_avg = [Tensor::from_vec(vec![0.0f64; 3], &[3]).unwrap()];
+        let short = [Tensor::from_vec(vec![0.0f64; 2], &[2]).unwrap()];
+        let cfg = Adamax {
+            lr: 0.1,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 0.5,
+            weight_decay: 0.0,
+            maximize: false,
+            step: 1,
+        };
+        assert!(adamax_step(&p, &g, &short, &exp_inf, &cfg).is_err());
+        adamax_step(&p, &g, &exp_avg, &exp_inf, &cfg).unwrap();
+        assert_eq!(big.to_vec::<f64>(), vec![0., 0., 0., 1.5, 1.5, 1.5]);
     }
 }

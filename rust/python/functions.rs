@@ -650,6 +650,110 @@ fn _adam_step(
         .py()
 }
 
+/// One fused RMSprop update over a parameter group (square_avg, and grad_avg / momentum
+/// buffers when centered / momentum > 0, updated in place).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn _rmsprop_step(
+    py: Python<'_>,
+    params: Vec<PyRef<'_, PyTensor>>,
+    grads: Vec<PyRef<'_, PyTensor>>,
+    square_avgs: Vec<PyRef<'_, PyTensor>>,
+    grad_avgs: Vec<Option<PyRef<'_, PyTensor>>>,
+    momentum_buffers: Vec<Option<PyRef<'_, PyTensor>>>,
+    lr: f64,
+    alpha: f64,
+    eps: f64,
+    weight_decay: f64,
+    momentum: f64,
+    centered: bool,
+    maximize: bool,
+) -> PyResult<()> {
+    let (p, g, sq, ga, b) = (
+        plain(params),
+        plain(grads),
+        plain(square_avgs),
+        opt_tensors(grad_avgs),
+        opt_tensors(momentum_buffers),
+    );
+    let cfg = crate::optim::RmspropConfig {
+        lr,
+        alpha,
+        eps,
+        weight_decay,
+        momentum,
+        centered,
+        maximize,
+    };
+    py.detach(|| crate::optim::rmsprop_step(&p, &g, &sq, &ga, &b, &cfg))
+        .py()
+}
+
+/// One fused Adagrad update over a parameter group sharing one step count (sums updated in place).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn _adagrad_step(
+    py: Python<'_>,
+    params: Vec<PyRef<'_, PyTensor>>,
+    grads: Vec<PyRef<'_, PyTensor>>,
+    sums: Vec<PyRef<'_, PyTensor>>,
+    step: u64,
+    lr: f64,
+    lr_decay: f64,
+    weight_decay: f64,
+    eps: f64,
+    maximize: bool,
+) -> PyResult<()> {
+    let (p, g, s) = (plain(params), plain(grads), plain(sums));
+    let cfg = crate::optim::AdagradConfig {
+        lr,
+        lr_decay,
+        weight_decay,
+        eps,
+        maximize,
+        step,
+    };
+    py.detach(|| crate::optim::adagrad_step(&p, &g, &s, &cfg))
+        .py()
+}
+
+/// One fused Adamax update over a parameter group sharing one step count (exp_avg and exp_inf
+/// updated in place).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn _adamax_step(
+    py: Python<'_>,
+    params: Vec<PyRef<'_, PyTensor>>,
+    grads: Vec<PyRef<'_, PyTensor>>,
+    exp_avgs: Vec<PyRef<'_, PyTensor>>,
+    exp_infs: Vec<PyRef<'_, PyTensor>>,
+    step: u64,
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    maximize: bool,
+) -> PyResult<()> {
+    let (p, g, m, u) = (
+        plain(params),
+        plain(grads),
+        plain(exp_avgs),
+        plain(exp_infs),
+    );
+    let cfg = crate::optim::AdamaxConfig {
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        maximize,
+        step,
+    };
+    py.detach(|| crate::optim::adamax_step(&p, &g, &m, &u, &cfg))
+        .py()
+}
+
 /// Native 2-D convolution without bias: `x [N,C,H,W]`, `weight [O, C/groups, kh, kw]`.
 #[pyfunction]
 fn _conv2d(
@@ -690,6 +794,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_sgd_step, m)?)?;
     m.add_function(wrap_pyfunction!(_adam_step, m)?)?;
+    m.add_function(wrap_pyfunction!(_rmsprop_step, m)?)?;
+    m.add_function(wrap_pyfunction!(_adagrad_step, m)?)?;
+    m.add_function(wrap_pyfunction!(_adamax_step, m)?)?;
     m.add_function(wrap_pyfunction!(tensor, m)?)?;
     m.add_function(wrap_pyfunction!(as_tensor, m)?)?;
     m.add_function(wrap_pyfunction!(from_numpy_py, m)?)?;
