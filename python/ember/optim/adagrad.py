@@ -1,11 +1,13 @@
-"""Adagrad (learning-rate decay, weight decay, initial accumulator, maximize), as ``torch.optim.Adagrad``.
+"""Adagrad (learning-rate decay, weight decay, initial accumulator, maximize), as ``torch.optim.Adagrad``,
+with one fused native call per parameter group (per distinct step count).
 
 As in PyTorch, each parameter's state (``step`` and the squared-gradient ``sum``) is created
 when the optimizer is built, so ``initial_accumulator_value`` is visible before the first step.
 """
 
+from .. import _core
 from .._functions import full_like
-from .._grad_mode import enable_grad, no_grad
+from .._grad_mode import enable_grad
 from .optimizer import Optimizer
 
 
@@ -27,29 +29,33 @@ class Adagrad(Optimizer):
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         for p in group["params"]:
-            st = self.state[p]
-            if not st:
-                st["step"] = 0
-                st["sum"] = full_like(p, group["initial_accumulator_value"])
+            self._init_state(p, group)
+
+    def _init_state(self, p, group):
+        st = self.state[p]
+        if not st:
+            st["step"] = 0
+            st["sum"] = full_like(p, group["initial_accumulator_value"])
 
     def step(self, closure=None):
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
-            for group in self.param_groups:
-                lr, lr_decay, wd, eps = group["lr"], group["lr_decay"], group["weight_decay"], group["eps"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    grad = -p.grad if group["maximize"] else p.grad
-                    st = self.state[p]
-                    st["step"] += 1
-                    if wd != 0:
-                        grad = grad + p * wd
-                    clr = lr / (1 + (st["step"] - 1) * lr_decay)
-                    st["sum"].add_(grad * grad)
-                    std = st["sum"].sqrt().add_(eps)
-                    p.add_(grad / std, alpha=-clr)
+        for group in self.param_groups:
+            by_step = {}
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                # A state dict that left this parameter out: start it afresh, as at construction.
+                self._init_state(p, group)
+                st = self.state[p]
+                st["step"] += 1
+                by_step.setdefault(st["step"], []).append(p)
+            # The decayed learning rate depends on each parameter's own step count.
+            for step, batch in by_step.items():
+                _core._adagrad_step(
+                    batch, [p.grad for p in batch], [self.state[p]["sum"] for p in batch], step, group["lr"],
+                    group["lr_decay"], group["weight_decay"], group["eps"], group["maximize"],
+                )
         return loss

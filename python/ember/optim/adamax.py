@@ -1,7 +1,9 @@
-"""Adamax: Adam with an infinity-norm second moment, as ``torch.optim.Adamax``."""
+"""Adamax: Adam with an infinity-norm second moment, as ``torch.optim.Adamax``; one fused native
+call per parameter group (per distinct step count)."""
 
+from .. import _core
 from .._functions import zeros_like
-from .._grad_mode import enable_grad, no_grad
+from .._grad_mode import enable_grad
 from .optimizer import Optimizer
 
 
@@ -24,24 +26,24 @@ class Adamax(Optimizer):
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
-            for group in self.param_groups:
-                lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    grad = -p.grad if group["maximize"] else p.grad
-                    st = self.state[p]
-                    if not st:
-                        st["step"] = 0
-                        st["exp_avg"] = zeros_like(p)
-                        st["exp_inf"] = zeros_like(p)
-                    st["step"] += 1
-                    if wd != 0:
-                        grad = grad + p * wd
-                    exp_avg, exp_inf = st["exp_avg"], st["exp_inf"]
-                    exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
-                    exp_inf.mul_(beta2).maximum_(grad.abs().add_(eps))
-                    clr = lr / (1 - beta1 ** st["step"])
-                    p.add_(exp_avg / exp_inf, alpha=-clr)
+        for group in self.param_groups:
+            by_step = {}
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                if not st:
+                    st["step"] = 0
+                    st["exp_avg"] = zeros_like(p)
+                    st["exp_inf"] = zeros_like(p)
+                st["step"] += 1
+                by_step.setdefault(st["step"], []).append(p)
+            beta1, beta2 = group["betas"]
+            # Parameters that joined later have their own step count (bias correction): one call per count.
+            for step, batch in by_step.items():
+                st = [self.state[p] for p in batch]
+                _core._adamax_step(
+                    batch, [p.grad for p in batch], [s["exp_avg"] for s in st], [s["exp_inf"] for s in st], step,
+                    group["lr"], beta1, beta2, group["eps"], group["weight_decay"], group["maximize"],
+                )
         return loss

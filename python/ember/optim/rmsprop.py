@@ -1,11 +1,12 @@
 """RMSprop (smoothing constant, centering, momentum, weight decay, maximize), as ``torch.optim.RMSprop``.
 
-The update is a handful of in-place tensor ops per parameter under ``no_grad``; it follows
-PyTorch's single-tensor implementation line by line, so trajectories match to rounding.
+Each step is one fused native call per parameter group that follows PyTorch's single-tensor
+implementation element by element, so trajectories match to rounding.
 """
 
+from .. import _core
 from .._functions import zeros_like
-from .._grad_mode import enable_grad, no_grad
+from .._grad_mode import enable_grad
 from .optimizer import Optimizer
 
 
@@ -28,38 +29,28 @@ class RMSprop(Optimizer):
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
-            for group in self.param_groups:
-                lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-                wd, momentum, centered = group["weight_decay"], group["momentum"], group["centered"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    grad = -p.grad if group["maximize"] else p.grad
-                    st = self.state[p]
-                    if not st:
-                        st["step"] = 0
-                        st["square_avg"] = zeros_like(p)
-                        if momentum > 0:
-                            st["momentum_buffer"] = zeros_like(p)
-                        if centered:
-                            st["grad_avg"] = zeros_like(p)
-                    st["step"] += 1
-                    if wd != 0:
-                        grad = grad + p * wd
-                    square_avg = st["square_avg"]
-                    square_avg.mul_(alpha).add_(grad * grad, alpha=1 - alpha)
-                    if centered:
-                        grad_avg = st["grad_avg"]
-                        grad_avg.mul_(alpha).add_(grad, alpha=1 - alpha)
-                        avg = (square_avg - grad_avg * grad_avg).sqrt_()
-                    else:
-                        avg = square_avg.sqrt()
-                    avg.add_(eps)
-                    if momentum > 0:
-                        buf = st["momentum_buffer"]
-                        buf.mul_(momentum).add_(grad / avg)
-                        p.add_(buf, alpha=-lr)
-                    else:
-                        p.add_(grad / avg, alpha=-lr)
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            momentum, centered = group["momentum"], group["centered"]
+            for p in params:
+                st = self.state[p]
+                if not st:
+                    st["step"] = 0
+                    st["square_avg"] = zeros_like(p)
+                # Also when momentum or centering is switched on mid-training (a scheduler
+                # cycling momentum): a fresh buffer is zeros, as it would have been at the start.
+                if momentum > 0 and "momentum_buffer" not in st:
+                    st["momentum_buffer"] = zeros_like(p)
+                if centered and "grad_avg" not in st:
+                    st["grad_avg"] = zeros_like(p)
+                st["step"] += 1
+            # The step count does not enter RMSprop's update: one call covers the whole group.
+            st = [self.state[p] for p in params]
+            _core._rmsprop_step(
+                params, [p.grad for p in params], [s["square_avg"] for s in st], [s.get("grad_avg") for s in st],
+                [s.get("momentum_buffer") for s in st], group["lr"], group["alpha"], group["eps"],
+                group["weight_decay"], momentum, centered, group["maximize"],
+            )
         return loss
