@@ -1,5 +1,5 @@
-"""``ember.optim``: optimizers (SGD, Adam, AdamW with fused native steps; RMSprop, Adagrad, Adamax
-in Python) and learning-rate schedulers."""
+"""``ember.optim``: optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, each step one fused
+native call per parameter group) and learning-rate schedulers."""
 
 from . import lr_scheduler
 from .adagrad import Adagrad
