@@ -13,6 +13,9 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     cpu::elementwise::binary(op, a, b, shape)
 }
+pub fn binary_into(op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
+    cpu::elementwise::binary_into(op, a, b, out)
+}
 pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     cpu::elementwise::where_(c, a, b, shape)
 }

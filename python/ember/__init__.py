@@ -43,9 +43,15 @@ from ._core import (
     where,
     is_grad_enabled,
     from_dlpack,
+    add,
+    sub,
+    mul,
+    div,
 )
 from ._tensor_helpers import Size, _ArrayHolder, _rebuild_tensor, _tensor_repr, _dtype_from_name
 from ._grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode
+
+multiply, subtract, divide, true_divide = mul, sub, div, div
 
 float = float32
 double = float64
@@ -71,8 +77,8 @@ abs neg negative exp log log1p expm1 sqrt rsqrt sin cos tanh sigmoid relu erf si
 reciprocal logical_not sum mean prod amax amin max min argmax argmin var std norm logsumexp softmax
 log_softmax cumsum all any reshape permute transpose unsqueeze squeeze flatten unflatten narrow select
 repeat split chunk unbind gather scatter scatter_add index_select masked_fill flip roll tril triu sort
-argsort topk nonzero clamp clip matmul mm bmm dot add sub mul div pow maximum minimum remainder
-floor_divide atan2 eq ne lt le gt ge logical_and logical_or logical_xor multiply divide subtract
+argsort topk nonzero clamp clip matmul mm bmm dot pow maximum minimum remainder
+floor_divide atan2 eq ne lt le gt ge logical_and logical_or logical_xor
 true_divide clone detach numel is_floating_point t bitwise_and bitwise_or bitwise_xor
 bitwise_not
 """.split()
@@ -120,7 +126,7 @@ def __getattr__(name):
 __all__ = [
     "Tensor", "Generator", "dtype", "device", "Size", "float32", "float64", "float16", "bfloat16",
     "int64", "int32", "bool", "float", "double", "half", "long", "int", "tensor", "as_tensor",
-    "from_numpy", "from_dlpack", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand", "randn",
+    "from_numpy", "from_dlpack", "add", "sub", "mul", "div", "multiply", "subtract", "divide", "true_divide", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand", "randn",
     "randint", "randperm", "multinomial", "bernoulli", "manual_seed", "initial_seed",
     "default_generator", "cat", "concat", "concatenate", "stack", "where", "is_grad_enabled",
     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "zeros_like", "ones_like",

@@ -35,32 +35,31 @@ pub fn map1<T: Element, U: Element>(x: &Tensor, f: impl Fn(T) -> U + Sync) -> Te
     out
 }
 
-/// `out[i] = f(a[i], b[i])` with `a` and `b` broadcast to `shape`.
+/// `out[i] = f(a[i], b[i])` with `a` and `b` broadcast to `out`'s shape; `out` is a
+/// contiguous tensor of `U` (fresh, or a caller's `out=` tensor).
 pub fn map2<T: Element, U: Element>(
     a: &Tensor,
     b: &Tensor,
-    shape: &[usize],
+    out: &Tensor,
     f: impl Fn(T, T) -> U + Sync,
-) -> Result<Tensor> {
-    if a.numel() == 1 && b.numel() == 1 {
+) -> Result<()> {
+    let shape = out.shape();
+    let base = out.layout().offset;
+    if a.numel() == 1 && b.numel() == 1 && out.numel() == 1 {
         // One element each (Python-loop scalars): no walk to set up.
-        let out = Tensor::for_overwrite(shape, U::DTYPE, Device::Cpu)?;
         let (x, y) = (
             a.storage().as_slice::<T>()[a.layout().offset],
             b.storage().as_slice::<T>()[b.layout().offset],
         );
-        out.storage().as_mut_slice::<U>()[0] = f(x, y);
-        return Ok(out);
+        out.storage().as_mut_slice::<U>()[base] = f(x, y);
+        return Ok(());
     }
     let (la, lb) = (a.layout().expand(shape)?, b.layout().expand(shape)?);
-    let out = Tensor::for_overwrite(shape, U::DTYPE, Device::Cpu)?;
     let walk = Walk::new(shape, [&la, &lb]);
     let [sa, sb] = walk.inner_strides();
-    let (xa, xb, dst) = (
-        a.storage().as_slice::<T>(),
-        b.storage().as_slice::<T>(),
-        out_ptr::<U>(&out),
-    );
+    // SAFETY: `out` is contiguous, so its elements are base..base+numel of its storage.
+    let dst = OutPtr(unsafe { out.storage().as_mut_slice::<U>().as_mut_ptr().add(base) });
+    let (xa, xb) = (a.storage().as_slice::<T>(), b.storage().as_slice::<T>());
     walk.run(|o, [ia, ib], n| {
         // SAFETY: the walk hands out disjoint output segments.
         let d = unsafe { dst.range(o, n) };
@@ -89,7 +88,7 @@ pub fn map2<T: Element, U: Element>(
             }
         }
     });
-    Ok(out)
+    Ok(())
 }
 
 fn unary_float<T: Float>(op: UnaryOp, x: &Tensor) -> Tensor {
@@ -179,29 +178,29 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     }
 }
 
-fn binary_num<T: Num>(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+fn binary_num<T: Num>(op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
     match op {
-        BinaryOp::Add => map2(a, b, shape, |x: T, y: T| x + y),
-        BinaryOp::Sub => map2(a, b, shape, |x: T, y: T| x - y),
-        BinaryOp::Mul => map2(a, b, shape, |x: T, y: T| x * y),
-        BinaryOp::Div => map2(a, b, shape, |x: T, y: T| x.div(y)),
-        BinaryOp::Pow => map2(a, b, shape, |x: T, y: T| x.pow(y)),
-        BinaryOp::Maximum => map2(a, b, shape, |x: T, y: T| x.max_(y)),
-        BinaryOp::Minimum => map2(a, b, shape, |x: T, y: T| x.min_(y)),
-        BinaryOp::Remainder => map2(a, b, shape, |x: T, y: T| x.rem(y)),
-        BinaryOp::FloorDivide => map2(a, b, shape, |x: T, y: T| x.floor_div(y)),
-        _ => compare::<T>(op, a, b, shape),
+        BinaryOp::Add => map2(a, b, out, |x: T, y: T| x + y),
+        BinaryOp::Sub => map2(a, b, out, |x: T, y: T| x - y),
+        BinaryOp::Mul => map2(a, b, out, |x: T, y: T| x * y),
+        BinaryOp::Div => map2(a, b, out, |x: T, y: T| x.div(y)),
+        BinaryOp::Pow => map2(a, b, out, |x: T, y: T| x.pow(y)),
+        BinaryOp::Maximum => map2(a, b, out, |x: T, y: T| x.max_(y)),
+        BinaryOp::Minimum => map2(a, b, out, |x: T, y: T| x.min_(y)),
+        BinaryOp::Remainder => map2(a, b, out, |x: T, y: T| x.rem(y)),
+        BinaryOp::FloorDivide => map2(a, b, out, |x: T, y: T| x.floor_div(y)),
+        _ => compare::<T>(op, a, b, out),
     }
 }
 
-fn compare<T: Element>(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+fn compare<T: Element>(op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
     match op {
-        BinaryOp::Eq => map2(a, b, shape, |x: T, y: T| x == y),
-        BinaryOp::Ne => map2(a, b, shape, |x: T, y: T| x != y),
-        BinaryOp::Lt => map2(a, b, shape, |x: T, y: T| x < y),
-        BinaryOp::Le => map2(a, b, shape, |x: T, y: T| x <= y),
-        BinaryOp::Gt => map2(a, b, shape, |x: T, y: T| x > y),
-        BinaryOp::Ge => map2(a, b, shape, |x: T, y: T| x >= y),
+        BinaryOp::Eq => map2(a, b, out, |x: T, y: T| x == y),
+        BinaryOp::Ne => map2(a, b, out, |x: T, y: T| x != y),
+        BinaryOp::Lt => map2(a, b, out, |x: T, y: T| x < y),
+        BinaryOp::Le => map2(a, b, out, |x: T, y: T| x <= y),
+        BinaryOp::Gt => map2(a, b, out, |x: T, y: T| x > y),
+        BinaryOp::Ge => map2(a, b, out, |x: T, y: T| x >= y),
         _ => bail!(
             DType,
             "\"{}\" not implemented for '{}'",
@@ -213,17 +212,29 @@ fn compare<T: Element>(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) ->
 
 /// A binary op on two CPU tensors of one dtype (the tensor layer promotes), broadcast to `shape`.
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let dtype = if op.is_comparison() || op.is_logical() {
+        DType::Bool
+    } else {
+        a.dtype()
+    };
+    let out = Tensor::for_overwrite(shape, dtype, Device::Cpu)?;
+    binary_into(op, a, b, &out)?;
+    Ok(out)
+}
+
+/// `binary` writing into `out` (contiguous, of the result dtype, of the broadcast shape).
+pub fn binary_into(op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
     if op.is_bitwise() {
         return match (a.dtype(), op) {
-            (DType::I64, BinaryOp::BitwiseAnd) => map2(a, b, shape, |x: i64, y: i64| x & y),
-            (DType::I64, BinaryOp::BitwiseOr) => map2(a, b, shape, |x: i64, y: i64| x | y),
-            (DType::I64, _) => map2(a, b, shape, |x: i64, y: i64| x ^ y),
-            (DType::I32, BinaryOp::BitwiseAnd) => map2(a, b, shape, |x: i32, y: i32| x & y),
-            (DType::I32, BinaryOp::BitwiseOr) => map2(a, b, shape, |x: i32, y: i32| x | y),
-            (DType::I32, _) => map2(a, b, shape, |x: i32, y: i32| x ^ y),
-            (DType::Bool, BinaryOp::BitwiseAnd) => map2(a, b, shape, |x: bool, y: bool| x & y),
-            (DType::Bool, BinaryOp::BitwiseOr) => map2(a, b, shape, |x: bool, y: bool| x | y),
-            (DType::Bool, _) => map2(a, b, shape, |x: bool, y: bool| x ^ y),
+            (DType::I64, BinaryOp::BitwiseAnd) => map2(a, b, out, |x: i64, y: i64| x & y),
+            (DType::I64, BinaryOp::BitwiseOr) => map2(a, b, out, |x: i64, y: i64| x | y),
+            (DType::I64, _) => map2(a, b, out, |x: i64, y: i64| x ^ y),
+            (DType::I32, BinaryOp::BitwiseAnd) => map2(a, b, out, |x: i32, y: i32| x & y),
+            (DType::I32, BinaryOp::BitwiseOr) => map2(a, b, out, |x: i32, y: i32| x | y),
+            (DType::I32, _) => map2(a, b, out, |x: i32, y: i32| x ^ y),
+            (DType::Bool, BinaryOp::BitwiseAnd) => map2(a, b, out, |x: bool, y: bool| x & y),
+            (DType::Bool, BinaryOp::BitwiseOr) => map2(a, b, out, |x: bool, y: bool| x | y),
+            (DType::Bool, _) => map2(a, b, out, |x: bool, y: bool| x ^ y),
             (d, _) => bail!(
                 DType,
                 "\"{}\" not implemented for '{}'",
@@ -233,20 +244,20 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<T
         };
     }
     match (a.dtype(), op) {
-        (DType::F32, BinaryOp::Atan2) => map2(a, b, shape, |x: f32, y: f32| x.atan2(y)),
-        (DType::F64, BinaryOp::Atan2) => map2(a, b, shape, |x: f64, y: f64| x.atan2(y)),
-        (DType::F32, _) => binary_num::<f32>(op, a, b, shape),
-        (DType::F64, _) => binary_num::<f64>(op, a, b, shape),
-        (DType::I64, _) => binary_num::<i64>(op, a, b, shape),
-        (DType::I32, _) => binary_num::<i32>(op, a, b, shape),
+        (DType::F32, BinaryOp::Atan2) => map2(a, b, out, |x: f32, y: f32| x.atan2(y)),
+        (DType::F64, BinaryOp::Atan2) => map2(a, b, out, |x: f64, y: f64| x.atan2(y)),
+        (DType::F32, _) => binary_num::<f32>(op, a, b, out),
+        (DType::F64, _) => binary_num::<f64>(op, a, b, out),
+        (DType::I64, _) => binary_num::<i64>(op, a, b, out),
+        (DType::I32, _) => binary_num::<i32>(op, a, b, out),
         (DType::Bool, BinaryOp::LogicalAnd | BinaryOp::Mul | BinaryOp::Minimum) => {
-            map2(a, b, shape, |x: bool, y: bool| x & y)
+            map2(a, b, out, |x: bool, y: bool| x & y)
         }
         (DType::Bool, BinaryOp::LogicalOr | BinaryOp::Add | BinaryOp::Maximum) => {
-            map2(a, b, shape, |x: bool, y: bool| x | y)
+            map2(a, b, out, |x: bool, y: bool| x | y)
         }
-        (DType::Bool, BinaryOp::LogicalXor) => map2(a, b, shape, |x: bool, y: bool| x ^ y),
-        (DType::Bool, _) => compare::<bool>(op, a, b, shape),
+        (DType::Bool, BinaryOp::LogicalXor) => map2(a, b, out, |x: bool, y: bool| x ^ y),
+        (DType::Bool, _) => compare::<bool>(op, a, b, out),
         (DType::F16 | DType::BF16, _) => unreachable!("half tensors compute in float32"),
     }
 }

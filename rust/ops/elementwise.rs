@@ -375,3 +375,39 @@ pub fn in_place(dst: &Tensor, f: impl FnOnce(&Tensor) -> Result<Tensor>, cast: b
     }
     Ok(())
 }
+
+/// `op(a, b)` written into `out` (PyTorch's `out=`): no graph, shape and dtype must match.
+/// Contiguous outputs of the result dtype are filled directly, with no temporary.
+pub fn binary_out(op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
+    if super::super::autograd::tape::needs_grad(&[a, b])
+        || (is_grad_enabled() && out.requires_grad())
+    {
+        bail!(Runtime, "{}(): functions with out=... arguments don't support automatic differentiation, but one of the arguments requires grad.", op.name());
+    }
+    same_device(op.name(), &[a, b, out])?;
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    if out.shape() != shape.as_slice() {
+        bail!(
+            Runtime,
+            "{}(): out has shape {:?} but the result has shape {shape:?}",
+            op.name(),
+            out.shape()
+        );
+    }
+    let dtype = result_dtype(op, promote_operands(a, b));
+    let compute = compute_dtype(DType::promote(a.dtype(), b.dtype()));
+    let aliased = out.storage().same(a.storage()) || out.storage().same(b.storage());
+    let direct = out.is_contiguous()
+        && out.dtype() == dtype
+        && dtype == compute
+        && !aliased
+        && !op.is_logical();
+    if direct && !matches!(compute, DType::I64 | DType::I32) {
+        let (ca, cb) = (backend_cast(a, compute)?, backend_cast(b, compute)?);
+        backend::binary_into(op, &ca, &cb, out)?;
+        out.storage().bump_version();
+        return Ok(());
+    }
+    let r = binary(op, a, b)?;
+    write(out, &r, dtype.category() <= out.dtype().category())
+}

@@ -789,7 +789,96 @@ fn _max_pool2d(
     Ok((PyTensor::new(v), PyTensor::new(i)))
 }
 
+/// `ember.add/sub/mul/div(input, other, *, alpha=1, out=None)`: with `out` the result is
+/// written into that tensor (no graph), as PyTorch's out= variants.
+fn binary_fn(
+    py: Python<'_>,
+    op: crate::op::BinaryOp,
+    input: &Bound<'_, PyAny>,
+    other: &Bound<'_, PyAny>,
+    alpha: Option<f64>,
+    out: Option<Bound<'_, PyTensor>>,
+) -> PyResult<Py<PyAny>> {
+    let a = match input.extract::<PyRef<'_, PyTensor>>() {
+        Ok(t) => t.t.clone(),
+        Err(_) => {
+            let like = other
+                .extract::<PyRef<'_, PyTensor>>()
+                .map(|t| t.t.clone())
+                .map_err(|_| {
+                    pyo3::exceptions::PyTypeError::new_err("expected at least one Tensor argument")
+                })?;
+            tensor_or_scalar(&like, input)?
+        }
+    };
+    let mut b = tensor_or_scalar(&a, other)?;
+    if let Some(al) = alpha.filter(|&v| v != 1.0) {
+        b = ew::binary_scalar(crate::op::BinaryOp::Mul, &b, crate::ops::Scalar::Float(al)).py()?;
+    }
+    match out {
+        Some(o) => {
+            let ot = o.borrow().t.clone();
+            py.detach(|| ew::binary_out(op, &a, &b, &ot)).py()?;
+            Ok(o.into_any().unbind())
+        }
+        None => Ok(PyTensor::new(ew::binary(op, &a, &b).py()?)
+            .into_pyobject(py)?
+            .into_any()
+            .unbind()),
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, other, *, alpha=None, out=None))]
+fn add(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    other: &Bound<'_, PyAny>,
+    alpha: Option<f64>,
+    out: Option<Bound<'_, PyTensor>>,
+) -> PyResult<Py<PyAny>> {
+    binary_fn(py, crate::op::BinaryOp::Add, input, other, alpha, out)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, other, *, alpha=None, out=None))]
+fn sub(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    other: &Bound<'_, PyAny>,
+    alpha: Option<f64>,
+    out: Option<Bound<'_, PyTensor>>,
+) -> PyResult<Py<PyAny>> {
+    binary_fn(py, crate::op::BinaryOp::Sub, input, other, alpha, out)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, other, *, out=None))]
+fn mul(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    other: &Bound<'_, PyAny>,
+    out: Option<Bound<'_, PyTensor>>,
+) -> PyResult<Py<PyAny>> {
+    binary_fn(py, crate::op::BinaryOp::Mul, input, other, None, out)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, other, *, out=None))]
+fn div(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    other: &Bound<'_, PyAny>,
+    out: Option<Bound<'_, PyTensor>>,
+) -> PyResult<Py<PyAny>> {
+    binary_fn(py, crate::op::BinaryOp::Div, input, other, None, out)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(add, m)?)?;
+    m.add_function(wrap_pyfunction!(sub, m)?)?;
+    m.add_function(wrap_pyfunction!(mul, m)?)?;
+    m.add_function(wrap_pyfunction!(div, m)?)?;
     m.add_function(wrap_pyfunction!(_conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(_max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_sgd_step, m)?)?;
