@@ -332,8 +332,19 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             let ga = want(0)
                 .then(|| sum_to(&crate::ops::linalg::matmul(g, &mt(b)?)?, &inp[0].shape))
                 .transpose()?;
+            // The gradient takes b's layout: for a transposed weight (`x @ w.t()`, Linear)
+            // (g^T a)^T is a view whose transpose is contiguous, so w's gradient needs no copy.
+            let nb = b.ndim();
+            let b_col_major = b.layout().strides[nb - 2] == 1 && b.layout().strides[nb - 1] != 1;
             let gb = want(1)
-                .then(|| sum_to(&crate::ops::linalg::matmul(&mt(a)?, g)?, &inp[1].shape))
+                .then(|| {
+                    let r = if b_col_major {
+                        mt(&crate::ops::linalg::matmul(&mt(g)?, a)?)?
+                    } else {
+                        crate::ops::linalg::matmul(&mt(a)?, g)?
+                    };
+                    sum_to(&r, &inp[1].shape)
+                })
                 .transpose()?;
             Ok(vec![ga, gb])
         }

@@ -5,9 +5,11 @@ use super::strided::{OutPtr, Walk};
 use crate::bail;
 use crate::dtype::{DType, Element};
 use crate::error::Result;
+use crate::layout::Layout;
 use crate::op::{BinaryOp, UnaryOp};
 use crate::storage::Device;
 use crate::tensor::Tensor;
+use rayon::prelude::*;
 
 fn out_ptr<U: Element>(out: &Tensor) -> OutPtr<U> {
     OutPtr(out.storage().as_mut_slice::<U>().as_mut_ptr())
@@ -296,12 +298,64 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<
 
 /// A contiguous copy of `x` converted to `dtype`.
 pub fn cast(x: &Tensor, dtype: DType) -> Tensor {
+    if x.dtype() == dtype && is_transposed_matrix(x) {
+        return with_dtype!(dtype, T, { transpose_copy::<T>(x) });
+    }
     if x.dtype() == dtype {
         return with_dtype!(dtype, T, { map1(x, |v: T| v) });
     }
     with_dtype!(x.dtype(), S, {
         with_dtype!(dtype, D, { map1(x, |v: S| D::from_f64(v.to_f64())) })
     })
+}
+
+/// True when the last two dims step as a column-major matrix (a transposed view): a plain
+/// row-major walk would read with a large stride, so `transpose_copy` tiles instead.
+fn is_transposed_matrix(x: &Tensor) -> bool {
+    let (n, l) = (x.ndim(), x.layout());
+    n >= 2
+        && l.strides[n - 2] == 1
+        && l.strides[n - 1] > 1
+        && l.shape[n - 2] >= 16
+        && l.shape[n - 1] >= 16
+}
+
+/// A contiguous copy of a (batched) transposed matrix view, in small tiles: with power-of-two
+/// strides, more than 8 rows of a tile would fall into one L1 set and evict each other.
+fn transpose_copy<T: Element>(x: &Tensor) -> Tensor {
+    const TILE: usize = 8;
+    let n = x.ndim();
+    let l = x.layout();
+    let (rows, cols, cs) = (l.shape[n - 2], l.shape[n - 1], l.strides[n - 1]);
+    let out = Tensor::for_overwrite(&l.shape, T::DTYPE, Device::Cpu).expect("allocation");
+    let batch = Layout {
+        shape: l.shape[..n - 2].to_vec(),
+        strides: l.strides[..n - 2].to_vec(),
+        offset: l.offset,
+    };
+    let offsets: Vec<usize> = batch.indices().collect();
+    let src = x.storage().as_slice::<T>();
+    let dst = out_ptr::<T>(&out);
+    let one = |b: usize, base: usize| {
+        // SAFETY: batch entry `b` owns its rows*cols block of the fresh output.
+        let d = unsafe { dst.range(b * rows * cols, rows * cols) };
+        for i0 in (0..rows).step_by(TILE) {
+            for j0 in (0..cols).step_by(TILE) {
+                for i in i0..(i0 + TILE).min(rows) {
+                    let row = &mut d[i * cols..(i + 1) * cols];
+                    for j in j0..(j0 + TILE).min(cols) {
+                        row[j] = src[base + j * cs + i];
+                    }
+                }
+            }
+        }
+    };
+    if offsets.len() > 1 {
+        offsets.par_iter().enumerate().for_each(|(b, &o)| one(b, o));
+    } else {
+        one(0, offsets[0]);
+    }
+    out
 }
 
 /// Writes `src` (broadcast to `dst`'s shape, same dtype) into the view `dst`.

@@ -68,6 +68,46 @@ fn gemm_t<T: Num>(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
                 return;
             }
             match T::DTYPE {
+                // gemm is slow on a row-major lhs times a column-major rhs (`x @ w.t()` in
+                // Linear). When the rhs is the wider operand, C^T = B^T A^T into a row-major
+                // scratch puts the column-major side on the smaller matrix; a tiled transpose
+                // then writes C.
+                DType::F32 | DType::F64
+                    if b_rs == 1 && b_cs != 1 && a_cs == 1 && m < n && m * n * k >= 1 << 20 =>
+                {
+                    let mut t = vec![T::zero(); n * m];
+                    gemm::gemm(
+                        n,
+                        m,
+                        k,
+                        t.as_mut_ptr(),
+                        1,
+                        m as isize,
+                        false,
+                        pb.add(ob[i]),
+                        b_rs,
+                        b_cs,
+                        pa.add(oa[i]),
+                        a_rs,
+                        a_cs,
+                        T::zero(),
+                        T::ONE,
+                        false,
+                        false,
+                        false,
+                        par,
+                    );
+                    const TILE: usize = 8;
+                    for j0 in (0..n).step_by(TILE) {
+                        for r0 in (0..m).step_by(TILE) {
+                            for r in r0..(r0 + TILE).min(m) {
+                                for j in j0..(j0 + TILE).min(n) {
+                                    *c.add(r * n + j) = t[j * m + r];
+                                }
+                            }
+                        }
+                    }
+                }
                 DType::F32 | DType::F64 => gemm::gemm(
                     m,
                     n,
