@@ -7,7 +7,6 @@ when the optimizer is built, so ``initial_accumulator_value`` is visible before 
 
 from .. import _core
 from .._functions import full_like
-from .._grad_mode import enable_grad
 from .optimizer import Optimizer
 
 
@@ -38,10 +37,7 @@ class Adagrad(Optimizer):
             st["sum"] = full_like(p, group["initial_accumulator_value"])
 
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = self._evaluate(closure)
         for group in self.param_groups:
             by_step = {}
             for p in group["params"]:

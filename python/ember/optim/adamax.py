@@ -3,7 +3,6 @@ call per parameter group (per distinct step count)."""
 
 from .. import _core
 from .._functions import zeros_like
-from .._grad_mode import enable_grad
 from .optimizer import Optimizer
 
 
@@ -22,10 +21,7 @@ class Adamax(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize))
 
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = self._evaluate(closure)
         for group in self.param_groups:
             by_step = {}
             for p in group["params"]:

@@ -48,6 +48,16 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
+    @staticmethod
+    def _evaluate(closure):
+        """Runs a step's closure (which recomputes the loss) with grad mode on; None without one."""
+        if closure is None:
+            return None
+        from .._grad_mode import enable_grad
+
+        with enable_grad():
+            return closure()
+
     def zero_grad(self, set_to_none=True):
         for g in self.param_groups:
             for p in g["params"]:

@@ -6,7 +6,6 @@ implementation element by element, so trajectories match to rounding.
 
 from .. import _core
 from .._functions import zeros_like
-from .._grad_mode import enable_grad
 from .optimizer import Optimizer
 
 
@@ -25,10 +24,7 @@ class RMSprop(Optimizer):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered, maximize=maximize))
 
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = self._evaluate(closure)
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:

@@ -18,10 +18,7 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
 
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with _core_enable_grad():
-                loss = closure()
+        loss = self._evaluate(closure)
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
@@ -41,8 +38,3 @@ class SGD(Optimizer):
                 _core._sgd_step(batch, [p.grad for p in batch], bufs, group["lr"], momentum, group["dampening"], group["nesterov"], group["weight_decay"], group["maximize"], first)
         return loss
 
-
-def _core_enable_grad():
-    from .._grad_mode import enable_grad
-
-    return enable_grad()
