@@ -32,7 +32,7 @@ def A(t):
     return np.array(t.detach().cpu().numpy(), copy=True)
 
 
-def close(t, expected, rtol=1e-5, atol=1e-6):
+def assert_close(t, expected, rtol=1e-5, atol=1e-6):
     got = A(t) if isinstance(t, ember.Tensor) else np.asarray(t)
     exp = np.asarray(expected)
     assert got.shape == exp.shape, f"shape {got.shape} != {exp.shape}"
@@ -180,11 +180,11 @@ def test_linear_forward_backward_and_init(device):
     g = rng.standard_normal((4, 3)).astype(np.float32)
     xt = T(x, device, requires_grad=True)
     out = m(xt)
-    close(out, x @ w0.T + b0, rtol=1e-5, atol=1e-5)
+    assert_close(out, x @ w0.T + b0, rtol=1e-5, atol=1e-5)
     (out * T(g, device)).sum().backward()
-    close(xt.grad, g @ w0, atol=1e-5)
-    close(m.weight.grad, g.T @ x, atol=1e-5)
-    close(m.bias.grad, g.sum(0), atol=1e-5)
+    assert_close(xt.grad, g @ w0, atol=1e-5)
+    assert_close(m.weight.grad, g.T @ x, atol=1e-5)
+    assert_close(m.bias.grad, g.sum(0), atol=1e-5)
     # Extra leading dims broadcast; no bias registers None.
     assert tuple(m(T(rng.standard_normal((2, 4, 5)).astype(np.float32), device)).shape) == (2, 4, 3)
     nb = nn.Linear(5, 3, bias=False)
@@ -243,12 +243,12 @@ def test_conv2d_forward_backward(device, cin, cout, k, stride, padding, dilation
         assert expected.shape[2:] == x.shape[2:]
     xt = T(x, device, requires_grad=True)
     out = m(xt)
-    close(out, expected, rtol=1e-10, atol=1e-10)
+    assert_close(out, expected, rtol=1e-10, atol=1e-10)
     g = rng.standard_normal(expected.shape)
     (out * T(g, device)).sum().backward()
-    close(xt.grad, num_grad(lambda x_: (ref(x_, w) * g).sum(), x), rtol=1e-6, atol=1e-6)
-    close(m.weight.grad, num_grad(lambda w_: (ref(x, w_) * g).sum(), w), rtol=1e-6, atol=1e-6)
-    close(m.bias.grad, g.sum(axis=(0, 2, 3)), rtol=1e-10, atol=1e-10)
+    assert_close(xt.grad, num_grad(lambda x_: (ref(x_, w) * g).sum(), x), rtol=1e-6, atol=1e-6)
+    assert_close(m.weight.grad, num_grad(lambda w_: (ref(x, w_) * g).sum(), w), rtol=1e-6, atol=1e-6)
+    assert_close(m.bias.grad, g.sum(axis=(0, 2, 3)), rtol=1e-10, atol=1e-10)
 
 
 def test_conv2d_gradcheck_and_unbatched(device):
@@ -259,7 +259,7 @@ def test_conv2d_gradcheck_and_unbatched(device):
     gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, groups=2), x, w, b)
     m = nn.Conv2d(2, 3, 3, padding=1)
     xi = rng.standard_normal((2, 5, 5)).astype(np.float32)
-    close(m(T(xi, device)), A(m(T(xi[None], device)))[0], atol=1e-6)
+    assert_close(m(T(xi, device)), A(m(T(xi[None], device)))[0], atol=1e-6)
 
 
 def test_conv1d_matches_reference(device):
@@ -267,7 +267,7 @@ def test_conv1d_matches_reference(device):
     m = nn.Conv1d(2, 3, 3, stride=2, padding=1, dilation=1).double().to(device)
     x = rng.standard_normal((2, 2, 7))
     ref = np_conv2d(x[:, :, None], A(m.weight)[:, :, None], A(m.bias), (1, 2), ((0, 0), (1, 1)))[:, :, 0]
-    close(m(T(x, device)), ref, rtol=1e-10, atol=1e-10)
+    assert_close(m(T(x, device)), ref, rtol=1e-10, atol=1e-10)
 
 
 # ----------------------------------------------------------------------------- ConvTranspose2d
@@ -299,12 +299,12 @@ def test_conv_transpose2d_forward_backward(device, cin, cout, k, stride, padding
     expected = ref(x, w)
     xt = T(x, device, requires_grad=True)
     out = m(xt)
-    close(out, expected, rtol=1e-10, atol=1e-10)
+    assert_close(out, expected, rtol=1e-10, atol=1e-10)
     g = rng.standard_normal(expected.shape)
     (out * T(g, device)).sum().backward()
-    close(xt.grad, num_grad(lambda x_: (ref(x_, w) * g).sum(), x), rtol=1e-6, atol=1e-6)
-    close(m.weight.grad, num_grad(lambda w_: (ref(x, w_) * g).sum(), w), rtol=1e-6, atol=1e-6)
-    close(m.bias.grad, g.sum(axis=(0, 2, 3)), rtol=1e-10, atol=1e-10)
+    assert_close(xt.grad, num_grad(lambda x_: (ref(x_, w) * g).sum(), x), rtol=1e-6, atol=1e-6)
+    assert_close(m.weight.grad, num_grad(lambda w_: (ref(x, w_) * g).sum(), w), rtol=1e-6, atol=1e-6)
+    assert_close(m.bias.grad, g.sum(axis=(0, 2, 3)), rtol=1e-10, atol=1e-10)
 
 
 def test_conv_transpose2d_is_adjoint_of_conv2d(device):
@@ -354,19 +354,19 @@ def test_max_and_avg_pool2d(device, k, s, p):
         ref = lambda x_: np_pool2d(x_, pair(k), pair(s), pair(p), kind, **extra)  # noqa: E731
         xt = T(x, device, requires_grad=True)
         out = module(xt)
-        close(out, ref(x), rtol=1e-12, atol=1e-12)
+        assert_close(out, ref(x), rtol=1e-12, atol=1e-12)
         (out * T(g, device)).sum().backward()
-        close(xt.grad, num_grad(lambda x_: (ref(x_) * g).sum(), x), rtol=1e-6, atol=1e-6)
+        assert_close(xt.grad, num_grad(lambda x_: (ref(x_) * g).sum(), x), rtol=1e-6, atol=1e-6)
 
 
 def test_max_pool2d_indices_and_1d_pools(device):
     x = np.array([[[[1.0, 5.0, 2.0, 0.0], [3.0, 4.0, 9.0, 8.0]]]])
     out, idx = F.max_pool2d(T(x, device), 2, return_indices=True)
-    close(out, [[[[5.0, 9.0]]]])
+    assert_close(out, [[[[5.0, 9.0]]]])
     assert A(idx).tolist() == [[[[1, 6]]]]
     x1 = np.arange(14, dtype=np.float64).reshape(1, 2, 7) % 5
-    close(nn.MaxPool1d(3, 2)(T(x1, device)), np_pool2d(x1[:, :, None], (1, 3), (1, 2), (0, 0), "max")[:, :, 0])
-    close(nn.AvgPool1d(2, 2, 1)(T(x1, device)), np_pool2d(x1[:, :, None], (1, 2), (1, 2), (0, 1), "avg")[:, :, 0])
+    assert_close(nn.MaxPool1d(3, 2)(T(x1, device)), np_pool2d(x1[:, :, None], (1, 3), (1, 2), (0, 0), "max")[:, :, 0])
+    assert_close(nn.AvgPool1d(2, 2, 1)(T(x1, device)), np_pool2d(x1[:, :, None], (1, 2), (1, 2), (0, 1), "avg")[:, :, 0])
 
 
 @pytest.mark.parametrize("out_size", [(1, 1), (2, 3), (3, 2), (5, 7)])
@@ -382,9 +382,9 @@ def test_adaptive_avg_pool2d(device, out_size):
             ref[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
     xt = T(x, device, requires_grad=True)
     out = nn.AdaptiveAvgPool2d(out_size)(xt)
-    close(out, ref, rtol=1e-12, atol=1e-12)
+    assert_close(out, ref, rtol=1e-12, atol=1e-12)
     out.sum().backward()
-    close(xt.grad, num_grad(lambda x_: sum(x_[:, :, (i * 5) // oh: -(-((i + 1) * 5) // oh), (j * 7) // ow: -(-((j + 1) * 7) // ow)].mean(axis=(2, 3)).sum() for i in range(oh) for j in range(ow)), x), atol=1e-6)
+    assert_close(xt.grad, num_grad(lambda x_: sum(x_[:, :, (i * 5) // oh: -(-((i + 1) * 5) // oh), (j * 7) // ow: -(-((j + 1) * 7) // ow)].mean(axis=(2, 3)).sum() for i in range(oh) for j in range(ow)), x), atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------- BatchNorm
@@ -404,25 +404,25 @@ def test_batchnorm_train_eval_running_stats(device, shape):
         mu, var = x.mean(axis=axes), x.var(axis=axes)
         n = x.size // 3
         ref = (x - mu.reshape(bshape)) / np.sqrt(var.reshape(bshape) + 1e-5) * w.reshape(bshape) + b.reshape(bshape)
-        close(out, ref, rtol=1e-10, atol=1e-10)
+        assert_close(out, ref, rtol=1e-10, atol=1e-10)
         rm = 0.8 * rm + 0.2 * mu
         rv = 0.8 * rv + 0.2 * var * n / (n - 1)  # running_var uses the unbiased batch variance
-        close(bn.running_mean, rm, rtol=1e-10, atol=1e-12)
-        close(bn.running_var, rv, rtol=1e-10, atol=1e-12)
+        assert_close(bn.running_mean, rm, rtol=1e-10, atol=1e-12)
+        assert_close(bn.running_var, rv, rtol=1e-10, atol=1e-12)
         assert int(bn.num_batches_tracked.item()) == step + 1
     # Backward in training mode (the batch statistics depend on x).
     g = rng.standard_normal(shape)
     f = lambda x_: ((x_ - x_.mean(axis=axes, keepdims=True)) / np.sqrt(x_.var(axis=axes, keepdims=True) + 1e-5) * w.reshape(bshape) * g).sum()  # noqa: E731
     xt.grad = None
     (out * T(g, device)).sum().backward()
-    close(xt.grad, num_grad(f, x), rtol=1e-5, atol=1e-6)
-    close(bn.bias.grad, g.sum(axis=axes), rtol=1e-10, atol=1e-10)
+    assert_close(xt.grad, num_grad(f, x), rtol=1e-5, atol=1e-6)
+    assert_close(bn.bias.grad, g.sum(axis=axes), rtol=1e-10, atol=1e-10)
     # Eval: the running statistics, no update.
     bn.eval()
     x = rng.standard_normal(shape)
     ref = (x - rm.reshape(bshape)) / np.sqrt(rv.reshape(bshape) + 1e-5) * w.reshape(bshape) + b.reshape(bshape)
-    close(bn(T(x, device)), ref, rtol=1e-10, atol=1e-10)
-    close(bn.running_mean, rm, rtol=1e-12, atol=1e-12)
+    assert_close(bn(T(x, device)), ref, rtol=1e-10, atol=1e-10)
+    assert_close(bn.running_mean, rm, rtol=1e-12, atol=1e-12)
     assert int(bn.num_batches_tracked.item()) == 3
 
 
@@ -432,7 +432,7 @@ def test_batchnorm_without_running_stats_and_shape_checks(device):
     assert set(bn.state_dict()) == set()
     x = np.array([[1.0, 2.0], [3.0, 6.0]])
     bn.eval()  # no running stats: eval still normalises with the batch statistics
-    close(bn(T(x, device)), (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), rtol=1e-10)
+    assert_close(bn(T(x, device)), (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), rtol=1e-10)
     with pytest.raises(ValueError):
         nn.BatchNorm2d(2)(T(x, device))
     assert set(nn.BatchNorm2d(3).state_dict()) == {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
@@ -443,7 +443,7 @@ def test_batchnorm_momentum_none_is_cumulative_average(device):
     xs = [np.array([[1.0], [3.0]]), np.array([[5.0], [9.0]])]
     for x in xs:
         bn(T(x, device))
-    close(bn.running_mean, [(2.0 + 7.0) / 2], rtol=1e-12)  # factor 1 / num_batches_tracked
+    assert_close(bn.running_mean, [(2.0 + 7.0) / 2], rtol=1e-12)  # factor 1 / num_batches_tracked
 
 
 # ------------------------------------------------------------------------------ other norms
@@ -457,11 +457,11 @@ def test_layer_norm_forward_backward(device):
     ref = lambda x_: np_layer_norm(x_, w, b, (1, 2))  # noqa: E731
     xt = T(x, device, requires_grad=True)
     out = ln(xt)
-    close(out, ref(x), rtol=1e-10, atol=1e-10)
+    assert_close(out, ref(x), rtol=1e-10, atol=1e-10)
     (out * T(g, device)).sum().backward()
-    close(xt.grad, num_grad(lambda x_: (ref(x_) * g).sum(), x), rtol=1e-5, atol=1e-6)
-    close(ln.weight.grad, num_grad(lambda w_: (np_layer_norm(x, w_, b, (1, 2)) * g).sum(), w), rtol=1e-5, atol=1e-6)
-    close(ln.bias.grad, g.sum(0), rtol=1e-10, atol=1e-10)
+    assert_close(xt.grad, num_grad(lambda x_: (ref(x_) * g).sum(), x), rtol=1e-5, atol=1e-6)
+    assert_close(ln.weight.grad, num_grad(lambda w_: (np_layer_norm(x, w_, b, (1, 2)) * g).sum(), w), rtol=1e-5, atol=1e-6)
+    assert_close(ln.bias.grad, g.sum(0), rtol=1e-10, atol=1e-10)
     assert nn.LayerNorm(4, elementwise_affine=False).weight is None
     assert nn.LayerNorm(4, bias=False).bias is None
 
@@ -475,10 +475,10 @@ def test_group_norm_forward_backward(device):
     g = rng.standard_normal(x.shape)
     xt = T(x, device, requires_grad=True)
     out = gn(xt)
-    close(out, np_group_norm(x, 2, w, b), rtol=1e-10, atol=1e-10)
+    assert_close(out, np_group_norm(x, 2, w, b), rtol=1e-10, atol=1e-10)
     (out * T(g, device)).sum().backward()
-    close(xt.grad, num_grad(lambda x_: (np_group_norm(x_, 2, w, b) * g).sum(), x), rtol=1e-5, atol=1e-6)
-    close(gn.weight.grad, num_grad(lambda w_: (np_group_norm(x, 2, w_, b) * g).sum(), w), rtol=1e-5, atol=1e-6)
+    assert_close(xt.grad, num_grad(lambda x_: (np_group_norm(x_, 2, w, b) * g).sum(), x), rtol=1e-5, atol=1e-6)
+    assert_close(gn.weight.grad, num_grad(lambda w_: (np_group_norm(x, 2, w_, b) * g).sum(), w), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError):
         nn.GroupNorm(3, 4)
 
@@ -492,13 +492,13 @@ def test_rms_norm_forward_backward_and_default_eps(device):
     g = rng.standard_normal(x.shape)
     xt = T(x, device, requires_grad=True)
     out = rn(xt)
-    close(out, np_rms_norm(x, w, 1e-6), rtol=1e-10, atol=1e-10)
+    assert_close(out, np_rms_norm(x, w, 1e-6), rtol=1e-10, atol=1e-10)
     (out * T(g, device)).sum().backward()
-    close(xt.grad, num_grad(lambda x_: (np_rms_norm(x_, w, 1e-6) * g).sum(), x), rtol=1e-5, atol=1e-6)
-    close(rn.weight.grad, (x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6) * g).sum(0), rtol=1e-10)
+    assert_close(xt.grad, num_grad(lambda x_: (np_rms_norm(x_, w, 1e-6) * g).sum(), x), rtol=1e-5, atol=1e-6)
+    assert_close(rn.weight.grad, (x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6) * g).sum(0), rtol=1e-10)
     # eps=None means the dtype's machine epsilon (float32 here): visible on a tiny input.
     tiny = np.full((1, 4), 1e-4, dtype=np.float32)
-    close(nn.RMSNorm(4)(T(tiny, device)), tiny / np.sqrt(1e-8 + np.finfo(np.float32).eps), rtol=1e-4)
+    assert_close(nn.RMSNorm(4)(T(tiny, device)), tiny / np.sqrt(1e-8 + np.finfo(np.float32).eps), rtol=1e-4)
 
 
 def test_norms_gradcheck(device):
@@ -521,7 +521,7 @@ def test_embedding_lookup_and_padding_idx(device):
     assert w.shape == (5, 3) and abs(float(np.delete(w, 1, 0).std()) - 1.0) < 0.8  # N(0, 1) init
     idx = np.array([[0, 1, 4], [4, 4, 1]])
     out = emb(T(idx, device))
-    close(out, w[idx], rtol=0, atol=0)
+    assert_close(out, w[idx], rtol=0, atol=0)
     (out * T(np.arange(18, dtype=np.float32).reshape(2, 3, 3), device)).sum().backward()
     g = np.zeros((5, 3), dtype=np.float32)
     gout = np.arange(18, dtype=np.float32).reshape(2, 3, 3)
@@ -529,7 +529,7 @@ def test_embedding_lookup_and_padding_idx(device):
         for j in range(3):
             if idx[i, j] != 1:
                 g[idx[i, j]] += gout[i, j]
-    close(emb.weight.grad, g, rtol=0, atol=0)
+    assert_close(emb.weight.grad, g, rtol=0, atol=0)
     assert np.all(A(emb.weight.grad)[1] == 0), "the padding row gets no gradient"
     assert nn.Embedding(5, 3, padding_idx=-1).padding_idx == 4
 
@@ -538,7 +538,7 @@ def test_embedding_padding_row_value_is_returned(device):
     emb = nn.Embedding(3, 2, padding_idx=0)
     with ember.no_grad():
         emb.weight[0] = 7.0
-    close(emb(T(np.array([0, 2]), device))[0], [7.0, 7.0])
+    assert_close(emb(T(np.array([0, 2]), device))[0], [7.0, 7.0])
 
 
 # ----------------------------------------------------------------------------------- Dropout
@@ -555,8 +555,8 @@ def test_dropout_train_and_eval(device):
     np.testing.assert_allclose(A(x.grad), (o != 0) / (1 - p), rtol=1e-6)
     assert not np.array_equal(A(d(x)) == 0, o == 0), "each call draws a new mask"
     d.eval()
-    close(d(x), np.ones((100, 100)), rtol=0, atol=0)
-    close(nn.Dropout(0.0)(x), np.ones((100, 100)), rtol=0, atol=0)
+    assert_close(d(x), np.ones((100, 100)), rtol=0, atol=0)
+    assert_close(nn.Dropout(0.0)(x), np.ones((100, 100)), rtol=0, atol=0)
     assert np.all(A(nn.Dropout(1.0)(x)) == 0)
     with pytest.raises(ValueError):
         nn.Dropout(1.5)
@@ -618,21 +618,21 @@ def test_mha_against_numpy(device, batch_first):
     add = np.where(attn_mask, -np.inf, 0.0)[None, None] + np.where(kpm, -np.inf, 0.0)[:, None, None, :]
     exp_out, exp_p = np_mha(q, k, v, wq, wk, wv, bq, bk, bv, wo, bo, 3, add)
     out, weights = m(T(conv(q), device), T(conv(k), device), T(conv(v), device), key_padding_mask=T(kpm, device), attn_mask=T(attn_mask, device))
-    close(back(out), exp_out, rtol=1e-10, atol=1e-10)
-    close(weights, exp_p.mean(1), rtol=1e-10, atol=1e-12)
+    assert_close(back(out), exp_out, rtol=1e-10, atol=1e-10)
+    assert_close(weights, exp_p.mean(1), rtol=1e-10, atol=1e-12)
     assert np.all(A(weights)[:, 0, 3:] == 0) and np.all(A(weights)[1, :, 4] == 0)
     _, per_head = m(T(conv(q), device), T(conv(k), device), T(conv(v), device), key_padding_mask=T(kpm, device), attn_mask=T(attn_mask, device), average_attn_weights=False)
-    close(per_head, exp_p, rtol=1e-10, atol=1e-12)
+    assert_close(per_head, exp_p, rtol=1e-10, atol=1e-12)
     # A float mask is added; need_weights=False takes the fused path and returns None.
     fmask = rng.standard_normal((4, 5))
     exp_out, _ = np_mha(q, k, v, wq, wk, wv, bq, bk, bv, wo, bo, 3, fmask[None, None])
     out, none = m(T(conv(q), device), T(conv(k), device), T(conv(v), device), attn_mask=T(fmask, device), need_weights=False)
     assert none is None
-    close(back(out), exp_out, rtol=1e-10, atol=1e-10)
+    assert_close(back(out), exp_out, rtol=1e-10, atol=1e-10)
     # A 3-D attn_mask is per (batch, head).
     m3 = rng.standard_normal((2 * 3, 4, 5))
     exp_out, _ = np_mha(q, k, v, wq, wk, wv, bq, bk, bv, wo, bo, 3, m3.reshape(2, 3, 4, 5))
-    close(back(m(T(conv(q), device), T(conv(k), device), T(conv(v), device), attn_mask=T(m3, device))[0]), exp_out, rtol=1e-10, atol=1e-10)
+    assert_close(back(m(T(conv(q), device), T(conv(k), device), T(conv(v), device), attn_mask=T(m3, device))[0]), exp_out, rtol=1e-10, atol=1e-10)
 
 
 def test_mha_kdim_vdim_unbatched_and_gradcheck(device):
@@ -642,8 +642,8 @@ def test_mha_kdim_vdim_unbatched_and_gradcheck(device):
     bi = A(m.in_proj_bias)
     exp_out, exp_p = np_mha(q[None], k[None], v[None], A(m.q_proj_weight), A(m.k_proj_weight), A(m.v_proj_weight), bi[:4], bi[4:8], bi[8:], A(m.out_proj.weight), A(m.out_proj.bias), 2)
     out, w = m(T(q, device), T(k, device), T(v, device))  # unbatched [L, E]
-    close(out, exp_out[0], rtol=1e-10, atol=1e-10)
-    close(w, exp_p.mean(1)[0], rtol=1e-10, atol=1e-12)
+    assert_close(out, exp_out[0], rtol=1e-10, atol=1e-10)
+    assert_close(w, exp_p.mean(1)[0], rtol=1e-10, atol=1e-12)
     small = nn.MultiheadAttention(4, 2, batch_first=True).double().to(device)
     x = T(rng.standard_normal((1, 2, 4)), device, requires_grad=True)
     gradcheck(lambda x, w, b: small(x, x, x, need_weights=False)[0], x, small.in_proj_weight, small.in_proj_bias)
@@ -663,8 +663,8 @@ def test_mha_bias_kv_and_zero_attn(device):
     exp_out, exp_p = np_mha(x, K, V, wq, eye, eye, bq, 0.0, 0.0, wo, bo, 2, add)
     out, w = m(T(x, device), T(x, device), T(x, device), key_padding_mask=T(kpm, device))
     assert tuple(w.shape) == (2, 3, 5)
-    close(out, exp_out, rtol=1e-10, atol=1e-10)
-    close(w, exp_p.mean(1), rtol=1e-10, atol=1e-12)
+    assert_close(out, exp_out, rtol=1e-10, atol=1e-10)
+    assert_close(w, exp_p.mean(1), rtol=1e-10, atol=1e-12)
 
 
 def test_mha_dropout_only_in_training(device):
@@ -673,7 +673,7 @@ def test_mha_dropout_only_in_training(device):
     m.eval()
     a, _ = m(x, x, x)
     b, _ = m(x, x, x)
-    close(a, A(b), rtol=0, atol=0)
+    assert_close(a, A(b), rtol=0, atol=0)
     m.train()
     _, w = m(x, x, x)
     assert np.any(A(w) == 0), "training-mode dropout zeroes some attention weights"
@@ -718,12 +718,12 @@ def test_transformer_encoder_layer_against_numpy(device, norm_first, activation)
     layer.eval()
     x = rng.standard_normal((2, 3, 6))
     act = (lambda y: np.maximum(y, 0)) if activation == "relu" else np_gelu
-    close(layer(T(x, device)), np_encoder_layer(x, p, 2, norm_first, act), rtol=1e-9, atol=1e-9)
+    assert_close(layer(T(x, device)), np_encoder_layer(x, p, 2, norm_first, act), rtol=1e-9, atol=1e-9)
     # Sequence-first layout gives the transposed result.
     seq_first = nn.TransformerEncoderLayer(6, 2, dim_feedforward=10, activation=activation, norm_first=norm_first).double()
     seq_first.load_state_dict(layer.state_dict())
     seq_first.eval()
-    close(seq_first(T(x.transpose(1, 0, 2), device)), np_encoder_layer(x, p, 2, norm_first, act).transpose(1, 0, 2), rtol=1e-9, atol=1e-9)
+    assert_close(seq_first(T(x.transpose(1, 0, 2), device)), np_encoder_layer(x, p, 2, norm_first, act).transpose(1, 0, 2), rtol=1e-9, atol=1e-9)
 
 
 def test_transformer_encoder_stack_masks_and_training(device):
@@ -740,7 +740,7 @@ def test_transformer_encoder_stack_masks_and_training(device):
     for p in ps:
         y = np_encoder_layer(y, p, 2, False, lambda z: np.maximum(z, 0))
     y = np_layer_norm(y, np.ones(4), np.zeros(4), (-1,))
-    close(enc(T(x, device)), y, rtol=1e-9, atol=1e-9)
+    assert_close(enc(T(x, device)), y, rtol=1e-9, atol=1e-9)
     # A key padding mask hides the padded position from every query.
     kpm = T(np.array([[False, False, True], [False, False, False]]), device)
     x2 = x.copy()
@@ -817,26 +817,26 @@ def test_lstm_gru_one_step_against_gate_equations(device):
     lstm = nn.LSTM(3, 4).double().to(device)
     out, (h, c) = lstm(T(x, device), (T(h0, device), T(c0, device)))
     eh, ec = np_lstm_cell(x[0], h0[0], c0[0], *_cell_weights(lstm, "_l0"))
-    close(out, eh[None], rtol=1e-12, atol=1e-12)
-    close(h, eh[None], rtol=1e-12, atol=1e-12)
-    close(c, ec[None], rtol=1e-12, atol=1e-12)
+    assert_close(out, eh[None], rtol=1e-12, atol=1e-12)
+    assert_close(h, eh[None], rtol=1e-12, atol=1e-12)
+    assert_close(c, ec[None], rtol=1e-12, atol=1e-12)
     gru = nn.GRU(3, 4).double().to(device)
     out, h = gru(T(x, device), T(h0, device))
-    close(h, np_gru_cell(x[0], h0[0], *_cell_weights(gru, "_l0"))[None], rtol=1e-12, atol=1e-12)
+    assert_close(h, np_gru_cell(x[0], h0[0], *_cell_weights(gru, "_l0"))[None], rtol=1e-12, atol=1e-12)
     for nl, act in [("tanh", np.tanh), ("relu", lambda z: np.maximum(z, 0))]:
         rnn = nn.RNN(3, 4, nonlinearity=nl).double().to(device)
         out, h = rnn(T(x, device), T(h0, device))
-        close(h, np_rnn_cell(x[0], h0[0], *_cell_weights(rnn, "_l0"), act=act)[None], rtol=1e-12, atol=1e-12)
+        assert_close(h, np_rnn_cell(x[0], h0[0], *_cell_weights(rnn, "_l0"), act=act)[None], rtol=1e-12, atol=1e-12)
     # The cells: same equations; a missing state means zeros; unbatched input works.
     lc = nn.LSTMCell(3, 4).double().to(device)
     h1, c1 = lc(T(x[0], device), (T(h0[0], device), T(c0[0], device)))
     eh, ec = np_lstm_cell(x[0], h0[0], c0[0], *_cell_weights(lc))
-    close(h1, eh, rtol=1e-12, atol=1e-12)
-    close(c1, ec, rtol=1e-12, atol=1e-12)
+    assert_close(h1, eh, rtol=1e-12, atol=1e-12)
+    assert_close(c1, ec, rtol=1e-12, atol=1e-12)
     gc = nn.GRUCell(3, 4).double().to(device)
-    close(gc(T(x[0], device)), np_gru_cell(x[0], np.zeros((2, 4)), *_cell_weights(gc)), rtol=1e-12, atol=1e-12)
+    assert_close(gc(T(x[0], device)), np_gru_cell(x[0], np.zeros((2, 4)), *_cell_weights(gc)), rtol=1e-12, atol=1e-12)
     rc = nn.RNNCell(3, 4).double().to(device)
-    close(rc(T(x[0, 0], device), T(h0[0, 0], device)), np_rnn_cell(x[0, 0], h0[0, 0], *_cell_weights(rc)), rtol=1e-12, atol=1e-12)
+    assert_close(rc(T(x[0, 0], device), T(h0[0, 0], device)), np_rnn_cell(x[0, 0], h0[0, 0], *_cell_weights(rc)), rtol=1e-12, atol=1e-12)
 
 
 def _np_run(cell, x, h0, c0, layers, bidir, weights):
@@ -877,21 +877,21 @@ def test_multilayer_bidirectional_sequence(device, cell):
     eo, eh, ec = _np_run(cell, x.transpose(1, 0, 2), h0, c0, layers, True, weights)
     hx = (T(h0, device), T(c0, device)) if cell == "lstm" else T(h0, device)
     out, hn = m(T(x, device), hx)
-    close(out, eo.transpose(1, 0, 2), rtol=1e-12, atol=1e-12)
+    assert_close(out, eo.transpose(1, 0, 2), rtol=1e-12, atol=1e-12)
     assert tuple(out.shape) == (2, 4, 2 * hidden)
     if cell == "lstm":
         hn, cn = hn
-        close(cn, ec, rtol=1e-12, atol=1e-12)
-    close(hn, eh, rtol=1e-12, atol=1e-12)
+        assert_close(cn, ec, rtol=1e-12, atol=1e-12)
+    assert_close(hn, eh, rtol=1e-12, atol=1e-12)
     # h_n of the forward direction is the last step's output; of the reverse, the first step's.
     np.testing.assert_allclose(A(hn)[-2], A(out)[:, -1, :hidden], rtol=1e-12)
     np.testing.assert_allclose(A(hn)[-1], A(out)[:, 0, hidden:], rtol=1e-12)
     # No initial state: zeros. Unbatched input: the batch dim is dropped from everything.
     out0, _ = m(T(x, device))
     eo0, _, _ = _np_run(cell, x.transpose(1, 0, 2), np.zeros_like(h0), None if c0 is None else np.zeros_like(c0), layers, True, weights)
-    close(out0, eo0.transpose(1, 0, 2), rtol=1e-12, atol=1e-12)
+    assert_close(out0, eo0.transpose(1, 0, 2), rtol=1e-12, atol=1e-12)
     ou, hu = m(T(x[0], device))
-    close(ou, eo0[:, 0], rtol=1e-12, atol=1e-12)
+    assert_close(ou, eo0[:, 0], rtol=1e-12, atol=1e-12)
     assert tuple((hu[0] if cell == "lstm" else hu).shape) == (layers * 2, hidden)
     with pytest.raises(RuntimeError):
         m(T(x, device), (T(h0[:1], device), T(c0, device)) if cell == "lstm" else T(h0[:1], device))
@@ -909,7 +909,7 @@ def test_rnn_gradcheck_and_backward(device):
     xs = ember.randn(4, 1, 2)
     d.eval()
     ref = A(d(xs)[0])
-    close(d(xs)[0], ref, rtol=0, atol=0)
+    assert_close(d(xs)[0], ref, rtol=0, atol=0)
     d.train()
     assert not np.allclose(A(d(xs)[0]), ref), "dropout acts between layers in training"
     with pytest.warns(UserWarning):
@@ -922,9 +922,9 @@ def test_rnn_gradcheck_and_backward(device):
     xt = T(xv, device, requires_grad=True)
     (rnn(xt)[0] * T(g, device)).sum().backward()
     f = lambda x_: (_np_run("lstm", x_, np.zeros((1, 1, 2)), np.zeros((1, 1, 2)), 1, False, [w])[0] * g).sum()  # noqa: E731
-    close(xt.grad, num_grad(f, xv), rtol=1e-6, atol=1e-8)
+    assert_close(xt.grad, num_grad(f, xv), rtol=1e-6, atol=1e-8)
     fw = lambda w_: (_np_run("lstm", xv, np.zeros((1, 1, 2)), np.zeros((1, 1, 2)), 1, False, [[w[0], w_, w[2], w[3]]])[0] * g).sum()  # noqa: E731
-    close(rnn.weight_hh_l0.grad, num_grad(fw, w[1]), rtol=1e-6, atol=1e-8)
+    assert_close(rnn.weight_hh_l0.grad, num_grad(fw, w[1]), rtol=1e-6, atol=1e-8)
 
 
 # ---------------------------------------------------------------------------------------- losses
@@ -942,10 +942,10 @@ def test_regression_losses(device):
     for loss, val, grad in cases:
         xt = T(x, device, requires_grad=True)
         out = loss(xt, T(y, device))
-        close(out, val, rtol=1e-12, atol=1e-12)
+        assert_close(out, val, rtol=1e-12, atol=1e-12)
         out.backward()
-        close(xt.grad, grad, rtol=1e-10, atol=1e-12)
-    close(nn.MSELoss(reduction="none")(T(x, device), T(y, device)), d**2, rtol=1e-12)
+        assert_close(xt.grad, grad, rtol=1e-10, atol=1e-12)
+    assert_close(nn.MSELoss(reduction="none")(T(x, device), T(y, device)), d**2, rtol=1e-12)
     with pytest.raises(ValueError):
         nn.MSELoss(reduction="avg")
 
@@ -998,10 +998,10 @@ def test_cross_entropy_class_indices(device, kw):
     ekw = {k: (T(v, device) if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
     xt = T(x, device, requires_grad=True)
     out = nn.CrossEntropyLoss(**ekw)(xt, T(y, device))
-    close(out, ref(x), rtol=1e-10, atol=1e-12)
+    assert_close(out, ref(x), rtol=1e-10, atol=1e-12)
     g = rng.standard_normal(np.shape(ref(x)))
     (out * T(np.asarray(g), device)).sum().backward()
-    close(xt.grad, num_grad(lambda x_: (ref(x_) * g).sum(), x), rtol=1e-6, atol=1e-7)
+    assert_close(xt.grad, num_grad(lambda x_: (ref(x_) * g).sum(), x), rtol=1e-6, atol=1e-7)
 
 
 def test_cross_entropy_probabilities_and_kdim(device):
@@ -1012,19 +1012,19 @@ def test_cross_entropy_probabilities_and_kdim(device):
     logp = np_log_softmax(x, 1)
     for ls in (0.0, 0.25):
         t = p * (1 - ls) + ls / 4
-        close(F.cross_entropy(T(x, device), T(p, device), label_smoothing=ls), (-(logp * t).sum(1)).mean(), rtol=1e-10)
-        close(F.cross_entropy(T(x, device), T(p, device), weight=T(w, device), reduction="sum", label_smoothing=ls), -(logp * t * w).sum(), rtol=1e-10)
+        assert_close(F.cross_entropy(T(x, device), T(p, device), label_smoothing=ls), (-(logp * t).sum(1)).mean(), rtol=1e-10)
+        assert_close(F.cross_entropy(T(x, device), T(p, device), weight=T(w, device), reduction="sum", label_smoothing=ls), -(logp * t * w).sum(), rtol=1e-10)
     xt = T(x, device, requires_grad=True)
     F.cross_entropy(xt, T(p, device)).backward()
-    close(xt.grad, (np_softmax(x) - p) / 3, rtol=1e-10, atol=1e-12)
+    assert_close(xt.grad, (np_softmax(x) - p) / 3, rtol=1e-10, atol=1e-12)
     # [N, C, d] input with [N, d] targets.
     xk = rng.standard_normal((2, 3, 4))
     yk = np.array([[0, 1, 2, 1], [2, 2, 0, 1]])
-    close(F.cross_entropy(T(xk, device), T(yk, device)), np_cross_entropy(xk, yk), rtol=1e-10)
-    close(F.cross_entropy(T(xk, device), T(yk, device), reduction="none"), np_cross_entropy(xk, yk, reduction="none").reshape(2, 4), rtol=1e-10)
+    assert_close(F.cross_entropy(T(xk, device), T(yk, device)), np_cross_entropy(xk, yk), rtol=1e-10)
+    assert_close(F.cross_entropy(T(xk, device), T(yk, device), reduction="none"), np_cross_entropy(xk, yk, reduction="none").reshape(2, 4), rtol=1e-10)
     # NLLLoss on log-probabilities equals cross entropy on logits.
     y = np.array([1, 0, 3])
-    close(nn.NLLLoss()(T(logp, device), T(y, device)), np_cross_entropy(x, y), rtol=1e-10)
+    assert_close(nn.NLLLoss()(T(logp, device), T(y, device)), np_cross_entropy(x, y), rtol=1e-10)
 
 
 def test_bce_losses(device):
@@ -1044,17 +1044,17 @@ def test_bce_losses(device):
     for kw in (dict(), dict(pos_weight=pw), dict(pos_weight=pw, weight=w)):
         xt = T(x, device, requires_grad=True)
         out = nn.BCEWithLogitsLoss(**{k: T(v, device) for k, v in kw.items()})(xt, T(y, device))
-        close(out, ref(x, **kw), rtol=1e-10)
+        assert_close(out, ref(x, **kw), rtol=1e-10)
         out.backward()
-        close(xt.grad, num_grad(lambda x_: ref(x_, **kw), x), rtol=1e-6, atol=1e-8)
+        assert_close(xt.grad, num_grad(lambda x_: ref(x_, **kw), x), rtol=1e-6, atol=1e-8)
     # Stable for large logits.
     big = F.binary_cross_entropy_with_logits(T(np.array([200.0, -200.0]), device), T(np.array([0.0, 1.0]), device), reduction="none")
-    close(big, [200.0, 200.0], rtol=1e-12)
+    assert_close(big, [200.0, 200.0], rtol=1e-12)
     st = T(s, device, requires_grad=True)
     out = nn.BCELoss(weight=T(w, device))(st, T(y, device))
-    close(out, (-(y * np.log(s) + (1 - y) * np.log(1 - s)) * w).mean(), rtol=1e-10)
+    assert_close(out, (-(y * np.log(s) + (1 - y) * np.log(1 - s)) * w).mean(), rtol=1e-10)
     out.backward()
-    close(st.grad, -w * (y / s - (1 - y) / (1 - s)) / y.size, rtol=1e-8)
+    assert_close(st.grad, -w * (y / s - (1 - y) / (1 - s)) / y.size, rtol=1e-8)
 
 
 def test_kl_div(device):
@@ -1063,15 +1063,15 @@ def test_kl_div(device):
     p = np_softmax(rng.standard_normal((3, 4)))
     p[0, 1] = 0.0  # 0 * log 0 counts as 0
     pointwise = np.where(p > 0, p * (np.log(np.where(p > 0, p, 1)) - logq), 0.0)
-    close(nn.KLDivLoss(reduction="batchmean")(T(logq, device), T(p, device)), pointwise.sum() / 3, rtol=1e-10)
-    close(nn.KLDivLoss(reduction="sum")(T(logq, device), T(p, device)), pointwise.sum(), rtol=1e-10)
-    close(nn.KLDivLoss()(T(logq, device), T(p, device)), pointwise.mean(), rtol=1e-10)
-    close(nn.KLDivLoss(reduction="none")(T(logq, device), T(p, device)), pointwise, rtol=1e-10, atol=1e-15)
+    assert_close(nn.KLDivLoss(reduction="batchmean")(T(logq, device), T(p, device)), pointwise.sum() / 3, rtol=1e-10)
+    assert_close(nn.KLDivLoss(reduction="sum")(T(logq, device), T(p, device)), pointwise.sum(), rtol=1e-10)
+    assert_close(nn.KLDivLoss()(T(logq, device), T(p, device)), pointwise.mean(), rtol=1e-10)
+    assert_close(nn.KLDivLoss(reduction="none")(T(logq, device), T(p, device)), pointwise, rtol=1e-10, atol=1e-15)
     logp = np_log_softmax(rng.standard_normal((3, 4)), 1)
-    close(nn.KLDivLoss(reduction="batchmean", log_target=True)(T(logq, device), T(logp, device)), (np.exp(logp) * (logp - logq)).sum() / 3, rtol=1e-10)
+    assert_close(nn.KLDivLoss(reduction="batchmean", log_target=True)(T(logq, device), T(logp, device)), (np.exp(logp) * (logp - logq)).sum() / 3, rtol=1e-10)
     qt = T(logq, device, requires_grad=True)
     F.kl_div(qt, T(p, device), reduction="batchmean").backward()
-    close(qt.grad, -p / 3, rtol=1e-12, atol=1e-15)
+    assert_close(qt.grad, -p / 3, rtol=1e-12, atol=1e-15)
 
 
 def test_losses_gradcheck(device):
@@ -1141,7 +1141,7 @@ def test_weight_tying_counts_once_and_accumulates():
     h = np.tanh(xa @ W.T)
     g_h = np.ones((2, 3)) @ W * (1 - h**2)
     expected = np.ones((2, 3)).T @ h + g_h.T @ xa  # both uses add into the one gradient
-    close(a.weight.grad, expected, rtol=1e-5, atol=1e-5)
+    assert_close(a.weight.grad, expected, rtol=1e-5, atol=1e-5)
     opt = ember.optim.SGD(model.parameters(), lr=0.1)
     assert len(opt.param_groups[0]["params"]) == 1
 
@@ -1179,7 +1179,7 @@ def test_train_eval_hooks_apply_and_zero_grad():
     h1 = net.head.register_forward_pre_hook(lambda mod, args: (args[0] * 0.0,))
     h2 = net.head.register_forward_hook(lambda mod, args, out: calls.append(tuple(out.shape)) or out + 1.0)
     out = net(ember.randn(5, 3))
-    close(out, np.ones((5, 2)), rtol=0, atol=0)  # zeroed input, no bias, then +1
+    assert_close(out, np.ones((5, 2)), rtol=0, atol=0)  # zeroed input, no bias, then +1
     assert calls == [(5, 2)]
     h1.remove()
     h2.remove()

@@ -160,7 +160,7 @@ class NpAdamax:
         return p - h["lr"] / (1 - h["b1"] ** st["t"]) * st["m"] / st["u"]
 
 
-def _run(opt, params, ref, arrays, steps):
+def _assert_trajectory(opt, params, ref, arrays, steps):
     """Steps both optimizers and checks the parameters after every step."""
     for step in range(steps):
         opt.zero_grad()
@@ -213,7 +213,7 @@ _CLASSES = {
 def test_optimizer_trajectory(device, name, kw):
     cls, ref_cls = _CLASSES[name]
     arrays, params = _init_params(device)
-    _run(cls(params, **kw), params, ref_cls(**kw), arrays, steps=6)
+    _assert_trajectory(cls(params, **kw), params, ref_cls(**kw), arrays, steps=6)
 
 
 def test_default_hyperparameters_match_torch():
