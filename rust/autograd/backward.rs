@@ -100,9 +100,11 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
                     g,
                     &mul(out, &scalar_binary(B::Sub, Scalar::Float(1.0), out)?)?,
                 )),
-                U::Relu => one(mul(
+                // One comparison and one select: the gradient passes where the output is positive.
+                U::Relu => one(where_(
+                    &binary_scalar(B::Gt, out, Scalar::Float(0.0))?,
                     g,
-                    &mask(&binary_scalar(B::Gt, out, Scalar::Float(0.0))?, g)?,
+                    &Scalar::Float(0.0).tensor_next_to(g)?,
                 )),
                 U::GeluErf => {
                     let cdf = muls(

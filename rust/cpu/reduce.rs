@@ -49,11 +49,16 @@ fn fold_row<T: Num>(op: ReduceOp, s: &[T]) -> T {
             }
             let block = |c: &[T]| sum_lanes(c).to_f64();
             let total: f64 = if s.len() > SERIAL_LIMIT {
-                s.par_chunks(SERIAL_LIMIT)
-                    .map(|c| c.chunks(1024).map(block).sum::<f64>())
+                // A few large pieces per thread: each streams memory without task switches.
+                let per = s
+                    .len()
+                    .div_ceil(rayon::current_num_threads() * 2)
+                    .max(SERIAL_LIMIT);
+                s.par_chunks(per)
+                    .map(|c| c.chunks(4096).map(block).sum::<f64>())
                     .sum()
             } else {
-                s.chunks(1024).map(block).sum()
+                s.chunks(4096).map(block).sum()
             };
             T::from_f64(total)
         }
