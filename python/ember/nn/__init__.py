@@ -4,11 +4,12 @@ from . import functional, init, utils
 from .activation import ELU, GELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 from .conv_transpose import ConvTranspose2d, conv_transpose2d as _conv_transpose2d
-from .layers import (
-    AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Bilinear, Conv1d, Conv2d, Dropout,
-    Embedding, Flatten, GroupNorm, Identity, LayerNorm, Linear, MaxPool1d, MaxPool2d, ModuleDict, ModuleList,
-    RMSNorm, Sequential, Unflatten,
-)
+from .container import Flatten, ModuleDict, ModuleList, Sequential, Unflatten
+from .conv import Conv1d, Conv2d
+from .linear import Bilinear, Identity, Linear
+from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNorm
+from .pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from .sparse import Dropout, Embedding
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from .module import Module, Parameter
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase

@@ -12,7 +12,10 @@ import math
 from .. import _core
 from . import functional as F
 from . import init
-from .layers import Dropout, LayerNorm, Linear, ModuleList
+from .container import ModuleList
+from .linear import Linear
+from .norm import LayerNorm
+from .sparse import Dropout
 from .module import Module, Parameter
 
 
