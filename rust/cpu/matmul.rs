@@ -68,45 +68,37 @@ fn gemm_t<T: Num>(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
                 return;
             }
             match T::DTYPE {
-                // gemm is slow on a row-major lhs times a column-major rhs (`x @ w.t()` in
-                // Linear). When the rhs is the wider operand, C^T = B^T A^T into a row-major
-                // scratch puts the column-major side on the smaller matrix; a tiled transpose
-                // then writes C.
-                DType::F32 | DType::F64
-                    if b_rs == 1 && b_cs != 1 && a_cs == 1 && m < n && m * n * k >= 1 << 20 =>
-                {
-                    let mut t = vec![T::zero(); n * m];
-                    gemm::gemm(
-                        n,
+                // gemm runs a row-major lhs times a column-major rhs (`x @ w.t()`, as Linear
+                // does) at half speed; faer's kernel for that layout runs at full speed.
+                DType::F32 if b_rs == 1 && b_cs != 1 && a_cs == 1 && flops >= 1 << 20 => {
+                    faer_product::<f32>(
                         m,
+                        n,
                         k,
-                        t.as_mut_ptr(),
-                        1,
-                        m as isize,
-                        false,
-                        pb.add(ob[i]),
-                        b_rs,
-                        b_cs,
-                        pa.add(oa[i]),
+                        c as *mut f32,
+                        pa.add(oa[i]) as *const f32,
                         a_rs,
                         a_cs,
-                        T::zero(),
-                        T::ONE,
-                        false,
-                        false,
-                        false,
+                        pb.add(ob[i]) as *const f32,
+                        b_rs,
+                        b_cs,
                         par,
-                    );
-                    const TILE: usize = 8;
-                    for j0 in (0..n).step_by(TILE) {
-                        for r0 in (0..m).step_by(TILE) {
-                            for r in r0..(r0 + TILE).min(m) {
-                                for j in j0..(j0 + TILE).min(n) {
-                                    *c.add(r * n + j) = t[j * m + r];
-                                }
-                            }
-                        }
-                    }
+                    )
+                }
+                DType::F64 if b_rs == 1 && b_cs != 1 && a_cs == 1 && flops >= 1 << 20 => {
+                    faer_product::<f64>(
+                        m,
+                        n,
+                        k,
+                        c as *mut f64,
+                        pa.add(oa[i]) as *const f64,
+                        a_rs,
+                        a_cs,
+                        pb.add(ob[i]) as *const f64,
+                        b_rs,
+                        b_cs,
+                        par,
+                    )
                 }
                 DType::F32 | DType::F64 => gemm::gemm(
                     m,
@@ -161,6 +153,35 @@ fn gemm_t<T: Num>(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
         (0..count).for_each(|i| one(i, par));
     }
     Ok(out)
+}
+
+/// `c (m x n, row-major) = a (m x k) @ b (k x n)` through faer, for the strided layouts gemm
+/// handles slowly.
+///
+/// # Safety
+/// The pointers and strides must describe valid matrices; `c` is written only.
+#[allow(clippy::too_many_arguments)]
+unsafe fn faer_product<E: faer::traits::ComplexField + Copy>(
+    m: usize,
+    n: usize,
+    k: usize,
+    c: *mut E,
+    a: *const E,
+    a_rs: isize,
+    a_cs: isize,
+    b: *const E,
+    b_rs: isize,
+    b_cs: isize,
+    par: Parallelism,
+) {
+    let lhs = faer::MatRef::from_raw_parts(a, m, k, a_rs, a_cs);
+    let rhs = faer::MatRef::from_raw_parts(b, k, n, b_rs, b_cs);
+    let dst = faer::MatMut::from_raw_parts_mut(c, m, n, n as isize, 1);
+    let par = match par {
+        Parallelism::None => faer::Par::Seq,
+        _ => faer::Par::rayon(rayon::current_num_threads()),
+    };
+    faer::linalg::matmul::matmul(dst, faer::Accum::Replace, lhs, rhs, E::one_impl(), par);
 }
 
 /// `a @ b` for `a: [..., m, k]`, `b: [..., k, n]` (same dtype) with batch dims broadcast to `batch`.
