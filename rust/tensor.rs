@@ -183,6 +183,12 @@ impl Tensor {
                 }
                 return s.iter().map(|v| T::from_f64(v.to_f64())).collect();
             }
+            if T::DTYPE == S::DTYPE {
+                // Same type: copy exactly (an f64 round trip would round int64 above 2^53).
+                // SAFETY: same dtype means same Rust type.
+                let same = unsafe { std::slice::from_raw_parts(data.as_ptr() as *const T, data.len()) };
+                return l.indices().map(|i| same[i]).collect();
+            }
             l.indices().map(|i| T::from_f64(data[i].to_f64())).collect()
         })
     }
