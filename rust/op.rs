@@ -213,6 +213,15 @@ pub enum Op {
     NormRows {
         center: bool,
     },
+    /// An in-place write through a view: the base with the region `view` (a layout over the
+    /// base's contiguous elements) replaced by the value. Inputs `[base, value]`.
+    ViewAssign {
+        view: crate::layout::Layout,
+    },
+    /// The region `view` of a base (re-links a view after a write through it). Input `[base]`.
+    AsStrided {
+        view: crate::layout::Layout,
+    },
     /// `out = src` with `src` written into a copy of `base` at the view `(dim, start, len, step)`.
     SliceAssign {
         dim: usize,

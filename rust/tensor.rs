@@ -18,6 +18,9 @@ pub struct AutogradMeta {
     pub retains_grad: bool,
     /// Hooks of a leaf; a non-leaf's hooks live on its node.
     pub hooks: Vec<Hook>,
+    /// For a view made while autograd tracked its source: the tensor owning the memory, so an
+    /// in-place write through the view can re-link that tensor's history.
+    pub view_base: Option<Tensor>,
 }
 
 pub struct TensorInner {
@@ -186,7 +189,8 @@ impl Tensor {
             if T::DTYPE == S::DTYPE {
                 // Same type: copy exactly (an f64 round trip would round int64 above 2^53).
                 // SAFETY: same dtype means same Rust type.
-                let same = unsafe { std::slice::from_raw_parts(data.as_ptr() as *const T, data.len()) };
+                let same =
+                    unsafe { std::slice::from_raw_parts(data.as_ptr() as *const T, data.len()) };
                 return l.indices().map(|i| same[i]).collect();
             }
             l.indices().map(|i| T::from_f64(data[i].to_f64())).collect()

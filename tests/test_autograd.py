@@ -446,13 +446,6 @@ def test_sort_topk_values_gradcheck(device):
 # original value where the backward formula needs it) and records in-place writes through a
 # view (setitem, view.mul_) on the base via CopySlices.
 
-_INPLACE_VIEW_XFAIL = pytest.mark.xfail(
-    reason="ember's autograd does not record in-place writes through a view of a non-leaf that "
-    "requires grad (y[1:].mul_(3), y.t()[1].add_(1)) nor setitem of a value that requires grad "
-    "(y[1] = v): it raises RuntimeError ('... is not supported by ember's autograd yet'); torch "
-    "records them on the base (CopySlices)",
-    strict=True,
-)
 
 
 def test_in_place_scalar_mul_on_non_leaf(device):
@@ -492,7 +485,6 @@ def test_in_place_ops_on_non_leaf_gradcheck(device):
     check_grad(f, x)
 
 
-@_INPLACE_VIEW_XFAIL
 def test_in_place_on_view_of_non_leaf(device):
     x = leaf([1.0, 2.0, 3.0], device)
     y = x + 0
@@ -517,7 +509,6 @@ def test_zero_on_non_leaf(device):
     assert_close(x.grad, np.ones(3))
 
 
-@_INPLACE_VIEW_XFAIL
 def test_in_place_on_view_of_non_leaf_gradcheck(device):
     def f(t):
         y = t * 2.0
@@ -528,7 +519,6 @@ def test_in_place_on_view_of_non_leaf_gradcheck(device):
     check_grad(f, leaf(_rng().normal(size=(2, 3)), device))
 
 
-@_INPLACE_VIEW_XFAIL
 def test_setitem_on_non_leaf_gradcheck(device):
     x = leaf(_rng().normal(size=(3, 4)), device)
     v = leaf(_rng().normal(size=(4,)), device)
@@ -542,7 +532,6 @@ def test_setitem_on_non_leaf_gradcheck(device):
     check_grad(f, x, v)
 
 
-@_INPLACE_VIEW_XFAIL
 def test_setitem_with_index_tensor_gradcheck(device):
     x = leaf(_rng().normal(size=(4, 3)), device)
     v = leaf(_rng().normal(size=(2, 3)), device)

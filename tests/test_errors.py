@@ -342,17 +342,7 @@ def test_autograd_grad_frees_graph_by_default(device):
         lambda x: (lambda h: (h.mul_(2), h))(x.tanh())[1],
         lambda x: (lambda h: (lambda y: (h.add_(1), y))(h * h))(x * 2)[1],
         lambda x: (lambda h: (lambda y: (h.zero_(), y))(h**3))(x + 1)[1],
-        pytest.param(
-            lambda x: (lambda y: (y[0].fill_(0.0), y))(x.exp())[1],
-            marks=pytest.mark.xfail(
-                reason="ember's autograd does not support in-place writes into a view of a non-leaf "
-                "that requires grad: y[0].fill_(0.0) on y = x.exp() raises RuntimeError at the write "
-                "('in-place operation on a view ... is not supported by ember's autograd yet'); torch "
-                "allows the write and raises at backward because exp's saved result was modified",
-                strict=True,
-            ),
-            id="view_of_saved",
-        ),
+        lambda x: (lambda y: (y[0].fill_(0.0), y))(x.exp())[1],
     ],
     ids=["exp_result", "tanh_result", "mul_operand", "pow_base", "view_of_saved"],
 )

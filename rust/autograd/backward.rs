@@ -450,6 +450,24 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         Op::NormRows { center } => one(crate::ops::nn::norm_rows_backward(
             &s[0], &s[1], &s[2], g, *center,
         )),
+        Op::ViewAssign { view } => {
+            if crate::autograd::is_grad_enabled() {
+                crate::bail!(Autograd, "double backward (create_graph=True) through an in-place write into a view is not supported yet");
+            }
+            // A fresh contiguous copy of g: the region read out for the value, then zeroed for the base.
+            let gc = crate::backend::cast(g, g.dtype())?;
+            let region = gc.with_layout(view.clone());
+            let gv = want(1)
+                .then(|| crate::backend::cast(&region, g.dtype()))
+                .transpose()?;
+            region.fill_raw(0.0);
+            Ok(vec![Some(gc), gv])
+        }
+        Op::AsStrided { view } => {
+            let gb = Tensor::zeros(&inp[0].shape, g.dtype(), g.device())?;
+            crate::backend::copy_into(&gb.with_layout(view.clone()), g)?;
+            one(Ok(gb))
+        }
         Op::Softmax { dim } => {
             let out = &s[0];
             let dot = reduce::sum(&mul(g, out)?, &[*dim as isize], true)?;

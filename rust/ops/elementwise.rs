@@ -313,38 +313,70 @@ pub fn write(dst: &Tensor, value: &Tensor, cast: bool) -> Result<()> {
 fn is_view_op(op: &Op) -> bool {
     matches!(
         op,
-        Op::Slice { .. } | Op::Reshape { .. } | Op::Permute { .. } | Op::Expand { .. }
+        Op::Slice { .. }
+            | Op::Reshape { .. }
+            | Op::Permute { .. }
+            | Op::Expand { .. }
+            | Op::AsStrided { .. }
     )
 }
 
-/// Whether an in-place write into `dst` must be tracked by autograd; errors for the writes
-/// PyTorch forbids (a leaf that requires grad) and those ember cannot track yet (into a view).
-pub fn check_in_place(dst: &Tensor) -> Result<bool> {
+/// How autograd must record an in-place write.
+pub enum Tracking {
+    /// Not at all (grad mode off, or nothing requires grad).
+    Untracked,
+    /// The written tensor owns its memory: it is re-linked to the op's node.
+    Whole,
+    /// The written tensor is a view: its base gets a node for the write into `region`.
+    View {
+        base: Tensor,
+        region: crate::layout::Layout,
+    },
+}
+
+pub fn check_in_place(dst: &Tensor) -> Result<Tracking> {
     if !is_grad_enabled() || !dst.requires_grad() {
-        return Ok(false);
+        return Ok(Tracking::Untracked);
     }
-    let Some(mut node) = dst.node() else {
+    let (node, base) = {
+        let m = dst.meta();
+        (m.node.clone(), m.view_base.clone())
+    };
+    let Some(node) = node else {
         bail!(
             Autograd,
             "a leaf Variable that requires grad is being used in an in-place operation."
         );
     };
     if !is_view_op(&node.op) {
-        return Ok(true);
+        return Ok(Tracking::Whole);
     }
-    loop {
-        match node.edges.first().cloned().flatten() {
-            Some(crate::autograd::tape::Edge::Leaf(_)) => {
-                bail!(Autograd, "a view of a leaf Variable that requires grad is being used in an in-place operation.")
-            }
-            Some(crate::autograd::tape::Edge::Node(n)) if is_view_op(&n.op) => node = n,
-            _ => bail!(
-                Autograd,
-                "in-place operation on a view (shape {:?}) of a tensor that requires grad is not supported by ember's autograd yet; compute the result out of place instead",
-                dst.shape()
-            ),
-        }
+    let Some(base) = base else {
+        bail!(Autograd, "in-place operation on a view (shape {:?}) whose base is unknown to autograd; compute the result out of place instead", dst.shape());
+    };
+    if base.is_leaf() {
+        bail!(
+            Autograd,
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        );
     }
+    let l = dst.layout();
+    if !base.is_contiguous() || l.offset < base.layout().offset {
+        bail!(Autograd, "in-place operation on a view of a non-contiguous tensor that requires grad is not supported by ember's autograd yet (base strides {:?}); compute the result out of place instead", base.layout().strides);
+    }
+    if l.shape
+        .iter()
+        .zip(&l.strides)
+        .any(|(&d, &s)| s == 0 && d > 1)
+    {
+        bail!(Runtime, "unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.");
+    }
+    let region = crate::layout::Layout {
+        shape: l.shape.clone(),
+        strides: l.strides.clone(),
+        offset: l.offset - base.layout().offset,
+    };
+    Ok(Tracking::View { base, region })
 }
 
 /// Makes `dst` the output of `value`'s node (after its data was written into `dst`). A value
@@ -363,16 +395,56 @@ pub fn rebase(dst: &Tensor, old: &Tensor, value: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// An in-place op: `dst = f(dst)`. Under autograd `f` reads a snapshot, so the values its node
-/// saves are not the ones overwritten here, and `dst` is re-linked to the new node.
 pub fn in_place(dst: &Tensor, f: impl FnOnce(&Tensor) -> Result<Tensor>, cast: bool) -> Result<()> {
     let tracking = check_in_place(dst)?;
-    let src = if tracking { copy(dst)? } else { dst.clone() };
+    let tracked = !matches!(tracking, Tracking::Untracked);
+    let src = if tracked { copy(dst)? } else { dst.clone() };
     let value = f(&src)?;
     write(dst, &value, cast)?;
-    if tracking {
-        rebase(dst, &src, &value)?;
+    match tracking {
+        Tracking::Untracked => Ok(()),
+        Tracking::Whole => rebase(dst, &src, &value),
+        Tracking::View { base, region } => rebase_view(dst, &base, region, &value),
     }
+}
+
+/// After a write through the view `dst` into `region` of `base`: `base` becomes the output of a
+/// ViewAssign node (its old history outside the region, `value` inside), and `dst` a view of it.
+fn rebase_view(
+    dst: &Tensor,
+    base: &Tensor,
+    region: crate::layout::Layout,
+    value: &Tensor,
+) -> Result<()> {
+    let value = if value.requires_grad() {
+        value.clone()
+    } else {
+        value.detach()
+    };
+    let new_base = record(
+        Op::ViewAssign {
+            view: region.clone(),
+        },
+        &[base, &value],
+        &[],
+        false,
+        base.detach(),
+    );
+    {
+        let mut m = base.meta();
+        m.node = new_base.node();
+        m.requires_grad = true;
+    }
+    let new_view = record(
+        Op::AsStrided { view: region },
+        &[base],
+        &[],
+        false,
+        dst.detach(),
+    );
+    let mut m = dst.meta();
+    m.node = new_view.node();
+    m.requires_grad = true;
     Ok(())
 }
 

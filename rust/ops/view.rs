@@ -8,8 +8,17 @@ use crate::op::Op;
 use crate::shape::{infer_shape, normalize_dim};
 use crate::tensor::Tensor;
 
+/// Remembers which tensor a tracked view reads, for in-place writes through it.
+fn track(x: &Tensor, out: Tensor) -> Tensor {
+    if out.node().is_some() {
+        let base = x.meta().view_base.clone().unwrap_or_else(|| x.clone());
+        out.meta().view_base = Some(base);
+    }
+    out
+}
+
 fn reshaped(x: &Tensor, out: Tensor) -> Tensor {
-    record(
+    let out = record(
         Op::Reshape {
             from: x.shape().to_vec(),
         },
@@ -17,7 +26,8 @@ fn reshaped(x: &Tensor, out: Tensor) -> Tensor {
         &[],
         false,
         out,
-    )
+    );
+    track(x, out)
 }
 
 /// `view`: a new shape over the same elements; an error when the strides do not allow it.
@@ -49,7 +59,10 @@ pub fn permute(x: &Tensor, dims: &[isize]) -> Result<Tensor> {
         .map(|&d| normalize_dim(d, x.ndim()))
         .collect::<Result<_>>()?;
     let out = x.with_layout(x.layout().permute(&dims)?);
-    Ok(record(Op::Permute { dims }, &[x], &[], false, out))
+    Ok(track(
+        x,
+        record(Op::Permute { dims }, &[x], &[], false, out),
+    ))
 }
 
 pub fn transpose(x: &Tensor, a: isize, b: isize) -> Result<Tensor> {
@@ -88,14 +101,17 @@ pub fn expand(x: &Tensor, shape: &[isize]) -> Result<Tensor> {
         );
     }
     let out = x.with_layout(x.layout().expand(&target)?);
-    Ok(record(
-        Op::Expand {
-            from: x.shape().to_vec(),
-        },
-        &[x],
-        &[],
-        false,
-        out,
+    Ok(track(
+        x,
+        record(
+            Op::Expand {
+                from: x.shape().to_vec(),
+            },
+            &[x],
+            &[],
+            false,
+            out,
+        ),
     ))
 }
 
@@ -113,7 +129,7 @@ pub fn slice(x: &Tensor, dim: usize, start: usize, len: usize, step: usize) -> R
         from: x.shape().to_vec(),
         keep_dim: true,
     };
-    Ok(record(op, &[x], &[], false, out))
+    Ok(track(x, record(op, &[x], &[], false, out)))
 }
 
 /// Python-style slice bounds (`a[start:stop:step]`) resolved against a dim of `size`.
@@ -178,7 +194,7 @@ pub fn select(x: &Tensor, dim: isize, index: isize) -> Result<Tensor> {
         from: x.shape().to_vec(),
         keep_dim: false,
     };
-    Ok(record(op, &[x], &[], false, out))
+    Ok(track(x, record(op, &[x], &[], false, out)))
 }
 
 pub fn unsqueeze(x: &Tensor, dim: isize) -> Result<Tensor> {

@@ -1030,33 +1030,29 @@ fn move_back(t: &Tensor, lead: usize, dim: usize) -> PyResult<Tensor> {
     view::permute(t, &perm).py()
 }
 
-/// `t[idx] = value`. Under autograd the write is recorded as a `where` over a mask of the
-/// written positions, so the old values' history gets gradient only where it was not replaced.
+/// `t[idx] = value`. Under autograd every write goes through the in-place machinery, so the
+/// indexed tensor's history keeps the untouched elements and `value` gets its gradient.
 fn setitem(t: &Tensor, idx: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
     let v = tensor_or_scalar(t, value)
         .or_else(|_| super::convert::tensor_from_data(value, Some(t.dtype())))?;
-    if !ew::check_in_place(t).py()? {
-        return write_items(t, idx, &v);
-    }
-    if v.requires_grad() {
-        return Err(PyRuntimeError::new_err("assigning a tensor that requires grad into part of another tensor is not supported by ember's autograd yet; use ember.where or ember.cat instead"));
-    }
-    let old = ew::copy(t).py()?;
-    let mask = Tensor::zeros(t.shape(), DType::Bool, t.device()).py()?;
-    {
-        let _plain = crate::autograd::GradModeGuard::new(false);
-        write_items(t, idx, &v)?;
-        write_items(&mask, idx, &Scalar::Bool(true).tensor_next_to(&mask).py()?)?;
-    }
-    let new = ew::where_(&mask, &t.detach(), &old).py()?;
-    ew::rebase(t, &old, &new).py()
+    // Raises for the writes autograd forbids (into a leaf that requires grad, or a view of one).
+    let tracked = !matches!(ew::check_in_place(t).py()?, ew::Tracking::Untracked);
+    write_items(t, idx, &v, tracked)
 }
 
-fn write_items(t: &Tensor, idx: &Bound<'_, PyAny>, v: &Tensor) -> PyResult<()> {
+fn put(dst: &Tensor, src: &Tensor, tracked: bool) -> PyResult<()> {
+    if tracked {
+        ew::in_place(dst, |_| Ok(src.clone()), true).py()
+    } else {
+        ew::write(dst, src, true).py()
+    }
+}
+
+fn write_items(t: &Tensor, idx: &Bound<'_, PyAny>, v: &Tensor, tracked: bool) -> PyResult<()> {
     let items = parse_items(idx)?;
     let (cur, adv) = apply_basic(t, items)?;
     if adv.is_empty() {
-        return ew::write(&cur, v, true).py();
+        return put(&cur, v, tracked);
     }
     let a = plan_advanced(&cur, &adv)?;
     // The value broadcasts to the shape getitem would return; put its index dims first so
@@ -1096,7 +1092,7 @@ fn write_items(t: &Tensor, idx: &Bound<'_, PyAny>, v: &Tensor) -> PyResult<()> {
             &dst.shape().iter().map(|&s| s as isize).collect::<Vec<_>>(),
         )
         .py()?;
-        ew::write(&dst, &src, true).py()?;
+        put(&dst, &src, tracked)?;
     }
     Ok(())
 }
