@@ -30,6 +30,10 @@ impl Layout {
 
     /// Row-major contiguous, ignoring strides of size-1 dims as PyTorch does.
     pub fn is_contiguous(&self) -> bool {
+        if self.numel() == 0 {
+            // No element to misplace: any empty view can be re-shaped freely.
+            return true;
+        }
         let mut expected = 1;
         for (&d, &s) in self.shape.iter().zip(&self.strides).rev() {
             if d != 1 && s != expected {

@@ -132,6 +132,21 @@ pub enum Memory {
     Cpu(CpuBuffer),
 }
 
+/// The size in bytes of `len` elements, refusing sizes no allocator can serve.
+fn byte_size(dtype: DType, len: usize) -> Result<usize> {
+    match len
+        .checked_mul(dtype.size())
+        .filter(|&b| b <= isize::MAX as usize)
+    {
+        Some(b) => Ok(b),
+        None => bail!(
+            OutOfMemory,
+            "cannot allocate {len} elements of {}: the size overflows",
+            dtype.name()
+        ),
+    }
+}
+
 /// Shared storage of one dtype: views alias it; in-place writes bump its version.
 pub struct StorageInner {
     pub memory: Memory,
@@ -145,6 +160,7 @@ pub struct Storage(pub Arc<StorageInner>);
 
 impl Storage {
     pub fn zeros(dtype: DType, len: usize, device: Device) -> Result<Storage> {
+        byte_size(dtype, len)?;
         match device {
             Device::Cpu => Ok(Storage::from_buffer(
                 CpuBuffer::zeroed(len * dtype.size())?,
@@ -161,6 +177,7 @@ impl Storage {
     /// Storage that an op fills completely (every element written before any read). Bool
     /// storage is still zeroed: not every byte is a valid bool.
     pub fn for_overwrite(dtype: DType, len: usize, device: Device) -> Result<Storage> {
+        byte_size(dtype, len)?;
         match device {
             Device::Cpu if dtype != DType::Bool => Ok(Storage::from_buffer(
                 CpuBuffer::for_overwrite(len * dtype.size())?,

@@ -169,7 +169,7 @@ fn reduce_num<T: Num>(
             ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin
         )
     {
-        bail!(Index, "{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.", op.name());
+        bail!(Runtime, "{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.", op.name());
     }
     let src = c.contiguous_slice::<T>().expect("contiguous");
     if arg {
@@ -226,6 +226,9 @@ pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> 
 
 /// Applies `f(row_in, row_out)` to every row along `dim`; the result has `x`'s shape.
 fn along_dim<T: Element>(x: &Tensor, dim: usize, f: impl Fn(&[T], &mut [T]) + Sync) -> Tensor {
+    if x.numel() == 0 {
+        return Tensor::zeros(x.shape(), T::DTYPE, Device::Cpu).expect("empty allocation");
+    }
     let (c, rows, k) = as_rows(x, &[dim]);
     let out = Tensor::for_overwrite(c.shape(), T::DTYPE, Device::Cpu).expect("allocation");
     let src = c.contiguous_slice::<T>().expect("contiguous");

@@ -392,10 +392,10 @@ pub fn cross_entropy_backward(
 /// Normalises over the last dim: `(x - mean) / sqrt(var + eps)` (or RMS-normalises when not
 /// `center`). Returns the output with the per-row mean and 1/std (plain tensors, no graph).
 pub fn norm_rows(x: &Tensor, eps: f64, center: bool) -> Result<(Tensor, Tensor, Tensor)> {
-    if x.ndim() == 0 || x.numel() == 0 {
+    if x.ndim() == 0 || x.shape()[x.ndim() - 1] == 0 {
         bail!(
             Shape,
-            "normalisation needs a non-empty input with at least one dim, got shape {:?}",
+            "normalisation needs at least one element per row, got shape {:?}",
             x.shape()
         );
     }
@@ -597,6 +597,9 @@ pub fn attention(
         }
         None => None,
     };
+    if s == 0 && l > 0 {
+        bail!(Shape, "scaled_dot_product_attention: key and value need at least one position (got key shape {:?})", k.shape());
+    }
     let a = crate::cpu::attention::Attn {
         b,
         l,
@@ -606,6 +609,20 @@ pub fn attention(
         scale,
         causal,
     };
+    if b * l == 0 {
+        // Nothing to attend from: an empty output (still in the graph, with empty gradients).
+        let p = Tensor::zeros(&[b, l, s], cdt, Device::Cpu)?;
+        let mut shape = batch.to_vec();
+        shape.extend([l, ev]);
+        let o = Tensor::zeros(&shape, dtype, Device::Cpu)?;
+        return Ok(record(
+            Op::Attention { attn: a },
+            &[q, k, v],
+            &[&qc, &kc, &vc, &p],
+            false,
+            o,
+        ));
+    }
     let p = Tensor::for_overwrite(&[b, l, s], cdt, Device::Cpu)?;
     let mut out_shape = batch.to_vec();
     out_shape.extend([l, ev]);

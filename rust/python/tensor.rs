@@ -826,7 +826,10 @@ fn parse_items(idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
         } else if let Ok(i) = it.extract::<isize>() {
             out.push(Item::Int(i));
         } else if it.is_instance_of::<PyList>() || it.hasattr("__array_interface__")? {
-            let t = super::convert::tensor_from_data(&it, None)?;
+            // An empty list selects nothing: an int64 index, as PyTorch reads it.
+            let empty = it.is_instance_of::<PyList>() && it.len()? == 0;
+            let t =
+                super::convert::tensor_from_data(&it, if empty { Some(DType::I64) } else { None })?;
             out.push(Item::Adv(t));
         } else {
             return Err(PyIndexError::new_err(format!("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices (got {})", it.get_type().name()?)));
