@@ -34,6 +34,16 @@ impl Rng {
         self.seed
     }
 
+    /// `[seed, s0, s1, s2, s3]`: everything needed to resume the stream.
+    pub fn state(&self) -> [u64; 5] {
+        [self.seed, self.s[0], self.s[1], self.s[2], self.s[3]]
+    }
+
+    pub fn set_state(&mut self, st: [u64; 5]) {
+        self.seed = st[0];
+        self.s = [st[1], st[2], st[3], st[4]];
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         let s = &mut self.s;
         let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);

@@ -46,11 +46,26 @@ impl PyGenerator {
         self.g.manual_seed(s);
         s
     }
-    fn get_state(&self) -> Vec<u64> {
-        let r = self.g.lock();
-        let mut v = vec![r.seed()];
-        v.extend(format!("{r:?}").bytes().map(|b| b as u64).take(0));
-        v
+    /// The generator's state as an int64 tensor (seed, then the four xoshiro words), for
+    /// `set_state` to restore: a saved state replays the same random numbers.
+    fn get_state(&self) -> R {
+        let words = self.g.lock().state();
+        Ok(PyTensor::new(
+            Tensor::from_vec(
+                words.iter().map(|&w| w as i64).collect::<Vec<i64>>(),
+                &[words.len()],
+            )
+            .py()?,
+        ))
+    }
+    fn set_state(&self, new_state: PyRef<'_, PyTensor>) -> PyResult<()> {
+        let t = &new_state.t;
+        if t.dtype() != DType::I64 || t.shape() != [5] {
+            return Err(PyValueError::new_err(format!("set_state expects the int64 tensor of 5 values get_state returns, got {} of shape {:?}", t.dtype().name(), t.shape())));
+        }
+        let v: Vec<u64> = t.to_vec::<i64>().iter().map(|&w| w as u64).collect();
+        self.g.lock().set_state([v[0], v[1], v[2], v[3], v[4]]);
+        Ok(())
     }
 }
 
