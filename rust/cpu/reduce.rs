@@ -197,7 +197,7 @@ fn reduce_num<T: Num>(
 pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> Result<Tensor> {
     match (op, x.dtype()) {
         (ReduceOp::All | ReduceOp::Any, DType::Bool) => {
-            let (c, rows, k) = as_rows(x, dims);
+            let (c, _, k) = as_rows(x, dims);
             let src = c.contiguous_slice::<bool>().expect("contiguous");
             let out = Tensor::zeros(out_shape, DType::Bool, Device::Cpu)?;
             for (r, d) in out.storage().as_mut_slice::<bool>().iter_mut().enumerate() {
@@ -208,7 +208,6 @@ pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> 
                     row.iter().any(|&v| v)
                 };
             }
-            let _ = rows;
             Ok(out)
         }
         (_, DType::F32) => reduce_num::<f32>(op, x, dims, out_shape),
