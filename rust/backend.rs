@@ -53,3 +53,90 @@ pub fn flip(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
 pub fn argsort(x: &Tensor, dim: usize, descending: bool) -> Result<Tensor> {
     cpu::index::argsort(x, dim, descending)
 }
+
+// ---- fused nn kernels: contiguous float inputs, outputs allocated by the caller ----
+use crate::cpu::attention::Attn;
+use crate::cpu::conv::Conv2dGeom;
+
+pub fn conv2d(g: &Conv2dGeom, x: &Tensor, w: &Tensor, out: &Tensor) {
+    cpu::fused::conv2d(g, x, w, out)
+}
+pub fn conv2d_backward(
+    g: &Conv2dGeom,
+    x: &Tensor,
+    w: &Tensor,
+    gy: &Tensor,
+    gx: Option<&Tensor>,
+    gw: Option<&Tensor>,
+) {
+    cpu::fused::conv2d_backward(g, x, w, gy, gx, gw)
+}
+pub fn max_pool2d(g: &Conv2dGeom, x: &Tensor, out: &Tensor, idx: &Tensor) {
+    cpu::fused::max_pool2d(g, x, out, idx)
+}
+pub fn avg_pool2d(g: &Conv2dGeom, x: &Tensor, out: &Tensor, include_pad: bool) {
+    cpu::fused::avg_pool2d(g, x, out, include_pad)
+}
+pub fn avg_pool2d_backward(g: &Conv2dGeom, gy: &Tensor, dx: &Tensor, include_pad: bool) {
+    cpu::fused::avg_pool2d_backward(g, gy, dx, include_pad)
+}
+pub fn cross_entropy(
+    x: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    smoothing: f64,
+    loss: &Tensor,
+    denom: &Tensor,
+) -> Result<()> {
+    cpu::fused::cross_entropy(x, target, weight, ignore_index, smoothing, loss, denom)
+}
+pub fn cross_entropy_backward(
+    x: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    smoothing: f64,
+    scale: &[f64],
+    dx: &Tensor,
+) {
+    cpu::fused::cross_entropy_backward(x, target, weight, ignore_index, smoothing, scale, dx)
+}
+pub fn norm_rows(x: &Tensor, eps: f64, center: bool, y: &Tensor, mean: &Tensor, rstd: &Tensor) {
+    cpu::fused::norm_rows(x, eps, center, y, mean, rstd)
+}
+pub fn norm_rows_backward(
+    x: &Tensor,
+    g: &Tensor,
+    center: bool,
+    mean: &Tensor,
+    rstd: &Tensor,
+    dx: &Tensor,
+) {
+    cpu::fused::norm_rows_backward(x, g, center, mean, rstd, dx)
+}
+pub fn attention(
+    a: &Attn,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+    p: &Tensor,
+    o: &Tensor,
+) {
+    cpu::fused::attention(a, q, k, v, mask, p, o)
+}
+#[allow(clippy::too_many_arguments)]
+pub fn attention_backward(
+    a: &Attn,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    p: &Tensor,
+    go: &Tensor,
+    dq: &Tensor,
+    dk: &Tensor,
+    dv: &Tensor,
+) {
+    cpu::fused::attention_backward(a, q, k, v, p, go, dq, dk, dv)
+}

@@ -5,8 +5,9 @@ use super::elementwise::to_dtype;
 use super::same_device;
 use super::view::contiguous;
 use crate::autograd::tape::{is_grad_enabled, record};
+use crate::backend;
 use crate::bail;
-use crate::cpu::conv::{self, Conv2dGeom};
+use crate::cpu::conv::Conv2dGeom;
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::op::Op;
@@ -106,20 +107,7 @@ pub fn conv2d(
         contiguous(&to_dtype(&w.detach(), dtype)?)?,
     );
     let out = Tensor::for_overwrite(&[g.n, o, g.oh, g.ow], dtype, Device::Cpu)?;
-    match dtype {
-        DType::F32 => conv::conv2d_forward::<f32>(
-            &g,
-            xc.contiguous_slice().unwrap(),
-            wc.contiguous_slice().unwrap(),
-            out.storage().as_mut_slice(),
-        ),
-        _ => conv::conv2d_forward::<f64>(
-            &g,
-            xc.contiguous_slice().unwrap(),
-            wc.contiguous_slice().unwrap(),
-            out.storage().as_mut_slice(),
-        ),
-    }
+    backend::conv2d(&g, &xc, &wc, &out);
     Ok(record(Op::Conv2d { geom: g }, &[x, w], &[x, w], false, out))
 }
 
@@ -154,22 +142,7 @@ pub fn conv2d_backward(
     } else {
         None
     };
-    macro_rules! run {
-        ($t:ty) => {
-            conv::conv2d_backward::<$t>(
-                g,
-                xc.contiguous_slice().unwrap(),
-                wc.contiguous_slice().unwrap(),
-                gc.contiguous_slice().unwrap(),
-                gx.as_ref().map(|t| t.storage().as_mut_slice::<$t>()),
-                gw.as_ref().map(|t| t.storage().as_mut_slice::<$t>()),
-            )
-        };
-    }
-    match dtype {
-        DType::F32 => run!(f32),
-        _ => run!(f64),
-    }
+    backend::conv2d_backward(g, &xc, &wc, &gc, gx.as_ref(), gw.as_ref());
     Ok((gx, gw))
 }
 
@@ -198,20 +171,7 @@ pub fn max_pool2d(
     let xc = contiguous(&x.detach())?;
     let out = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], x.dtype(), Device::Cpu)?;
     let idx = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], DType::I64, Device::Cpu)?;
-    match x.dtype() {
-        DType::F32 => conv::max_pool2d::<f32>(
-            &g,
-            xc.contiguous_slice().unwrap(),
-            out.storage().as_mut_slice(),
-            idx.storage().as_mut_slice(),
-        ),
-        _ => conv::max_pool2d::<f64>(
-            &g,
-            xc.contiguous_slice().unwrap(),
-            out.storage().as_mut_slice(),
-            idx.storage().as_mut_slice(),
-        ),
-    }
+    backend::max_pool2d(&g, &xc, &out, &idx);
     // The values are a gather of the input at the indices: record it as one, so the gradient
     // is a scatter-add (differentiable, and shared with gather).
     let flat_idx = idx.with_layout(crate::layout::Layout::contiguous(&[g.n, g.c, g.oh * g.ow]));
@@ -289,22 +249,7 @@ pub fn cross_entropy(
         .transpose()?;
     let loss = Tensor::for_overwrite(&[n], dtype, Device::Cpu)?;
     let denom = Tensor::for_overwrite(&[n], dtype, Device::Cpu)?;
-    macro_rules! run {
-        ($t:ty) => {{
-            let ce = conv_ce::<$t>(n, c, w.as_ref(), ignore_index, smoothing);
-            ce.forward(
-                x.contiguous_slice().unwrap(),
-                t.contiguous_slice().unwrap(),
-                loss.storage().as_mut_slice(),
-                denom.storage().as_mut_slice(),
-            )
-            .map_err(crate::Error::Index)?;
-        }};
-    }
-    match dtype {
-        DType::F32 => run!(f32),
-        _ => run!(f64),
-    }
+    backend::cross_entropy(&x, &t, w.as_ref(), ignore_index, smoothing, &loss, &denom)?;
     let total_weight = denom.to_vec::<f64>().iter().sum::<f64>();
     let out = match reduction {
         Reduction::None => loss,
@@ -326,22 +271,6 @@ pub fn cross_entropy(
         saved.push(w);
     }
     Ok(record(op, &[logits], &saved, false, out))
-}
-
-fn conv_ce<T: crate::cpu::scalar::Float>(
-    n: usize,
-    c: usize,
-    w: Option<&Tensor>,
-    ignore_index: i64,
-    smoothing: f64,
-) -> crate::cpu::nn::CrossEntropy<'_, T> {
-    crate::cpu::nn::CrossEntropy {
-        n,
-        c,
-        weight: w.map(|w| w.contiguous_slice::<T>().unwrap()),
-        ignore_index,
-        smoothing,
-    }
 }
 
 /// Gradient of a cross-entropy node with respect to its logits.
@@ -370,22 +299,7 @@ pub fn cross_entropy_backward(
         Reduction::Mean => vec![g.item_f64()? / total_weight; n],
     };
     let dx = Tensor::for_overwrite(&[n, c], dtype, Device::Cpu)?;
-    macro_rules! run {
-        ($t:ty) => {{
-            let ce = conv_ce::<$t>(n, c, weight, ignore_index, smoothing);
-            let scale: Vec<$t> = scale.iter().map(|&v| v as $t).collect();
-            ce.backward(
-                x.contiguous_slice().unwrap(),
-                target.contiguous_slice().unwrap(),
-                &scale,
-                dx.storage().as_mut_slice(),
-            );
-        }};
-    }
-    match dtype {
-        DType::F32 => run!(f32),
-        _ => run!(f64),
-    }
+    backend::cross_entropy_backward(&x, target, weight, ignore_index, smoothing, &scale, &dx);
     to_dtype(&dx, logits.dtype())
 }
 
@@ -401,31 +315,11 @@ pub fn norm_rows(x: &Tensor, eps: f64, center: bool) -> Result<(Tensor, Tensor, 
     }
     let xc = contiguous(&float_compute(&x.detach(), "normalisation")?)?;
     let dtype = xc.dtype();
-    let k = *x.shape().last().unwrap();
     let row_shape = &x.shape()[..x.ndim() - 1];
     let y = Tensor::for_overwrite(x.shape(), dtype, Device::Cpu)?;
     let mean = Tensor::for_overwrite(row_shape, dtype, Device::Cpu)?;
     let rstd = Tensor::for_overwrite(row_shape, dtype, Device::Cpu)?;
-    match dtype {
-        DType::F32 => crate::cpu::nn::norm_rows::<f32>(
-            xc.contiguous_slice().unwrap(),
-            k,
-            eps,
-            center,
-            y.storage().as_mut_slice(),
-            mean.storage().as_mut_slice(),
-            rstd.storage().as_mut_slice(),
-        ),
-        _ => crate::cpu::nn::norm_rows::<f64>(
-            xc.contiguous_slice().unwrap(),
-            k,
-            eps,
-            center,
-            y.storage().as_mut_slice(),
-            mean.storage().as_mut_slice(),
-            rstd.storage().as_mut_slice(),
-        ),
-    }
+    backend::norm_rows(&xc, eps, center, &y, &mean, &rstd);
     let y = to_dtype(&y, x.dtype())?;
     let y = record(Op::NormRows { center }, &[x], &[x, &mean, &rstd], false, y);
     Ok((y, mean, rstd))
@@ -444,28 +338,8 @@ pub fn norm_rows_backward(
     let xc = contiguous(&float_compute(x, "normalisation")?)?;
     let dtype = xc.dtype();
     let gc = contiguous(&to_dtype(g, dtype)?)?;
-    let k = *x.shape().last().unwrap();
     let dx = Tensor::for_overwrite(x.shape(), dtype, Device::Cpu)?;
-    match dtype {
-        DType::F32 => crate::cpu::nn::norm_rows_backward::<f32>(
-            xc.contiguous_slice().unwrap(),
-            gc.contiguous_slice().unwrap(),
-            k,
-            center,
-            mean.contiguous_slice().unwrap(),
-            rstd.contiguous_slice().unwrap(),
-            dx.storage().as_mut_slice(),
-        ),
-        _ => crate::cpu::nn::norm_rows_backward::<f64>(
-            xc.contiguous_slice().unwrap(),
-            gc.contiguous_slice().unwrap(),
-            k,
-            center,
-            mean.contiguous_slice().unwrap(),
-            rstd.contiguous_slice().unwrap(),
-            dx.storage().as_mut_slice(),
-        ),
-    }
+    backend::norm_rows_backward(&xc, &gc, center, mean, rstd, &dx);
     to_dtype(&dx, x.dtype())
 }
 
@@ -493,20 +367,7 @@ pub fn avg_pool2d(
     )?;
     let xc = contiguous(&x.detach())?;
     let out = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], x.dtype(), Device::Cpu)?;
-    match x.dtype() {
-        DType::F32 => conv::avg_pool2d::<f32>(
-            &g,
-            xc.contiguous_slice().unwrap(),
-            out.storage().as_mut_slice(),
-            include_pad,
-        ),
-        _ => conv::avg_pool2d::<f64>(
-            &g,
-            xc.contiguous_slice().unwrap(),
-            out.storage().as_mut_slice(),
-            include_pad,
-        ),
-    }
+    backend::avg_pool2d(&g, &xc, &out, include_pad);
     Ok(record(
         Op::AvgPool2d {
             geom: g,
@@ -533,20 +394,7 @@ pub fn avg_pool2d_backward(
     }
     let gc = contiguous(&to_dtype(gy, dtype)?)?;
     let dx = Tensor::for_overwrite(&[g.n, g.c, g.h, g.w], dtype, Device::Cpu)?;
-    match dtype {
-        DType::F32 => conv::avg_pool2d_backward::<f32>(
-            g,
-            gc.contiguous_slice().unwrap(),
-            dx.storage().as_mut_slice(),
-            include_pad,
-        ),
-        _ => conv::avg_pool2d_backward::<f64>(
-            g,
-            gc.contiguous_slice().unwrap(),
-            dx.storage().as_mut_slice(),
-            include_pad,
-        ),
-    }
+    backend::avg_pool2d_backward(g, &gc, &dx, include_pad);
     Ok(dx)
 }
 
@@ -627,23 +475,7 @@ pub fn attention(
     let mut out_shape = batch.to_vec();
     out_shape.extend([l, ev]);
     let o = Tensor::for_overwrite(&out_shape, cdt, Device::Cpu)?;
-    macro_rules! run {
-        ($t:ty) => {
-            crate::cpu::attention::forward::<$t>(
-                &a,
-                qc.contiguous_slice().unwrap(),
-                kc.contiguous_slice().unwrap(),
-                vc.contiguous_slice().unwrap(),
-                m.as_ref().map(|m| m.contiguous_slice().unwrap()),
-                p.storage().as_mut_slice(),
-                o.storage().as_mut_slice(),
-            )
-        };
-    }
-    match cdt {
-        DType::F32 => run!(f32),
-        _ => run!(f64),
-    }
+    backend::attention(&a, &qc, &kc, &vc, m.as_ref(), &p, &o);
     let o = to_dtype(&o, dtype)?;
     Ok(record(
         Op::Attention { attn: a },
@@ -673,24 +505,6 @@ pub fn attention_backward(
         Tensor::for_overwrite(k.shape(), dtype, Device::Cpu)?,
         Tensor::for_overwrite(v.shape(), dtype, Device::Cpu)?,
     );
-    macro_rules! run {
-        ($t:ty) => {
-            crate::cpu::attention::backward::<$t>(
-                a,
-                q.contiguous_slice().unwrap(),
-                k.contiguous_slice().unwrap(),
-                v.contiguous_slice().unwrap(),
-                p.contiguous_slice().unwrap(),
-                gc.contiguous_slice().unwrap(),
-                dq.storage().as_mut_slice(),
-                dk.storage().as_mut_slice(),
-                dv.storage().as_mut_slice(),
-            )
-        };
-    }
-    match dtype {
-        DType::F32 => run!(f32),
-        _ => run!(f64),
-    }
+    backend::attention_backward(a, q, k, v, p, &gc, &dq, &dk, &dv);
     Ok((dq, dk, dv))
 }
