@@ -140,3 +140,29 @@ pub fn attention_backward(
 ) {
     cpu::fused::attention_backward(a, q, k, v, p, go, dq, dk, dv)
 }
+
+// ---- fused optimizer updates (tensors checked by rust/optim.rs) ----
+use crate::cpu::optim::{Adagrad, Adam, Adamax, Rmsprop, Sgd};
+
+pub fn sgd(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, cfg: &Sgd) {
+    cpu::fused::sgd(p, g, buf, cfg)
+}
+pub fn adam(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, vmax: Option<&Tensor>, cfg: &Adam) {
+    cpu::fused::adam(p, g, m, v, vmax, cfg)
+}
+pub fn rmsprop(
+    p: &Tensor,
+    g: &Tensor,
+    square_avg: &Tensor,
+    grad_avg: Option<&Tensor>,
+    buf: Option<&Tensor>,
+    cfg: &Rmsprop,
+) {
+    cpu::fused::rmsprop(p, g, square_avg, grad_avg, buf, cfg)
+}
+pub fn adagrad(p: &Tensor, g: &Tensor, sum: &Tensor, cfg: &Adagrad) {
+    cpu::fused::adagrad(p, g, sum, cfg)
+}
+pub fn adamax(p: &Tensor, g: &Tensor, exp_avg: &Tensor, exp_inf: &Tensor, cfg: &Adamax) {
+    cpu::fused::adamax(p, g, exp_avg, exp_inf, cfg)
+}

@@ -62,17 +62,6 @@ fn check_param(p: &Tensor, g: &Tensor) -> Result<Tensor> {
     Ok(g)
 }
 
-fn ptr<T>(t: &Tensor) -> *mut T {
-    // SAFETY (of later use): offset is within the storage of a contiguous tensor.
-    unsafe { (t.storage().data_ptr() as *mut T).add(t.layout().offset) }
-}
-
-/// Optional state the kernel reads only when its configuration asks for it: null otherwise.
-/// Like `ptr`, it honours the storage offset (state may be a contiguous view into a larger buffer).
-fn opt_ptr<T>(t: &Option<Tensor>) -> *mut T {
-    t.as_ref().map(ptr).unwrap_or(std::ptr::null_mut())
-}
-
 /// Optional state (`which`) that this step's configuration needs (`needed`): checked if there.
 fn check_opt_state(
     name: &str,
@@ -125,14 +114,7 @@ pub fn sgd_step(
                 ),
             }
         }
-        let n = p.numel();
-        // SAFETY: shapes, dtypes and contiguity checked above; the buffers are distinct tensors.
-        unsafe {
-            match p.dtype() {
-                DType::F32 => crate::cpu::optim::sgd::<f32>(ptr(p), ptr(&g), opt_ptr(&buf), n, cfg),
-                _ => crate::cpu::optim::sgd::<f64>(ptr(p), ptr(&g), opt_ptr(&buf), n, cfg),
-            }
-        }
+        backend::sgd(p, &g, buf.as_ref(), cfg);
         p.storage().bump_version();
     }
     Ok(())
@@ -167,29 +149,7 @@ pub fn adam_step(
                 None => bail!(Value, "amsgrad needs max_exp_avg_sq for parameter {i}"),
             }
         }
-        // SAFETY: all checked to be distinct contiguous tensors of the parameter's shape.
-        unsafe {
-            match p.dtype() {
-                DType::F32 => crate::cpu::optim::adam::<f32>(
-                    ptr(p),
-                    ptr(&g),
-                    ptr(&m[i]),
-                    ptr(&v[i]),
-                    opt_ptr(&vm),
-                    p.numel(),
-                    cfg,
-                ),
-                _ => crate::cpu::optim::adam::<f64>(
-                    ptr(p),
-                    ptr(&g),
-                    ptr(&m[i]),
-                    ptr(&v[i]),
-                    opt_ptr(&vm),
-                    p.numel(),
-                    cfg,
-                ),
-            }
-        }
+        backend::adam(p, &g, &m[i], &v[i], vm.as_ref(), cfg);
         p.storage().bump_version();
     }
     Ok(())
@@ -233,30 +193,14 @@ pub fn rmsprop_step(
             i,
             &bufs[i],
         )?;
-        // SAFETY: all checked to be distinct contiguous tensors of the parameter's shape; the
-        // optional ones are null exactly when the configuration never reads them.
-        unsafe {
-            match p.dtype() {
-                DType::F32 => crate::cpu::optim::rmsprop::<f32>(
-                    ptr(p),
-                    ptr(&g),
-                    ptr(&square_avgs[i]),
-                    opt_ptr(&grad_avgs[i]),
-                    opt_ptr(&bufs[i]),
-                    p.numel(),
-                    cfg,
-                ),
-                _ => crate::cpu::optim::rmsprop::<f64>(
-                    ptr(p),
-                    ptr(&g),
-                    ptr(&square_avgs[i]),
-                    opt_ptr(&grad_avgs[i]),
-                    opt_ptr(&bufs[i]),
-                    p.numel(),
-                    cfg,
-                ),
-            }
-        }
+        backend::rmsprop(
+            p,
+            &g,
+            &square_avgs[i],
+            grad_avgs[i].as_ref(),
+            bufs[i].as_ref(),
+            cfg,
+        );
         p.storage().bump_version();
     }
     Ok(())
@@ -280,25 +224,7 @@ pub fn adagrad_step(
     for (i, p) in params.iter().enumerate() {
         let g = check_param(p, &grads[i])?;
         check_state("sum", p, &sums[i])?;
-        // SAFETY: all checked to be distinct contiguous tensors of the parameter's shape.
-        unsafe {
-            match p.dtype() {
-                DType::F32 => crate::cpu::optim::adagrad::<f32>(
-                    ptr(p),
-                    ptr(&g),
-                    ptr(&sums[i]),
-                    p.numel(),
-                    cfg,
-                ),
-                _ => crate::cpu::optim::adagrad::<f64>(
-                    ptr(p),
-                    ptr(&g),
-                    ptr(&sums[i]),
-                    p.numel(),
-                    cfg,
-                ),
-            }
-        }
+        backend::adagrad(p, &g, &sums[i], cfg);
         p.storage().bump_version();
     }
     Ok(())
@@ -325,27 +251,7 @@ pub fn adamax_step(
         let g = check_param(p, &grads[i])?;
         check_state("exp_avg", p, &exp_avgs[i])?;
         check_state("exp_inf", p, &exp_infs[i])?;
-        // SAFETY: all checked to be distinct contiguous tensors of the parameter's shape.
-        unsafe {
-            match p.dtype() {
-                DType::F32 => crate::cpu::optim::adamax::<f32>(
-                    ptr(p),
-                    ptr(&g),
-                    ptr(&exp_avgs[i]),
-                    ptr(&exp_infs[i]),
-                    p.numel(),
-                    cfg,
-                ),
-                _ => crate::cpu::optim::adamax::<f64>(
-                    ptr(p),
-                    ptr(&g),
-                    ptr(&exp_avgs[i]),
-                    ptr(&exp_infs[i]),
-                    p.numel(),
-                    cfg,
-                ),
-            }
-        }
+        backend::adamax(p, &g, &exp_avgs[i], &exp_infs[i], cfg);
         p.storage().bump_version();
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! Tensor-level entry points of the fused CPU kernels (conv, pooling, cross entropy,
-//! normalisation, attention): f32/f64 dispatch over contiguous inputs into outputs the caller
-//! allocated. `backend.rs` routes to these; `ops/nn.rs` checks, allocates and records.
+//! normalisation, attention, optimizer updates): f32/f64 dispatch over contiguous inputs into
+//! outputs the caller allocated. `backend.rs` routes here; `ops/nn.rs` and `optim.rs` check first.
 
 use super::attention::{self, Attn};
 use super::conv::{self, Conv2dGeom};
@@ -171,5 +171,84 @@ pub fn attention_backward(
 ) {
     float!(q.dtype(), T, {
         attention::backward::<T>(a, s(q), s(k), s(v), s(p), s(go), m(dq), m(dk), m(dv))
+    })
+}
+
+// ---- fused optimizer updates ----
+// Callers (rust/optim.rs) have checked every tensor: contiguous, float, of the parameter's
+// shape and dtype, distinct from the others; optional state is None exactly when the
+// configuration never reads it.
+
+use super::optim::{self as updates, Adagrad, Adam, Adamax, Rmsprop, Sgd};
+
+fn ptr<T>(t: &Tensor) -> *mut T {
+    // SAFETY (of later use): the offset is within the storage of a contiguous tensor.
+    unsafe { (t.storage().data_ptr() as *mut T).add(t.layout().offset) }
+}
+
+/// Null for state the configuration never reads; honours the storage offset like `ptr`.
+fn opt_ptr<T>(t: Option<&Tensor>) -> *mut T {
+    t.map(ptr).unwrap_or(std::ptr::null_mut())
+}
+
+pub fn sgd(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, cfg: &Sgd) {
+    // SAFETY: see the section comment.
+    float!(p.dtype(), T, {
+        unsafe { updates::sgd::<T>(ptr(p), ptr(g), opt_ptr(buf), p.numel(), cfg) }
+    })
+}
+
+pub fn adam(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, vmax: Option<&Tensor>, cfg: &Adam) {
+    // SAFETY: see the section comment.
+    float!(p.dtype(), T, {
+        unsafe {
+            updates::adam::<T>(
+                ptr(p),
+                ptr(g),
+                ptr(m),
+                ptr(v),
+                opt_ptr(vmax),
+                p.numel(),
+                cfg,
+            )
+        }
+    })
+}
+
+pub fn rmsprop(
+    p: &Tensor,
+    g: &Tensor,
+    square_avg: &Tensor,
+    grad_avg: Option<&Tensor>,
+    buf: Option<&Tensor>,
+    cfg: &Rmsprop,
+) {
+    // SAFETY: see the section comment.
+    float!(p.dtype(), T, {
+        unsafe {
+            updates::rmsprop::<T>(
+                ptr(p),
+                ptr(g),
+                ptr(square_avg),
+                opt_ptr(grad_avg),
+                opt_ptr(buf),
+                p.numel(),
+                cfg,
+            )
+        }
+    })
+}
+
+pub fn adagrad(p: &Tensor, g: &Tensor, sum: &Tensor, cfg: &Adagrad) {
+    // SAFETY: see the section comment.
+    float!(p.dtype(), T, {
+        unsafe { updates::adagrad::<T>(ptr(p), ptr(g), ptr(sum), p.numel(), cfg) }
+    })
+}
+
+pub fn adamax(p: &Tensor, g: &Tensor, exp_avg: &Tensor, exp_inf: &Tensor, cfg: &Adamax) {
+    // SAFETY: see the section comment.
+    float!(p.dtype(), T, {
+        unsafe { updates::adamax::<T>(ptr(p), ptr(g), ptr(exp_avg), ptr(exp_inf), p.numel(), cfg) }
     })
 }
