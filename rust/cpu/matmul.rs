@@ -70,35 +70,31 @@ fn gemm_t<T: Num>(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
             match T::DTYPE {
                 // gemm runs a row-major lhs times a column-major rhs (`x @ w.t()`, as Linear
                 // does) at half speed; faer's kernel for that layout runs at full speed.
-                DType::F32 if b_rs == 1 && b_cs != 1 && a_cs == 1 && flops >= 1 << 20 => {
-                    faer_product::<f32>(
-                        m,
-                        n,
-                        k,
-                        c as *mut f32,
-                        pa.add(oa[i]) as *const f32,
-                        a_rs,
-                        a_cs,
-                        pb.add(ob[i]) as *const f32,
-                        b_rs,
-                        b_cs,
-                        par,
-                    )
-                }
-                DType::F64 if b_rs == 1 && b_cs != 1 && a_cs == 1 && flops >= 1 << 20 => {
-                    faer_product::<f64>(
-                        m,
-                        n,
-                        k,
-                        c as *mut f64,
-                        pa.add(oa[i]) as *const f64,
-                        a_rs,
-                        a_cs,
-                        pb.add(ob[i]) as *const f64,
-                        b_rs,
-                        b_cs,
-                        par,
-                    )
+                DType::F32 | DType::F64
+                    if b_rs == 1 && b_cs != 1 && a_cs == 1 && flops >= 1 << 20 =>
+                {
+                    macro_rules! via_faer {
+                        ($e:ty) => {
+                            faer_product::<$e>(
+                                m,
+                                n,
+                                k,
+                                c as *mut $e,
+                                pa.add(oa[i]) as *const $e,
+                                a_rs,
+                                a_cs,
+                                pb.add(ob[i]) as *const $e,
+                                b_rs,
+                                b_cs,
+                                par,
+                            )
+                        };
+                    }
+                    if T::DTYPE == DType::F32 {
+                        via_faer!(f32)
+                    } else {
+                        via_faer!(f64)
+                    }
                 }
                 DType::F32 | DType::F64 => gemm::gemm(
                     m,

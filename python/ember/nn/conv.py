@@ -8,6 +8,16 @@ from . import init
 from .module import Module, Parameter
 
 
+def reset_conv_parameters(module):
+    """PyTorch's default for convolutions: kaiming-uniform weight, bias uniform in 1/sqrt(fan_in)
+    (fan_in from the weight's dim 1 times the kernel area, transposed convolutions included)."""
+    init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+    if module.bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(module.weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in else 0
+        init.uniform_(module.bias, -bound, bound)
+
+
 class _ConvNd(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, nd, dtype=None):
         super().__init__()
@@ -28,11 +38,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_conv_parameters(self)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

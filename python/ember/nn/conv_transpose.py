@@ -7,10 +7,9 @@ swapped within each group. That reuses the native conv2d op and its gradient rul
 the wasted multiplications by the inserted zeros (a native kernel would skip them).
 """
 
-import math
 
 from .. import _core
-from . import init
+from .conv import reset_conv_parameters
 from .functional import conv2d
 from .module import Module, Parameter
 
@@ -104,12 +103,7 @@ class ConvTranspose2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # As torch: fan_in is computed from the weight's dim 1 (out_channels / groups) times the kernel area.
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_conv_parameters(self)
 
     def _output_padding(self, input, output_size):
         if output_size is None:
