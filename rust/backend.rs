@@ -1,65 +1,176 @@
 //! Device dispatch: every kernel family once, routed to the backend that holds the tensors.
 //! The tensor layer (ops/) has already checked devices and dtypes and promoted the inputs.
+//!
+//! GPU tensors go to a WGSL kernel where one exists for their dtypes; otherwise the CPU kernel
+//! runs on host copies (`gpu/host.rs`) and the result goes back to the device.
 
 use crate::cpu;
 use crate::dtype::DType;
 use crate::error::Result;
+use crate::gpu::{host, kernels as gk};
 use crate::op::{BinaryOp, ReduceOp, UnaryOp};
+use crate::storage::Device;
 use crate::tensor::Tensor;
 
+/// A kernel producing a fresh tensor: on the CPU directly, on a GPU through `gpu` when it
+/// handles the dtypes, else through `cpu` on host copies.
+fn routed(
+    inputs: &[&Tensor],
+    gpu: impl FnOnce() -> Result<Option<Tensor>>,
+    cpu: impl FnOnce(&[&Tensor]) -> Result<Tensor>,
+) -> Result<Tensor> {
+    let device = inputs[0].device();
+    if device == Device::Cpu {
+        return cpu(inputs);
+    }
+    match gpu()? {
+        Some(t) => Ok(t),
+        None => host::compute(device, inputs, |h| cpu(&h.iter().collect::<Vec<_>>())),
+    }
+}
+
+/// A kernel writing into caller-allocated `outputs`; `gpu` answers false where it has no
+/// variant for the dtypes.
+fn routed_into<R>(
+    inputs: &[&Tensor],
+    outputs: &[&Tensor],
+    gpu: impl FnOnce() -> Result<Option<R>>,
+    cpu: impl FnOnce(&[&Tensor], &[&Tensor]) -> R,
+) -> Result<R> {
+    if outputs.iter().chain(inputs).all(|t| t.device() == Device::Cpu) {
+        return Ok(cpu(inputs, outputs));
+    }
+    if let Some(r) = gpu()? {
+        return Ok(r);
+    }
+    host::compute_into(inputs, outputs, |i, o| {
+        cpu(&i.iter().collect::<Vec<_>>(), &o.iter().collect::<Vec<_>>())
+    })
+}
+
+/// No GPU kernel for this family yet: the CPU kernel runs on host copies.
+fn no_gpu<R>() -> Result<Option<R>> {
+    Ok(None)
+}
+
+fn done(ran: bool) -> Option<Result<()>> {
+    ran.then_some(Ok(()))
+}
+
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
-    cpu::elementwise::unary(op, x)
+    routed(&[x], || gk::unary(op, x), |t| cpu::elementwise::unary(op, t[0]))
 }
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    cpu::elementwise::binary(op, a, b, shape)
+    if a.device() == Device::Cpu {
+        return cpu::elementwise::binary(op, a, b, shape);
+    }
+    let dtype = if op.is_comparison() || op.is_logical() {
+        DType::Bool
+    } else {
+        a.dtype()
+    };
+    let out = Tensor::for_overwrite(shape, dtype, a.device())?;
+    binary_into(op, a, b, &out)?;
+    Ok(out)
 }
 pub fn binary_into(op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
-    cpu::elementwise::binary_into(op, a, b, out)
+    routed_into(
+        &[a, b],
+        &[out],
+        || Ok(done(gk::binary_into(op, a, b, out)?)),
+        |i, o| cpu::elementwise::binary_into(op, i[0], i[1], o[0]),
+    )?
 }
 pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    cpu::elementwise::where_(c, a, b, shape)
+    routed(
+        &[a, c, b],
+        || gk::where_(c, a, b, shape),
+        |t| cpu::elementwise::where_(t[1], t[0], t[2], shape),
+    )
 }
 pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
-    cpu::elementwise::clamp(x, min, max)
+    routed(
+        &[x],
+        || gk::clamp(x, min, max),
+        |t| cpu::elementwise::clamp(t[0], min, max),
+    )
 }
 /// A contiguous copy in `dtype` (also how views are made contiguous).
 pub fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
-    Ok(cpu::elementwise::cast(x, dtype))
+    routed(
+        &[x],
+        || gk::cast(x, dtype),
+        |t| Ok(cpu::elementwise::cast(t[0], dtype)),
+    )
 }
 pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
-    cpu::elementwise::copy_into(dst, src)
+    routed_into(
+        &[src],
+        &[dst],
+        || Ok(done(gk::copy_into(dst, src)?)),
+        |i, o| cpu::elementwise::copy_into(o[0], i[0]),
+    )?
 }
 pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> Result<Tensor> {
-    cpu::reduce::reduce(op, x, dims, out_shape)
+    routed(
+        &[x],
+        || gk::reduce(op, x, dims, out_shape),
+        |t| cpu::reduce::reduce(op, t[0], dims, out_shape),
+    )
 }
 pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
-    cpu::reduce::softmax(x, dim, log)
+    routed(
+        &[x],
+        || gk::softmax(x, dim, log),
+        |t| cpu::reduce::softmax(t[0], dim, log),
+    )
 }
 pub fn cumsum(x: &Tensor, dim: usize) -> Result<Tensor> {
-    cpu::reduce::cumsum(x, dim)
+    routed(&[x], no_gpu, |t| cpu::reduce::cumsum(t[0], dim))
 }
 pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
-    cpu::matmul::matmul(a, b, batch)
+    routed(
+        &[a, b],
+        || gk::matmul(a, b, batch),
+        |t| cpu::matmul::matmul(t[0], t[1], batch),
+    )
 }
 pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
-    cpu::index::gather(x, dim, index)
+    routed(&[x, index], no_gpu, |t| cpu::index::gather(t[0], dim, t[1]))
 }
 pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) -> Result<Tensor> {
-    cpu::index::scatter(x, dim, index, src, add)
+    routed(&[x, index, src], no_gpu, |t| {
+        cpu::index::scatter(t[0], dim, t[1], t[2], add)
+    })
 }
 pub fn flip(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
-    cpu::index::flip(x, dims)
+    routed(&[x], no_gpu, |t| cpu::index::flip(t[0], dims))
 }
 pub fn argsort(x: &Tensor, dim: usize, descending: bool) -> Result<Tensor> {
-    cpu::index::argsort(x, dim, descending)
+    routed(&[x], no_gpu, |t| cpu::index::argsort(t[0], dim, descending))
 }
 
 // ---- fused nn kernels: contiguous float inputs, outputs allocated by the caller ----
 use crate::cpu::attention::Attn;
 use crate::cpu::conv::Conv2dGeom;
 
-pub fn conv2d(g: &Conv2dGeom, x: &Tensor, w: &Tensor, out: &Tensor) {
-    cpu::fused::conv2d(g, x, w, out)
+/// Splits `opt` tensors off the end of a host slice, in the order they were pushed.
+fn optional<'a>(present: &[bool], rest: &[&'a Tensor]) -> Vec<Option<&'a Tensor>> {
+    let mut it = rest.iter();
+    present
+        .iter()
+        .map(|&p| if p { it.next().copied() } else { None })
+        .collect()
+}
+
+fn with_some<'a>(base: &[&'a Tensor], opts: &[Option<&'a Tensor>]) -> (Vec<&'a Tensor>, Vec<bool>) {
+    let mut v = base.to_vec();
+    v.extend(opts.iter().flatten());
+    (v, opts.iter().map(|o| o.is_some()).collect())
+}
+
+pub fn conv2d(g: &Conv2dGeom, x: &Tensor, w: &Tensor, out: &Tensor) -> Result<()> {
+    routed_into(&[x, w], &[out], no_gpu, |i, o| cpu::fused::conv2d(g, i[0], i[1], o[0]))
 }
 pub fn conv2d_backward(
     g: &Conv2dGeom,
@@ -68,17 +179,32 @@ pub fn conv2d_backward(
     gy: &Tensor,
     gx: Option<&Tensor>,
     gw: Option<&Tensor>,
-) {
-    cpu::fused::conv2d_backward(g, x, w, gy, gx, gw)
+) -> Result<()> {
+    let (outs, present) = with_some(&[], &[gx, gw]);
+    routed_into(&[x, w, gy], &outs, no_gpu, |i, o| {
+        let o = optional(&present, o);
+        cpu::fused::conv2d_backward(g, i[0], i[1], i[2], o[0], o[1])
+    })
 }
-pub fn max_pool2d(g: &Conv2dGeom, x: &Tensor, out: &Tensor, idx: &Tensor) {
-    cpu::fused::max_pool2d(g, x, out, idx)
+pub fn max_pool2d(g: &Conv2dGeom, x: &Tensor, out: &Tensor, idx: &Tensor) -> Result<()> {
+    routed_into(&[x], &[out, idx], no_gpu, |i, o| {
+        cpu::fused::max_pool2d(g, i[0], o[0], o[1])
+    })
 }
-pub fn avg_pool2d(g: &Conv2dGeom, x: &Tensor, out: &Tensor, include_pad: bool) {
-    cpu::fused::avg_pool2d(g, x, out, include_pad)
+pub fn avg_pool2d(g: &Conv2dGeom, x: &Tensor, out: &Tensor, include_pad: bool) -> Result<()> {
+    routed_into(&[x], &[out], no_gpu, |i, o| {
+        cpu::fused::avg_pool2d(g, i[0], o[0], include_pad)
+    })
 }
-pub fn avg_pool2d_backward(g: &Conv2dGeom, gy: &Tensor, dx: &Tensor, include_pad: bool) {
-    cpu::fused::avg_pool2d_backward(g, gy, dx, include_pad)
+pub fn avg_pool2d_backward(
+    g: &Conv2dGeom,
+    gy: &Tensor,
+    dx: &Tensor,
+    include_pad: bool,
+) -> Result<()> {
+    routed_into(&[gy], &[dx], no_gpu, |i, o| {
+        cpu::fused::avg_pool2d_backward(g, i[0], o[0], include_pad)
+    })
 }
 pub fn cross_entropy(
     x: &Tensor,
@@ -89,7 +215,11 @@ pub fn cross_entropy(
     loss: &Tensor,
     denom: &Tensor,
 ) -> Result<()> {
-    cpu::fused::cross_entropy(x, target, weight, ignore_index, smoothing, loss, denom)
+    let (ins, present) = with_some(&[x, target], &[weight]);
+    routed_into(&ins, &[loss, denom], no_gpu, |i, o| {
+        let w = optional(&present, &i[2..]);
+        cpu::fused::cross_entropy(i[0], i[1], w[0], ignore_index, smoothing, o[0], o[1])
+    })?
 }
 pub fn cross_entropy_backward(
     x: &Tensor,
@@ -99,11 +229,24 @@ pub fn cross_entropy_backward(
     smoothing: f64,
     scale: &[f64],
     dx: &Tensor,
-) {
-    cpu::fused::cross_entropy_backward(x, target, weight, ignore_index, smoothing, scale, dx)
+) -> Result<()> {
+    let (ins, present) = with_some(&[x, target], &[weight]);
+    routed_into(&ins, &[dx], no_gpu, |i, o| {
+        let w = optional(&present, &i[2..]);
+        cpu::fused::cross_entropy_backward(i[0], i[1], w[0], ignore_index, smoothing, scale, o[0])
+    })
 }
-pub fn norm_rows(x: &Tensor, eps: f64, center: bool, y: &Tensor, mean: &Tensor, rstd: &Tensor) {
-    cpu::fused::norm_rows(x, eps, center, y, mean, rstd)
+pub fn norm_rows(
+    x: &Tensor,
+    eps: f64,
+    center: bool,
+    y: &Tensor,
+    mean: &Tensor,
+    rstd: &Tensor,
+) -> Result<()> {
+    routed_into(&[x], &[y, mean, rstd], no_gpu, |i, o| {
+        cpu::fused::norm_rows(i[0], eps, center, o[0], o[1], o[2])
+    })
 }
 pub fn norm_rows_backward(
     x: &Tensor,
@@ -112,8 +255,10 @@ pub fn norm_rows_backward(
     mean: &Tensor,
     rstd: &Tensor,
     dx: &Tensor,
-) {
-    cpu::fused::norm_rows_backward(x, g, center, mean, rstd, dx)
+) -> Result<()> {
+    routed_into(&[x, g, mean, rstd], &[dx], no_gpu, |i, o| {
+        cpu::fused::norm_rows_backward(i[0], i[1], center, i[2], i[3], o[0])
+    })
 }
 pub fn attention(
     a: &Attn,
@@ -123,8 +268,12 @@ pub fn attention(
     mask: Option<&Tensor>,
     p: &Tensor,
     o: &Tensor,
-) {
-    cpu::fused::attention(a, q, k, v, mask, p, o)
+) -> Result<()> {
+    let (ins, present) = with_some(&[q, k, v], &[mask]);
+    routed_into(&ins, &[p, o], no_gpu, |i, out| {
+        let m = optional(&present, &i[3..]);
+        cpu::fused::attention(a, i[0], i[1], i[2], m[0], out[0], out[1])
+    })
 }
 #[allow(clippy::too_many_arguments)]
 pub fn attention_backward(
@@ -137,18 +286,35 @@ pub fn attention_backward(
     dq: &Tensor,
     dk: &Tensor,
     dv: &Tensor,
-) {
-    cpu::fused::attention_backward(a, q, k, v, p, go, dq, dk, dv)
+) -> Result<()> {
+    routed_into(&[q, k, v, p, go], &[dq, dk, dv], no_gpu, |i, o| {
+        cpu::fused::attention_backward(a, i[0], i[1], i[2], i[3], i[4], o[0], o[1], o[2])
+    })
 }
 
 // ---- fused optimizer updates (tensors checked by rust/optim.rs) ----
 use crate::cpu::optim::{Adagrad, Adam, Adamax, Rmsprop, Sgd};
 
-pub fn sgd(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, cfg: &Sgd) {
-    cpu::fused::sgd(p, g, buf, cfg)
+pub fn sgd(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, cfg: &Sgd) -> Result<()> {
+    let (outs, present) = with_some(&[p], &[buf]);
+    routed_into(&[g], &outs, || gk::sgd(p, g, buf, cfg), |i, o| {
+        let b = optional(&present, &o[1..]);
+        cpu::fused::sgd(o[0], i[0], b[0], cfg)
+    })
 }
-pub fn adam(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, vmax: Option<&Tensor>, cfg: &Adam) {
-    cpu::fused::adam(p, g, m, v, vmax, cfg)
+pub fn adam(
+    p: &Tensor,
+    g: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    vmax: Option<&Tensor>,
+    cfg: &Adam,
+) -> Result<()> {
+    let (outs, present) = with_some(&[p, m, v], &[vmax]);
+    routed_into(&[g], &outs, || gk::adam(p, g, m, v, vmax, cfg), |i, o| {
+        let vm = optional(&present, &o[3..]);
+        cpu::fused::adam(o[0], i[0], o[1], o[2], vm[0], cfg)
+    })
 }
 pub fn rmsprop(
     p: &Tensor,
@@ -157,12 +323,18 @@ pub fn rmsprop(
     grad_avg: Option<&Tensor>,
     buf: Option<&Tensor>,
     cfg: &Rmsprop,
-) {
-    cpu::fused::rmsprop(p, g, square_avg, grad_avg, buf, cfg)
+) -> Result<()> {
+    let (outs, present) = with_some(&[p, square_avg], &[grad_avg, buf]);
+    routed_into(&[g], &outs, no_gpu, |i, o| {
+        let opt = optional(&present, &o[2..]);
+        cpu::fused::rmsprop(o[0], i[0], o[1], opt[0], opt[1], cfg)
+    })
 }
-pub fn adagrad(p: &Tensor, g: &Tensor, sum: &Tensor, cfg: &Adagrad) {
-    cpu::fused::adagrad(p, g, sum, cfg)
+pub fn adagrad(p: &Tensor, g: &Tensor, sum: &Tensor, cfg: &Adagrad) -> Result<()> {
+    routed_into(&[g], &[p, sum], no_gpu, |i, o| cpu::fused::adagrad(o[0], i[0], o[1], cfg))
 }
-pub fn adamax(p: &Tensor, g: &Tensor, exp_avg: &Tensor, exp_inf: &Tensor, cfg: &Adamax) {
-    cpu::fused::adamax(p, g, exp_avg, exp_inf, cfg)
+pub fn adamax(p: &Tensor, g: &Tensor, exp_avg: &Tensor, exp_inf: &Tensor, cfg: &Adamax) -> Result<()> {
+    routed_into(&[g], &[p, exp_avg, exp_inf], no_gpu, |i, o| {
+        cpu::fused::adamax(o[0], i[0], o[1], o[2], cfg)
+    })
 }

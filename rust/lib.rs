@@ -4,6 +4,7 @@
 pub mod error;
 #[macro_use]
 pub mod dtype;
+pub mod gpu;
 pub mod autograd;
 pub mod backend;
 pub mod cpu;

@@ -140,6 +140,10 @@ pub enum Op {
     Cast {
         from: DType,
     },
+    /// A copy to another device; the gradient goes back to `from`.
+    ToDevice {
+        from: crate::storage::Device,
+    },
     Reshape {
         from: Shape,
     },

@@ -114,7 +114,7 @@ pub fn sgd_step(
                 ),
             }
         }
-        backend::sgd(p, &g, buf.as_ref(), cfg);
+        backend::sgd(p, &g, buf.as_ref(), cfg)?;
         p.storage().bump_version();
     }
     Ok(())
@@ -149,7 +149,7 @@ pub fn adam_step(
                 None => bail!(Value, "amsgrad needs max_exp_avg_sq for parameter {i}"),
             }
         }
-        backend::adam(p, &g, &m[i], &v[i], vm.as_ref(), cfg);
+        backend::adam(p, &g, &m[i], &v[i], vm.as_ref(), cfg)?;
         p.storage().bump_version();
     }
     Ok(())
@@ -200,7 +200,7 @@ pub fn rmsprop_step(
             grad_avgs[i].as_ref(),
             bufs[i].as_ref(),
             cfg,
-        );
+        )?;
         p.storage().bump_version();
     }
     Ok(())
@@ -224,7 +224,7 @@ pub fn adagrad_step(
     for (i, p) in params.iter().enumerate() {
         let g = check_param(p, &grads[i])?;
         check_state("sum", p, &sums[i])?;
-        backend::adagrad(p, &g, &sums[i], cfg);
+        backend::adagrad(p, &g, &sums[i], cfg)?;
         p.storage().bump_version();
     }
     Ok(())
@@ -251,7 +251,7 @@ pub fn adamax_step(
         let g = check_param(p, &grads[i])?;
         check_state("exp_avg", p, &exp_avgs[i])?;
         check_state("exp_inf", p, &exp_infs[i])?;
-        backend::adamax(p, &g, &exp_avgs[i], &exp_infs[i], cfg);
+        backend::adamax(p, &g, &exp_avgs[i], &exp_infs[i], cfg)?;
         p.storage().bump_version();
     }
     Ok(())

@@ -127,9 +127,10 @@ impl Drop for CpuBuffer {
     }
 }
 
-/// The device-specific memory. The GPU arm joins here when the wgpu backend lands.
+/// The device-specific memory.
 pub enum Memory {
     Cpu(CpuBuffer),
+    Gpu(crate::gpu::GpuBuffer),
 }
 
 /// The size in bytes of `len` elements, refusing sizes no allocator can serve.
@@ -167,11 +168,28 @@ impl Storage {
                 dtype,
                 len,
             )),
-            Device::Gpu(_) => bail!(
-                Device,
-                "device '{device}' is not available: this build of ember has no GPU backend"
-            ),
+            Device::Gpu(i) => Storage::on_gpu(dtype, len, i, true),
         }
+    }
+
+    fn on_gpu(dtype: DType, len: usize, index: usize, zero: bool) -> Result<Storage> {
+        let gpu = crate::gpu::context(index)?;
+        if dtype == DType::F64 && !gpu.has_f64 {
+            bail!(
+                DType,
+                "float64 is not supported on device 'gpu:{index}' ({}): the adapter has no \
+                 shader-f64; use float32",
+                gpu.name()
+            );
+        }
+        let bytes = byte_size(dtype, len)?.max(len * crate::gpu::element_bytes(dtype));
+        let buf = crate::gpu::pool::alloc(&gpu, bytes as u64, zero)?;
+        Ok(Storage(Arc::new(StorageInner {
+            memory: Memory::Gpu(buf),
+            dtype,
+            len,
+            version: AtomicU64::new(0),
+        })))
     }
 
     /// Storage that an op fills completely (every element written before any read). Bool
@@ -184,6 +202,7 @@ impl Storage {
                 dtype,
                 len,
             )),
+            Device::Gpu(i) => Storage::on_gpu(dtype, len, i, false),
             _ => Storage::zeros(dtype, len, device),
         }
     }
@@ -216,8 +235,9 @@ impl Storage {
     }
 
     pub fn device(&self) -> Device {
-        match self.0.memory {
+        match &self.0.memory {
             Memory::Cpu(_) => Device::Cpu,
+            Memory::Gpu(b) => Device::Gpu(b.gpu.index),
         }
     }
 
@@ -233,9 +253,19 @@ impl Storage {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
+    /// The host address of the elements. Panics for GPU storage (a core bug: host code reads
+    /// GPU tensors through `host.rs` copies).
     pub fn data_ptr(&self) -> *mut u8 {
         match &self.0.memory {
             Memory::Cpu(b) => b.as_ptr(),
+            Memory::Gpu(_) => panic!("host access to GPU storage"),
+        }
+    }
+
+    pub fn gpu_buffer(&self) -> Option<&crate::gpu::GpuBuffer> {
+        match &self.0.memory {
+            Memory::Gpu(b) => Some(b),
+            Memory::Cpu(_) => None,
         }
     }
 

@@ -174,8 +174,20 @@ impl Tensor {
 
     // ---- raw data access (CPU) ------------------------------------------------------------
 
+    /// This view over a host copy of its storage (the tensor itself when it is on the CPU).
+    /// Reading a GPU tensor waits for the work that writes it.
+    pub fn host_copy(&self) -> Tensor {
+        match self.device() {
+            Device::Cpu => self.clone(),
+            _ => crate::gpu::host::to_host(self).expect("reading a GPU tensor"),
+        }
+    }
+
     /// The elements in row-major order, converted to `T`'s dtype on the way when it differs.
     pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        if self.device() != Device::Cpu {
+            return self.host_copy().to_vec();
+        }
         let l = &self.0.layout;
         with_dtype!(self.dtype(), S, {
             let data = self.0.storage.as_slice::<S>();
@@ -202,7 +214,7 @@ impl Tensor {
     /// Contiguous elements as a borrowed slice when the view allows it.
     pub fn contiguous_slice<T: Element>(&self) -> Option<&[T]> {
         let l = &self.0.layout;
-        if l.is_contiguous() && T::DTYPE == self.dtype() {
+        if l.is_contiguous() && T::DTYPE == self.dtype() && self.device() == Device::Cpu {
             Some(&self.0.storage.as_slice::<T>()[l.offset..l.offset + l.numel()])
         } else {
             None
@@ -217,6 +229,9 @@ impl Tensor {
                 self.numel()
             );
         }
+        if self.device() != Device::Cpu {
+            return self.host_copy().item_f64();
+        }
         let l = &self.0.layout;
         with_dtype!(self.dtype(), S, {
             Ok(self.0.storage.as_slice::<S>()[l.offset].to_f64())
@@ -225,6 +240,10 @@ impl Tensor {
 
     /// Writes `value` to every element of this view (no autograd, no version bump).
     pub fn fill_raw(&self, value: f64) {
+        if self.device() != Device::Cpu {
+            crate::gpu::host::fill(self, value).expect("filling a GPU tensor");
+            return;
+        }
         let l = &self.0.layout;
         with_dtype!(self.dtype(), S, {
             let v = S::from_f64(value);

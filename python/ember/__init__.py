@@ -110,6 +110,10 @@ from .serialization import save, load  # noqa: E402
 from . import autograd  # noqa: E402
 from . import nn  # noqa: E402
 from . import optim  # noqa: E402
+from . import gpu  # noqa: E402
+
+# Ported PyTorch code asks torch.cuda; ember's GPUs answer it.
+cuda = gpu
 
 __version__ = "0.1.0"
 
@@ -131,5 +135,5 @@ __all__ = [
     "default_generator", "cat", "concat", "concatenate", "stack", "where", "is_grad_enabled",
     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "zeros_like", "ones_like",
     "full_like", "empty_like", "rand_like", "randn_like", "randint_like", "addmm", "einsum", "finfo",
-    "is_tensor", "broadcast_to", "outer", "square", "gelu", "silu", "softplus", "normal", "save", "load", "autograd", "nn", "optim",
+    "is_tensor", "broadcast_to", "outer", "square", "gelu", "silu", "softplus", "normal", "save", "load", "autograd", "nn", "optim", "gpu", "cuda",
 ] + _METHOD_FUNCTIONS

@@ -42,8 +42,9 @@ def _rebuild_tensor(array, dtype_name, requires_grad):
 def _tensor_repr(t):
     import numpy as np  # imported on first print, so `import ember` does not pay for NumPy
 
+    host = t.detach().cpu()
     body = np.array2string(
-        np.asarray(t.detach().float() if t.dtype.__repr__() == "ember.bfloat16" else t.detach()),
+        np.asarray(host.float() if host.dtype.__repr__() == "ember.bfloat16" else host),
         separator=", ",
         prefix="tensor(",
         precision=4,

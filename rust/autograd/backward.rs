@@ -277,6 +277,7 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             }
         }
         Op::Cast { from } => one(to_dtype(g, *from)),
+        Op::ToDevice { from } => one(crate::ops::elementwise::to_device(g, *from)),
         Op::Reshape { from } => one(view::reshape(
             g,
             &from.iter().map(|&v| v as isize).collect::<Vec<_>>(),

@@ -70,15 +70,17 @@ pub fn to_dtype(x: &Tensor, dtype: DType) -> Result<Tensor> {
     Ok(record(Op::Cast { from: x.dtype() }, &[x], &[], false, out))
 }
 
-/// Moves `x` to `device`. Only the CPU exists in this build, so other devices are refused.
+/// A copy of `x` on `device` (the tensor itself when it is there already), recorded so the
+/// gradient flows back to the source device.
 pub fn to_device(x: &Tensor, device: Device) -> Result<Tensor> {
     if x.device() == device {
         return Ok(x.clone());
     }
-    bail!(
-        Device,
-        "device '{device}' is not available: this build of ember has no GPU backend"
-    )
+    let out = crate::gpu::host::transfer(x, device)?;
+    if !x.dtype().is_float() {
+        return Ok(out);
+    }
+    Ok(record(Op::ToDevice { from: x.device() }, &[x], &[], false, out))
 }
 
 /// Floats compute in float32 when stored as half (no f16 arithmetic on the CPU).

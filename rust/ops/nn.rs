@@ -107,7 +107,7 @@ pub fn conv2d(
         contiguous(&to_dtype(&w.detach(), dtype)?)?,
     );
     let out = Tensor::for_overwrite(&[g.n, o, g.oh, g.ow], dtype, Device::Cpu)?;
-    backend::conv2d(&g, &xc, &wc, &out);
+    backend::conv2d(&g, &xc, &wc, &out)?;
     Ok(record(Op::Conv2d { geom: g }, &[x, w], &[x, w], false, out))
 }
 
@@ -142,7 +142,7 @@ pub fn conv2d_backward(
     } else {
         None
     };
-    backend::conv2d_backward(g, &xc, &wc, &gc, gx.as_ref(), gw.as_ref());
+    backend::conv2d_backward(g, &xc, &wc, &gc, gx.as_ref(), gw.as_ref())?;
     Ok((gx, gw))
 }
 
@@ -171,7 +171,7 @@ pub fn max_pool2d(
     let xc = contiguous(&x.detach())?;
     let out = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], x.dtype(), Device::Cpu)?;
     let idx = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], DType::I64, Device::Cpu)?;
-    backend::max_pool2d(&g, &xc, &out, &idx);
+    backend::max_pool2d(&g, &xc, &out, &idx)?;
     // The values are a gather of the input at the indices: record it as one, so the gradient
     // is a scatter-add (differentiable, and shared with gather).
     let flat_idx = idx.with_layout(crate::layout::Layout::contiguous(&[g.n, g.c, g.oh * g.ow]));
@@ -299,7 +299,7 @@ pub fn cross_entropy_backward(
         Reduction::Mean => vec![g.item_f64()? / total_weight; n],
     };
     let dx = Tensor::for_overwrite(&[n, c], dtype, Device::Cpu)?;
-    backend::cross_entropy_backward(&x, target, weight, ignore_index, smoothing, &scale, &dx);
+    backend::cross_entropy_backward(&x, target, weight, ignore_index, smoothing, &scale, &dx)?;
     to_dtype(&dx, logits.dtype())
 }
 
@@ -319,7 +319,7 @@ pub fn norm_rows(x: &Tensor, eps: f64, center: bool) -> Result<(Tensor, Tensor, 
     let y = Tensor::for_overwrite(x.shape(), dtype, Device::Cpu)?;
     let mean = Tensor::for_overwrite(row_shape, dtype, Device::Cpu)?;
     let rstd = Tensor::for_overwrite(row_shape, dtype, Device::Cpu)?;
-    backend::norm_rows(&xc, eps, center, &y, &mean, &rstd);
+    backend::norm_rows(&xc, eps, center, &y, &mean, &rstd)?;
     let y = to_dtype(&y, x.dtype())?;
     let y = record(Op::NormRows { center }, &[x], &[x, &mean, &rstd], false, y);
     Ok((y, mean, rstd))
@@ -339,7 +339,7 @@ pub fn norm_rows_backward(
     let dtype = xc.dtype();
     let gc = contiguous(&to_dtype(g, dtype)?)?;
     let dx = Tensor::for_overwrite(x.shape(), dtype, Device::Cpu)?;
-    backend::norm_rows_backward(&xc, &gc, center, mean, rstd, &dx);
+    backend::norm_rows_backward(&xc, &gc, center, mean, rstd, &dx)?;
     to_dtype(&dx, x.dtype())
 }
 
@@ -367,7 +367,7 @@ pub fn avg_pool2d(
     )?;
     let xc = contiguous(&x.detach())?;
     let out = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], x.dtype(), Device::Cpu)?;
-    backend::avg_pool2d(&g, &xc, &out, include_pad);
+    backend::avg_pool2d(&g, &xc, &out, include_pad)?;
     Ok(record(
         Op::AvgPool2d {
             geom: g,
@@ -394,7 +394,7 @@ pub fn avg_pool2d_backward(
     }
     let gc = contiguous(&to_dtype(gy, dtype)?)?;
     let dx = Tensor::for_overwrite(&[g.n, g.c, g.h, g.w], dtype, Device::Cpu)?;
-    backend::avg_pool2d_backward(g, &gc, &dx, include_pad);
+    backend::avg_pool2d_backward(g, &gc, &dx, include_pad)?;
     Ok(dx)
 }
 
@@ -475,7 +475,7 @@ pub fn attention(
     let mut out_shape = batch.to_vec();
     out_shape.extend([l, ev]);
     let o = Tensor::for_overwrite(&out_shape, cdt, Device::Cpu)?;
-    backend::attention(&a, &qc, &kc, &vc, m.as_ref(), &p, &o);
+    backend::attention(&a, &qc, &kc, &vc, m.as_ref(), &p, &o)?;
     let o = to_dtype(&o, dtype)?;
     Ok(record(
         Op::Attention { attn: a },
@@ -505,6 +505,6 @@ pub fn attention_backward(
         Tensor::for_overwrite(k.shape(), dtype, Device::Cpu)?,
         Tensor::for_overwrite(v.shape(), dtype, Device::Cpu)?,
     );
-    backend::attention_backward(a, q, k, v, p, &gc, &dq, &dk, &dv);
+    backend::attention_backward(a, q, k, v, p, &gc, &dq, &dk, &dv)?;
     Ok((dq, dk, dv))
 }

@@ -256,7 +256,8 @@ impl PyTensor {
     fn __dlpack_device__(&self) -> (i32, i32) {
         match self.t.device() {
             Device::Cpu => (K_DL_CPU, 0),
-            Device::Gpu(i) => (K_DL_CPU, i as i32),
+            // kDLVulkan: the memory is a Vulkan (or other wgpu) buffer, not exportable.
+            Device::Gpu(i) => (7, i as i32),
         }
     }
 }

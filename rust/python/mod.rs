@@ -3,6 +3,7 @@
 mod convert;
 mod dlpack;
 mod functions;
+mod gpu;
 mod nn;
 mod tensor;
 
@@ -44,6 +45,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<functions::PyGenerator>()?;
     functions::register(m)?;
     nn::register(m)?;
+    gpu::register(m)?;
     m.add_function(wrap_pyfunction!(dlpack::from_dlpack, m)?)?;
     Ok(())
 }

@@ -193,8 +193,14 @@ impl PyTensor {
     fn is_floating_point(&self) -> bool {
         self.t.dtype().is_float()
     }
+    /// The host address of the first element; for a GPU tensor (no host address) a number
+    /// unique to its storage, so that views of one storage still compare as PyTorch's do.
     fn data_ptr(&self) -> usize {
-        self.t.storage().data_ptr() as usize + self.t.layout().offset * self.t.dtype().size()
+        let base = match self.t.device() {
+            crate::Device::Cpu => self.t.storage().data_ptr() as usize,
+            _ => std::sync::Arc::as_ptr(&self.t.storage().0) as usize,
+        };
+        base + self.t.layout().offset * self.t.dtype().size()
     }
     #[getter]
     fn _version(&self) -> u64 {

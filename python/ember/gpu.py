@@ -1,0 +1,102 @@
+"""ember.gpu: the wgpu devices (Vulkan, Metal, DX12, OpenGL) — torch.cuda's counterpart.
+
+``EMBER_GPU`` picks the backend (``vulkan``, ``metal``, ``dx12``, ``gl``, comma-separated) or an
+adapter whose name contains the given text. ``ember.cuda`` is this module too, so ported code
+that asks ``torch.cuda.is_available()`` keeps working.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional, Union
+
+from . import _core
+
+
+def _index(device: Union[None, int, str, "_core.device"] = None) -> int:
+    if device is None:
+        return 0
+    if isinstance(device, int):
+        return device
+    d = _core.device(device) if isinstance(device, str) else device
+    if d.type != "gpu":
+        raise ValueError(f"Expected a gpu device, but got: {d}")
+    return d.index or 0
+
+
+def device_count() -> int:
+    """The number of GPU adapters ember sees (software ones included)."""
+    return _core.gpu_device_count()
+
+
+def is_available() -> bool:
+    """Whether ``device="gpu"`` works: at least one adapter, possibly a software one."""
+    return device_count() > 0
+
+
+def is_software(device=None) -> bool:
+    """Whether the adapter is a CPU rasteriser (lavapipe, llvmpipe, WARP): correct but slow."""
+    return _core.gpu_adapter(_index(device))[2]
+
+
+def get_device_name(device=None) -> str:
+    return _core.gpu_adapter(_index(device))[0]
+
+
+class DeviceProperties(NamedTuple):
+    name: str
+    backend: str
+    is_software: bool
+    has_float16: bool
+    has_float64: bool
+    max_tensor_bytes: int
+
+
+def get_device_properties(device=None) -> DeviceProperties:
+    i = _index(device)
+    name, backend, software = _core.gpu_adapter(i)
+    f16, f64, max_bytes = _core.gpu_capabilities(i)
+    return DeviceProperties(name, backend, software, f16, f64, max_bytes)
+
+
+def current_device() -> int:
+    return 0
+
+
+def synchronize(device=None) -> None:
+    """Waits until all work recorded on the device has finished."""
+    _core.gpu_synchronize(_index(device))
+
+
+def memory_allocated(device=None) -> int:
+    """Bytes held by live tensors on the device."""
+    return _core.gpu_memory_stats(_index(device))[0]
+
+
+def max_memory_allocated(device=None) -> int:
+    """The peak of ``memory_allocated`` since start or ``reset_peak_memory_stats``."""
+    return _core.gpu_memory_stats(_index(device))[1]
+
+
+def memory_reserved(device=None) -> int:
+    """Bytes held by live tensors plus the pool's cached free buffers."""
+    allocated, _, cached = _core.gpu_memory_stats(_index(device))
+    return allocated + cached
+
+
+def empty_cache(device: Optional[int] = None) -> None:
+    """Returns the pool's cached free buffers to the driver."""
+    _core.gpu_empty_cache(_index(device))
+
+
+def reset_peak_memory_stats(device=None) -> None:
+    _core.gpu_reset_peak(_index(device))
+
+
+def manual_seed(seed: int) -> None:
+    """Seeds the generator GPU tensors draw from (the same one as the CPU's)."""
+    from . import manual_seed as _seed
+
+    _seed(seed)
+
+
+manual_seed_all = manual_seed

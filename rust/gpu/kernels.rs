@@ -1,0 +1,679 @@
+//! GPU kernels at tensor level: choose the shader variant, lay out its params, dispatch.
+//!
+//! Each returns `Ok(None)` where a dtype or op has no WGSL variant; backend.rs then runs the
+//! CPU kernel on host copies (`host.rs`), so every op works on every dtype the device stores.
+
+use super::device::Gpu;
+use super::shaders::Family;
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::layout::Layout;
+use crate::op::{BinaryOp, ReduceOp, UnaryOp};
+use crate::tensor::Tensor;
+use std::sync::Arc;
+
+pub fn gpu_of(t: &Tensor) -> Arc<Gpu> {
+    t.storage()
+        .gpu_buffer()
+        .expect("a GPU tensor")
+        .gpu
+        .clone()
+}
+
+pub fn buffer(t: &Tensor) -> &wgpu::Buffer {
+    t.storage().gpu_buffer().expect("a GPU tensor").raw()
+}
+
+/// The WGSL storage type and compute type of `dtype` for arithmetic kernels.
+fn types(gpu: &Gpu, dtype: DType) -> Option<(&'static str, &'static str)> {
+    match dtype {
+        DType::F32 => Some(("f32", "f32")),
+        DType::I32 => Some(("i32", "i32")),
+        DType::Bool => Some(("u32", "u32")),
+        // Half floats are stored as f16 and computed in f32, as PyTorch's CUDA kernels do.
+        DType::F16 if gpu.has_f16 => Some(("f16", "f32")),
+        _ => None,
+    }
+}
+
+/// Types for kernels that only move elements: 8-byte dtypes move as two words.
+fn move_types(gpu: &Gpu, dtype: DType) -> Option<(&'static str, &'static str)> {
+    match dtype {
+        DType::I64 | DType::F64 => Some(("vec2<u32>", "vec2<u32>")),
+        d => types(gpu, d),
+    }
+}
+
+/// Drops size-1 dims and merges neighbours that every operand walks contiguously, so the
+/// shader unravels as few dims as possible.
+fn coalesce(shape: &[usize], layouts: &[&Layout]) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut dims: Vec<usize> = Vec::new();
+    let mut strides: Vec<Vec<usize>> = vec![Vec::new(); layouts.len()];
+    for (d, &size) in shape.iter().enumerate() {
+        if size == 1 {
+            continue;
+        }
+        let mergeable = !dims.is_empty()
+            && layouts.iter().enumerate().all(|(k, l)| {
+                *strides[k].last().unwrap() == l.strides[d] * size
+            });
+        if mergeable {
+            *dims.last_mut().unwrap() *= size;
+            for (k, l) in layouts.iter().enumerate() {
+                *strides[k].last_mut().unwrap() = l.strides[d];
+            }
+        } else {
+            dims.push(size);
+            for (k, l) in layouts.iter().enumerate() {
+                strides[k].push(l.strides[d]);
+            }
+        }
+    }
+    (dims, strides)
+}
+
+fn groups(n: usize, per_group: usize) -> u32 {
+    n.div_ceil(per_group) as u32
+}
+
+fn u32s(v: &[usize]) -> impl Iterator<Item = u32> + '_ {
+    v.iter().map(|&x| x as u32)
+}
+
+/// `out = expr(inputs)` elementwise: the inputs broadcast to `out`'s shape, any views. Returns
+/// false when a dtype has no WGSL type here. `moves` selects the element-moving types (copies).
+fn map(
+    out: &Tensor,
+    inputs: &[(&str, &Tensor)],
+    expr: &str,
+    scalars: &[u32],
+    moves: bool,
+) -> Result<bool> {
+    let gpu = gpu_of(out);
+    let pick = |d| if moves { move_types(&gpu, d) } else { types(&gpu, d) };
+    let Some((out_ty, _)) = pick(out.dtype()) else {
+        return Ok(false);
+    };
+    let n = out.numel();
+    if n == 0 {
+        return Ok(true);
+    }
+    // An input sharing the output's memory is read through `out` itself (a buffer cannot be
+    // bound writable and read-only at once); at another view of it, it is copied first.
+    let mut owned = Vec::new();
+    for (_, t) in inputs {
+        let aliased = t.storage().same(out.storage()) && t.layout() != out.layout();
+        owned.push(if aliased {
+            Some(cast(t, t.dtype())?.expect("a copy of a GPU dtype"))
+        } else {
+            None
+        });
+    }
+    let inputs: Vec<(&str, &Tensor)> = inputs
+        .iter()
+        .zip(&owned)
+        .map(|(&(name, t), o)| (name, o.as_ref().unwrap_or(t)))
+        .collect();
+    let mut layouts = vec![out.layout().clone()];
+    for (_, t) in &inputs {
+        layouts.push(t.layout().expand(out.shape())?);
+    }
+    let refs: Vec<&Layout> = layouts.iter().collect();
+    let (shape, strides) = coalesce(out.shape(), &refs);
+    let contig = shape.len() <= 1 && strides.iter().all(|s| s.first().is_none_or(|&v| v == 1));
+    let (mut decls, mut loads, mut bound) = (String::new(), String::new(), vec![buffer(out)]);
+    for (k, (name, t)) in inputs.iter().enumerate() {
+        let Some((ty, ct)) = pick(t.dtype()) else {
+            return Ok(false);
+        };
+        let array = if t.storage().same(out.storage()) {
+            "out".to_string()
+        } else {
+            bound.push(buffer(t));
+            let b = bound.len();
+            decls += &format!("@group(0) @binding({b}) var<storage, read> in{b}: array<{ty}>;\n");
+            format!("in{b}")
+        };
+        loads += &format!("    let {name} = {ct}({array}[operand({}u, i)]);\n", k + 1);
+    }
+    let mut params = vec![n as u32, shape.len() as u32];
+    params.extend(u32s(&shape));
+    for (l, s) in layouts.iter().zip(&strides) {
+        params.push(l.offset as u32);
+        params.extend(u32s(s));
+    }
+    params.extend_from_slice(scalars);
+    let nops = (inputs.len() + 1).to_string();
+    let kernel = gpu.kernel(
+        Family::Elementwise,
+        "map",
+        &[
+            ("OUT", out_ty),
+            ("DECLS", &decls),
+            ("LOADS", &loads),
+            ("EXPR", expr),
+            ("CONTIG", if contig { "true" } else { "false" }),
+            ("NOPS", &nops),
+        ],
+    )?;
+    gpu.dispatch(&kernel, &params, &bound, groups(n, 256));
+    Ok(true)
+}
+
+fn fresh(shape: &[usize], dtype: DType, like: &Tensor) -> Result<Tensor> {
+    Tensor::for_overwrite(shape, dtype, like.device())
+}
+
+/// Runs `map` into a fresh output, or None when a dtype has no WGSL type.
+fn map_new(
+    shape: &[usize],
+    dtype: DType,
+    inputs: &[(&str, &Tensor)],
+    expr: &str,
+    scalars: &[u32],
+) -> Result<Option<Tensor>> {
+    let out = fresh(shape, dtype, inputs[0].1)?;
+    Ok(map(&out, inputs, expr, scalars, false)?.then_some(out))
+}
+
+fn unary_expr(op: UnaryOp, dtype: DType) -> Option<&'static str> {
+    use UnaryOp::*;
+    Some(match dtype {
+        DType::F32 | DType::F16 => match op {
+            Neg => "-x",
+            Abs => "abs(x)",
+            Exp => "exp(x)",
+            Log => "log(x)",
+            Log1p => "log1p_f32(x)",
+            Expm1 => "expm1_f32(x)",
+            Sqrt => "sqrt(x)",
+            Rsqrt => "1.0 / sqrt(x)",
+            Sin => "sin(x)",
+            Cos => "cos(x)",
+            Tanh => "tanh_f32(x)",
+            Sigmoid => "sigmoid_f32(x)",
+            Relu => "select(x, 0.0, x < 0.0)",
+            GeluErf => "0.5 * x * (1.0 + erf_f32(x * 0.7071067811865476))",
+            GeluTanh => "0.5 * x * (1.0 + tanh_f32(0.7978845608028654 * (x + 0.044715 * x * x * x)))",
+            Silu => "x * sigmoid_f32(x)",
+            Softplus => "softplus_f32(x)",
+            Erf => "erf_f32(x)",
+            Sign => "sign_f32(x)",
+            Floor => "floor(x)",
+            Ceil => "ceil(x)",
+            Round => "round(x)",
+            Reciprocal => "1.0 / x",
+            LogicalNot => "select(0u, 1u, x == 0.0)",
+            BitwiseNot => return None,
+        },
+        DType::I32 => match op {
+            Neg => "-x",
+            Abs => "abs(x)",
+            Sign => "sign(x)",
+            Relu => "max(x, 0)",
+            Floor | Ceil | Round => "x",
+            LogicalNot => "select(0u, 1u, x == 0)",
+            BitwiseNot => "~x",
+            _ => return None,
+        },
+        DType::Bool => match op {
+            LogicalNot | BitwiseNot => "1u - x",
+            Abs | Relu | Floor | Ceil | Round | Sign => "x",
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Option<Tensor>> {
+    let Some(expr) = unary_expr(op, x.dtype()) else {
+        return Ok(None);
+    };
+    let dtype = if op == UnaryOp::LogicalNot {
+        DType::Bool
+    } else {
+        x.dtype()
+    };
+    map_new(x.shape(), dtype, &[("x", x)], expr, &[])
+}
+
+fn binary_expr(op: BinaryOp, dtype: DType) -> Option<&'static str> {
+    use BinaryOp::*;
+    let compare = |op| {
+        Some(match op {
+            Eq => "select(0u, 1u, a == b)",
+            Ne => "select(0u, 1u, a != b)",
+            Lt => "select(0u, 1u, a < b)",
+            Le => "select(0u, 1u, a <= b)",
+            Gt => "select(0u, 1u, a > b)",
+            Ge => "select(0u, 1u, a >= b)",
+            _ => return None,
+        })
+    };
+    match dtype {
+        DType::F32 | DType::F16 => Some(match op {
+            Add => "a + b",
+            Sub => "a - b",
+            Mul => "a * b",
+            Div => "a / b",
+            Pow => "pow_f32(a, b)",
+            Maximum => "maximum_f32(a, b)",
+            Minimum => "minimum_f32(a, b)",
+            Remainder => "remainder_f32(a, b)",
+            FloorDivide => "floor(a / b)",
+            Atan2 => "atan2(a, b)",
+            LogicalAnd => "select(0u, 1u, a != 0.0 && b != 0.0)",
+            LogicalOr => "select(0u, 1u, a != 0.0 || b != 0.0)",
+            LogicalXor => "select(0u, 1u, (a != 0.0) != (b != 0.0))",
+            BitwiseAnd | BitwiseOr | BitwiseXor => return None,
+            op => return compare(op),
+        }),
+        DType::I32 => Some(match op {
+            Add => "a + b",
+            Sub => "a - b",
+            Mul => "a * b",
+            Div => "select(a / b, 0, b == 0)",
+            Maximum => "max(a, b)",
+            Minimum => "min(a, b)",
+            Remainder => "remainder_i32(a, b)",
+            FloorDivide => "floor_divide_i32(a, b)",
+            LogicalAnd => "select(0u, 1u, a != 0 && b != 0)",
+            LogicalOr => "select(0u, 1u, a != 0 || b != 0)",
+            LogicalXor => "select(0u, 1u, (a != 0) != (b != 0))",
+            BitwiseAnd => "a & b",
+            BitwiseOr => "a | b",
+            BitwiseXor => "a ^ b",
+            Pow | Atan2 => return None,
+            op => return compare(op),
+        }),
+        DType::Bool => Some(match op {
+            LogicalAnd | Mul | Minimum | BitwiseAnd => "a & b",
+            LogicalOr | Add | Maximum | BitwiseOr => "a | b",
+            LogicalXor | BitwiseXor => "a ^ b",
+            op => return compare(op),
+        }),
+        _ => None,
+    }
+}
+
+/// `binary` into `out` (the result dtype, the broadcast shape, any view).
+pub fn binary_into(op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor) -> Result<bool> {
+    match binary_expr(op, a.dtype()) {
+        Some(expr) => map(out, &[("a", a), ("b", b)], expr, &[], false),
+        None => Ok(false),
+    }
+}
+
+pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Option<Tensor>> {
+    map_new(
+        shape,
+        a.dtype(),
+        &[("c", c), ("a", a), ("b", b)],
+        "select(b, a, c != 0u)",
+        &[],
+    )
+}
+
+pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Option<Tensor>> {
+    let (expr, lo, hi) = match x.dtype() {
+        DType::F32 | DType::F16 => (
+            "select(min(max(x, f32_bits(scalar_at(0u))), f32_bits(scalar_at(1u))), x, x != x)",
+            (min.unwrap_or(f64::NEG_INFINITY) as f32).to_bits(),
+            (max.unwrap_or(f64::INFINITY) as f32).to_bits(),
+        ),
+        DType::I32 => (
+            "min(max(x, bitcast<i32>(scalar_at(0u))), bitcast<i32>(scalar_at(1u)))",
+            min.map_or(i32::MIN, |v| v as i32) as u32,
+            max.map_or(i32::MAX, |v| v as i32) as u32,
+        ),
+        _ => return Ok(None),
+    };
+    map_new(x.shape(), x.dtype(), &[("x", x)], expr, &[lo, hi])
+}
+
+/// A contiguous copy of `x` in `dtype`.
+pub fn cast(x: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
+    let gpu = gpu_of(x);
+    let out = fresh(x.shape(), dtype, x)?;
+    if x.dtype() == dtype {
+        return Ok(map(&out, &[("x", x)], "x", &[], true)?.then_some(out));
+    }
+    let (Some((_, from)), Some((_, to))) = (types(&gpu, x.dtype()), types(&gpu, dtype)) else {
+        return Ok(None);
+    };
+    let expr = match (from, to) {
+        (_, "u32") => match from {
+            "f32" => "select(0u, 1u, x != 0.0)",
+            "i32" => "select(0u, 1u, x != 0)",
+            _ => "x",
+        },
+        (_, to) => match to {
+            "f32" => "f32(x)",
+            _ => "i32(x)",
+        },
+    };
+    Ok(map(&out, &[("x", x)], expr, &[], false)?.then_some(out))
+}
+
+/// Writes `src` (broadcast, same dtype) into the view `dst`.
+pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<bool> {
+    map(dst, &[("x", src)], "x", &[], true)
+}
+
+/// Writes `value` into every element of the view `t`.
+pub fn fill(t: &Tensor, value: f64) -> Result<bool> {
+    let (expr, words) = match t.dtype() {
+        DType::F32 | DType::F16 => ("f32_bits(scalar_at(0u))", vec![(value as f32).to_bits()]),
+        DType::I32 => ("bitcast<i32>(scalar_at(0u))", vec![value as i32 as u32]),
+        DType::Bool => ("scalar_at(0u)", vec![(value != 0.0) as u32]),
+        DType::I64 | DType::F64 => {
+            let bits = if t.dtype() == DType::I64 {
+                (value as i64) as u64
+            } else {
+                value.to_bits()
+            };
+            (
+                "vec2<u32>(scalar_at(0u), scalar_at(1u))",
+                vec![bits as u32, (bits >> 32) as u32],
+            )
+        }
+        _ => return Ok(false),
+    };
+    let moves = matches!(t.dtype(), DType::I64 | DType::F64);
+    map(t, &[], expr, &words, moves)
+}
+
+/// Reduction folds per op: (value fold, index fold, identity for the compute type `ct`).
+fn reduce_code(op: ReduceOp, ct: &str) -> (&'static str, &'static str, &'static str) {
+    const TAKE_MAX: &str =
+        "let take = (b != b && (a == a || bi < ai)) || (a == a && (b > a || (b == a && bi < ai)));";
+    const TAKE_MIN: &str =
+        "let take = (b != b && (a == a || bi < ai)) || (a == a && (b < a || (b == a && bi < ai)));";
+    let float = ct == "f32";
+    let (lowest, highest) = if float {
+        ("-inf_f32()", "inf_f32()")
+    } else {
+        ("bitcast<i32>(0x80000000u)", "bitcast<i32>(0x7fffffffu)")
+    };
+    match op {
+        ReduceOp::Sum => ("return a + b;", "return ai;", "{CT}(0)"),
+        ReduceOp::Prod => ("return a * b;", "return ai;", "{CT}(1)"),
+        ReduceOp::Max => ("if (b != b || b > a) { return b; } return a;", "return ai;", lowest),
+        ReduceOp::Min => ("if (b != b || b < a) { return b; } return a;", "return ai;", highest),
+        ReduceOp::All => ("return a & b;", "return ai;", "1u"),
+        ReduceOp::Any => ("return a | b;", "return ai;", "0u"),
+        ReduceOp::ArgMax => (
+            const_format(TAKE_MAX, "return select(a, b, take);"),
+            const_format(TAKE_MAX, "return select(ai, bi, take);"),
+            lowest,
+        ),
+        ReduceOp::ArgMin => (
+            const_format(TAKE_MIN, "return select(a, b, take);"),
+            const_format(TAKE_MIN, "return select(ai, bi, take);"),
+            highest,
+        ),
+    }
+}
+
+/// Joins two static snippets once per distinct pair (the shader cache keeps the result).
+fn const_format(a: &'static str, b: &'static str) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static JOINED: Mutex<Option<HashMap<(usize, usize), &'static str>>> = Mutex::new(None);
+    let mut m = JOINED.lock().unwrap_or_else(|e| e.into_inner());
+    m.get_or_insert_with(HashMap::new)
+        .entry((a.as_ptr() as usize, b.as_ptr() as usize))
+        .or_insert_with(|| Box::leak(format!("{a} {b}").into_boxed_str()))
+}
+
+/// Reduces `x` over `dims` into `out_shape` (keepdim handled by the caller's shape).
+pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> Result<Option<Tensor>> {
+    let gpu = gpu_of(x);
+    let Some((in_ty, ct)) = types(&gpu, x.dtype()) else {
+        return Ok(None);
+    };
+    let boolean = matches!(op, ReduceOp::All | ReduceOp::Any);
+    if boolean != (x.dtype() == DType::Bool) {
+        return Ok(None);
+    }
+    let arg = matches!(op, ReduceOp::ArgMax | ReduceOp::ArgMin);
+    let out_dtype = if arg { DType::I64 } else { x.dtype() };
+    let out = fresh(out_shape, out_dtype, x)?;
+    let l = x.layout();
+    let keep: Vec<usize> = (0..l.ndim()).filter(|d| !dims.contains(d)).collect();
+    let keep_shape: Vec<usize> = keep.iter().map(|&d| l.shape[d]).collect();
+    let keep_strides: Vec<usize> = keep.iter().map(|&d| l.strides[d]).collect();
+    let red_shape: Vec<usize> = dims.iter().map(|&d| l.shape[d]).collect();
+    let red_strides: Vec<usize> = dims.iter().map(|&d| l.strides[d]).collect();
+    let n_out: usize = keep_shape.iter().product();
+    let r: usize = red_shape.iter().product();
+    if n_out == 0 {
+        return Ok(Some(out));
+    }
+    let params = |chunk: usize, chunks: usize, ks: &[usize], kst: &[usize], rs: &[usize], rst: &[usize], off: usize| {
+        let mut p = vec![n_out as u32, r as u32, chunk as u32, chunks as u32];
+        p.extend([ks.len() as u32, rs.len() as u32]);
+        p.extend(u32s(ks));
+        p.push(0);
+        p.extend(u32s(kst));
+        p.extend(u32s(rs));
+        p.push(0);
+        p.extend(u32s(rst));
+        p.push(off as u32);
+        p
+    };
+    let (fold, fold_index, identity) = reduce_code(op, ct);
+    let kernel_for = |in_ty: &str, out_ty: &str, store: &str| {
+        gpu.kernel(
+            Family::Reduce,
+            "reduce",
+            &[
+                ("FOLD", fold),
+                ("FOLD_INDEX", fold_index),
+                ("IDENTITY", identity),
+                ("STORE", store),
+                ("IN", in_ty),
+                ("OUT", out_ty),
+                ("CT", ct),
+            ],
+        )
+    };
+    let (out_ty, _) = types(&gpu, out_dtype).unwrap_or(("u32", "u32"));
+    let store_value = "out[g] = {OUT}(acc[0]);";
+    // Few outputs over many elements: split each output's range over many workgroups, then
+    // fold the partials in a second pass.
+    if !arg && n_out < 64 && r > 16384 {
+        let chunks = r.div_ceil(4096).min(1024);
+        let chunk = r.div_ceil(chunks);
+        let part_dtype = if x.dtype() == DType::F16 { DType::F32 } else { x.dtype() };
+        let part = fresh(&[n_out, chunks], part_dtype, x)?;
+        let (part_ty, _) = types(&gpu, part_dtype).expect("a GPU dtype");
+        let k1 = kernel_for(in_ty, part_ty, store_value)?;
+        let p1 = params(chunk, chunks, &keep_shape, &keep_strides, &red_shape, &red_strides, l.offset);
+        gpu.dispatch(&k1, &p1, &[buffer(&part), buffer(x)], (n_out * chunks) as u32);
+        let k2 = kernel_for(part_ty, out_ty, store_value)?;
+        let p2 = {
+            let mut p = vec![n_out as u32, chunks as u32, chunks as u32, 1, 1, 1, n_out as u32, 0];
+            p.extend([chunks as u32, chunks as u32, 0, 1, 0]);
+            p
+        };
+        gpu.dispatch(&k2, &p2, &[buffer(&out), buffer(&part)], n_out as u32);
+        return Ok(Some(out));
+    }
+    let store = if arg {
+        "out[2u * g] = arg[0]; out[2u * g + 1u] = 0u;"
+    } else {
+        store_value
+    };
+    let k = kernel_for(in_ty, out_ty, store)?;
+    let p = params(r.max(1), 1, &keep_shape, &keep_strides, &red_shape, &red_strides, l.offset);
+    gpu.dispatch(&k, &p, &[buffer(&out), buffer(x)], n_out as u32);
+    Ok(Some(out))
+}
+
+pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Option<Tensor>> {
+    let gpu = gpu_of(x);
+    if !matches!(x.dtype(), DType::F32 | DType::F16) {
+        return Ok(None);
+    }
+    let Some((ty, _)) = types(&gpu, x.dtype()) else {
+        return Ok(None);
+    };
+    let x = if x.is_contiguous() { x.clone() } else { cast(x, x.dtype())?.expect("a GPU dtype") };
+    let out = fresh(x.shape(), x.dtype(), &x)?;
+    let d = x.shape()[dim];
+    let inner: usize = x.shape()[dim + 1..].iter().product();
+    let rows = x.numel() / d.max(1);
+    if x.numel() == 0 {
+        return Ok(Some(out));
+    }
+    let k = gpu.kernel(
+        Family::Softmax,
+        "softmax",
+        &[("OUT", ty), ("LOG", if log { "true" } else { "false" })],
+    )?;
+    // The row offsets count from the storage start: a contiguous view at an offset is copied.
+    let x = if x.layout().offset == 0 { x } else { cast(&x, x.dtype())?.expect("a GPU dtype") };
+    gpu.dispatch(&k, &[rows as u32, d as u32, inner as u32], &[buffer(&out), buffer(&x)], rows as u32);
+    Ok(Some(out))
+}
+
+/// Batch strides of `l` (a `[.., r, c]` operand) against the broadcast `batch` shape: 0 where
+/// the operand lacks the dim or broadcasts it.
+fn batch_strides(l: &Layout, batch: &[usize]) -> Vec<usize> {
+    let own = l.ndim() - 2;
+    (0..batch.len())
+        .map(|d| {
+            let lead = batch.len() - own;
+            if d < lead || l.shape[d - lead] != batch[d] || batch[d] == 1 {
+                0
+            } else {
+                l.strides[d - lead]
+            }
+        })
+        .collect()
+}
+
+pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>> {
+    if a.dtype() != DType::F32 {
+        return Ok(None);
+    }
+    let gpu = gpu_of(a);
+    let (la, lb) = (a.layout(), b.layout());
+    let (m, k, n) = (la.shape[la.ndim() - 2], la.shape[la.ndim() - 1], lb.shape[lb.ndim() - 1]);
+    let shape = [batch, &[m, n]].concat();
+    let out = if k == 0 {
+        Tensor::zeros(&shape, DType::F32, a.device())?
+    } else {
+        fresh(&shape, DType::F32, a)?
+    };
+    let nbatch: usize = batch.iter().product();
+    if m * n * nbatch == 0 || k == 0 {
+        return Ok(Some(out));
+    }
+    // Large products take 128-wide tiles of 8×8 per invocation; small ones 64-wide tiles so
+    // that enough workgroups run.
+    let big = m * n * nbatch >= 512 * 512;
+    let (bm, bn, bk, tm, tn) = if big { (128, 128, 8, 8, 8) } else { (64, 64, 16, 4, 4) };
+    let (tiles_m, tiles_n) = (m.div_ceil(bm), n.div_ceil(bn));
+    let mut p = vec![m as u32, n as u32, k as u32, tiles_m as u32, tiles_n as u32, batch.len() as u32];
+    p.extend(u32s(batch));
+    p.push(la.offset as u32);
+    p.extend(u32s(&batch_strides(la, batch)));
+    p.push(lb.offset as u32);
+    p.extend(u32s(&batch_strides(lb, batch)));
+    let (na, nb) = (la.ndim(), lb.ndim());
+    p.extend([la.strides[na - 2], la.strides[na - 1], lb.strides[nb - 2], lb.strides[nb - 1]].map(|s| s as u32));
+    let sizes = [bm, bn, bk, tm, tn].map(|v| v.to_string());
+    let kernel = gpu.kernel(
+        Family::Matmul,
+        "matmul",
+        &[("BM", &sizes[0]), ("BN", &sizes[1]), ("BK", &sizes[2]), ("TM", &sizes[3]), ("TN", &sizes[4])],
+    )?;
+    gpu.dispatch(&kernel, &p, &[buffer(&out), buffer(a), buffer(b)], (tiles_m * tiles_n * nbatch) as u32);
+    Ok(Some(out))
+}
+
+// ---- fused optimizer steps (float32, contiguous, checked by rust/optim.rs) ----
+
+use crate::cpu::optim::{Adam, Sgd};
+
+fn f32_words(v: &[f64]) -> impl Iterator<Item = u32> + '_ {
+    v.iter().map(|&x| (x as f32).to_bits())
+}
+
+fn optim_ready(ts: &[&Tensor]) -> bool {
+    ts.iter().all(|t| t.dtype() == DType::F32 && t.is_contiguous() && t.layout().offset == 0)
+}
+
+pub fn sgd(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, c: &Sgd) -> Result<Option<()>> {
+    let mut ts = vec![p, g];
+    ts.extend(buf);
+    if !optim_ready(&ts) {
+        return Ok(None);
+    }
+    let gpu = gpu_of(p);
+    let n = p.numel();
+    let flags = c.nesterov as u32
+        | (c.maximize as u32) << 1
+        | (c.first as u32) << 2
+        | ((c.momentum != 0.0) as u32) << 3;
+    let mut params = vec![n as u32];
+    params.extend(f32_words(&[c.lr, c.momentum, 1.0 - c.dampening, c.weight_decay]));
+    params.push(flags);
+    // Without momentum the state binding is unused by the update; the gradient fills it.
+    let scratch;
+    let state = match buf {
+        Some(b) => buffer(b),
+        None => {
+            scratch = Tensor::for_overwrite(&[1], DType::F32, p.device())?;
+            buffer(&scratch)
+        }
+    };
+    let k = gpu.kernel(Family::Optim, "sgd", &[("STATE", ""), ("AMSGRAD", "")])?;
+    gpu.dispatch(&k, &params, &[buffer(p), buffer(g), state], groups(n, 256));
+    Ok(Some(()))
+}
+
+pub fn adam(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, vmax: Option<&Tensor>, c: &Adam) -> Result<Option<()>> {
+    let mut ts = vec![p, g, m, v];
+    ts.extend(vmax);
+    if !optim_ready(&ts) {
+        return Ok(None);
+    }
+    let gpu = gpu_of(p);
+    let n = p.numel();
+    let bc1 = 1.0 - c.beta1.powi(c.step as i32);
+    let bc2 = 1.0 - c.beta2.powi(c.step as i32);
+    // Without weight decay, the decoupled branch with a factor of one changes nothing.
+    let decoupled = c.decoupled || c.weight_decay == 0.0;
+    let flags = c.amsgrad as u32 | (c.maximize as u32) << 1 | (decoupled as u32) << 2;
+    let mut params = vec![n as u32];
+    params.extend(f32_words(&[
+        c.lr,
+        c.beta1,
+        c.beta2,
+        1.0 - c.beta1,
+        1.0 - c.beta2,
+        c.lr / bc1,
+        bc2.sqrt(),
+        c.eps,
+        c.weight_decay,
+        1.0 - c.lr * c.weight_decay,
+    ]));
+    params.push(flags);
+    let (state, amsgrad) = if vmax.is_some() {
+        (
+            "@group(0) @binding(4) var<storage, read_write> s2: array<f32>;\n\
+             @group(0) @binding(5) var<storage, read_write> s3: array<f32>;",
+            "second = max(s3[i], v); s3[i] = second;",
+        )
+    } else {
+        ("@group(0) @binding(4) var<storage, read_write> s2: array<f32>;", "")
+    };
+    let k = gpu.kernel(Family::Optim, "adam", &[("STATE", state), ("AMSGRAD", amsgrad)])?;
+    let mut bufs = vec![buffer(p), buffer(g), buffer(m), buffer(v)];
+    bufs.extend(vmax.map(buffer));
+    gpu.dispatch(&k, &params, &bufs, groups(n, 256));
+    Ok(Some(()))
+}

@@ -1,0 +1,208 @@
+//! The command stream: kernels, copies and clears are recorded into one encoder and submitted
+//! in batches; only a read (download, synchronize) waits for the GPU.
+//!
+//! Each dispatch's parameters go into one arena that is written to the device just before its
+//! batch is submitted, so recording an op costs no transfer of its own.
+
+use super::device::Gpu;
+use super::shaders::Kernel;
+
+/// Dispatches recorded before the batch is submitted without waiting for a read.
+const BATCH: usize = 256;
+/// Bytes of dispatch parameters one batch can hold.
+const PARAM_BYTES: u64 = 1 << 20;
+
+pub struct Stream {
+    encoder: Option<wgpu::CommandEncoder>,
+    params: Vec<u8>,
+    param_buffer: wgpu::Buffer,
+    align: usize,
+    recorded: usize,
+}
+
+impl Stream {
+    pub fn new(device: &wgpu::Device, limits: &wgpu::Limits) -> Stream {
+        Stream {
+            encoder: None,
+            params: Vec::new(),
+            param_buffer: device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("ember params"),
+                size: PARAM_BYTES,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
+            align: limits.min_storage_buffer_offset_alignment as usize,
+            recorded: 0,
+        }
+    }
+}
+
+impl Gpu {
+    pub(super) fn stream(&self) -> std::sync::MutexGuard<'_, Stream> {
+        self.stream.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn encoder<'a>(&self, s: &'a mut Stream) -> &'a mut wgpu::CommandEncoder {
+        s.encoder.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
+        })
+    }
+
+    /// Records `kernel` over `groups` workgroups with `params` at binding 0 and `buffers` at
+    /// bindings 1.. . Workgroup counts above the per-dimension limit are folded into a 2-D grid;
+    /// kernels rebuild the linear workgroup index from `num_workgroups`.
+    pub fn dispatch(&self, kernel: &Kernel, params: &[u32], buffers: &[&wgpu::Buffer], groups: u32) {
+        if groups == 0 {
+            return;
+        }
+        let mut s = self.stream();
+        let bytes = (params.len().max(1) * 4) as u64;
+        let start = s.params.len().next_multiple_of(s.align);
+        if start as u64 + bytes > PARAM_BYTES || s.recorded >= BATCH {
+            self.submit(&mut s);
+        }
+        let start = s.params.len().next_multiple_of(s.align);
+        s.params.resize(start, 0);
+        s.params.extend(params.iter().flat_map(|p| p.to_le_bytes()));
+        if params.is_empty() {
+            s.params.extend([0u8; 4]);
+        }
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &s.param_buffer,
+                offset: start as u64,
+                size: std::num::NonZeroU64::new(bytes),
+            }),
+        }];
+        for (i, b) in buffers.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: b.as_entire_binding(),
+            });
+        }
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &kernel.layout,
+            entries: &entries,
+        });
+        let max = self.limits.max_compute_workgroups_per_dimension;
+        let x = groups.min(max);
+        let y = groups.div_ceil(x);
+        let encoder = self.encoder(&mut s);
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            pass.set_pipeline(&kernel.pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(x, y, 1);
+        }
+        s.recorded += 1;
+    }
+
+    /// Zero-fills the first `bytes` bytes of `buffer` in stream order.
+    pub fn clear(&self, buffer: &wgpu::Buffer, bytes: u64) {
+        let mut s = self.stream();
+        self.encoder(&mut s).clear_buffer(buffer, 0, Some(bytes));
+    }
+
+    /// Copies `data` into `buffer` at byte `offset` (both multiples of 4 once padded), in stream
+    /// order: work recorded earlier still sees the old contents.
+    pub fn upload(&self, buffer: &wgpu::Buffer, offset: u64, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let size = (data.len() as u64).next_multiple_of(4);
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("ember upload"),
+            size,
+            usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: true,
+        });
+        let mut view = staging.get_mapped_range_mut(..).expect("mapped at creation");
+        if data.len() as u64 == size {
+            view.copy_from_slice(data);
+        } else {
+            let mut padded = data.to_vec();
+            padded.resize(size as usize, 0);
+            view.copy_from_slice(&padded);
+        }
+        drop(view);
+        staging.unmap();
+        let mut s = self.stream();
+        self.encoder(&mut s)
+            .copy_buffer_to_buffer(&staging, 0, buffer, offset, size);
+    }
+
+    /// Copies `bytes` bytes between two buffers in stream order (offsets multiples of 4).
+    pub fn copy(&self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
+        let mut s = self.stream();
+        self.encoder(&mut s)
+            .copy_buffer_to_buffer(src, src_offset, dst, dst_offset, bytes);
+    }
+
+    /// Reads `len` bytes from byte `offset` of `buffer`, after all work recorded so far.
+    pub fn download(&self, buffer: &wgpu::Buffer, offset: u64, len: usize) -> Vec<u8> {
+        if len == 0 {
+            return Vec::new();
+        }
+        let start = offset - offset % 4;
+        let size = (offset + len as u64 - start).next_multiple_of(4);
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("ember download"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        {
+            let mut s = self.stream();
+            self.encoder(&mut s)
+                .copy_buffer_to_buffer(buffer, start, &staging, 0, size);
+            self.submit(&mut s);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait();
+        rx.recv()
+            .expect("map callback ran")
+            .expect("mapping a download buffer");
+        let skip = (offset - start) as usize;
+        let out = staging.get_mapped_range(..).expect("mapped")[skip..skip + len].to_vec();
+        staging.unmap();
+        out
+    }
+
+    fn submit(&self, s: &mut Stream) {
+        if let Some(encoder) = s.encoder.take() {
+            if !s.params.is_empty() {
+                self.queue.write_buffer(&s.param_buffer, 0, &s.params);
+            }
+            self.queue.submit([encoder.finish()]);
+        }
+        s.params.clear();
+        s.recorded = 0;
+    }
+
+    fn wait(&self) {
+        // A lost device is reported by the next allocation or read; here there is nothing to
+        // give back but the wait itself.
+        let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+    }
+
+    /// Submits what is recorded without waiting.
+    pub fn flush(&self) {
+        let mut s = self.stream();
+        self.submit(&mut s);
+    }
+
+    /// Waits for all recorded work (`ember.gpu.synchronize`).
+    pub fn synchronize(&self) {
+        self.flush();
+        self.wait();
+    }
+}

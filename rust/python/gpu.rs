@@ -1,0 +1,64 @@
+//! Bindings of `ember.gpu`: adapters, synchronisation and memory statistics.
+
+use super::IntoPyResult;
+use crate::gpu;
+use pyo3::prelude::*;
+
+#[pyfunction]
+fn gpu_device_count() -> usize {
+    gpu::adapter_count()
+}
+
+/// (name, backend, is_software) of adapter `index`, without opening it.
+#[pyfunction]
+fn gpu_adapter(index: usize) -> PyResult<(String, String, bool)> {
+    gpu::adapter_summary(index).ok_or_else(|| {
+        pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "device 'gpu:{index}' is not available: {} GPU adapter(s) found",
+            gpu::adapter_count()
+        ))
+    })
+}
+
+#[pyfunction]
+fn gpu_synchronize(index: usize) -> PyResult<()> {
+    gpu::context(index).py()?.synchronize();
+    Ok(())
+}
+
+/// (allocated, peak, cached) bytes of device `index`.
+#[pyfunction]
+fn gpu_memory_stats(index: usize) -> PyResult<(u64, u64, u64)> {
+    Ok(gpu::pool::stats(&*gpu::context(index).py()?))
+}
+
+#[pyfunction]
+fn gpu_empty_cache(index: usize) -> PyResult<()> {
+    gpu::pool::empty_cache(&*gpu::context(index).py()?);
+    Ok(())
+}
+
+#[pyfunction]
+fn gpu_reset_peak(index: usize) -> PyResult<()> {
+    gpu::pool::reset_peak(&*gpu::context(index).py()?);
+    Ok(())
+}
+
+/// (has shader-f16, has shader-f64, largest tensor in bytes) of device `index`.
+#[pyfunction]
+fn gpu_capabilities(index: usize) -> PyResult<(bool, bool, u64)> {
+    let g = gpu::context(index).py()?;
+    let max = g.limits.max_storage_buffer_binding_size.min(g.limits.max_buffer_size);
+    Ok((g.has_f16, g.has_f64, max))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(gpu_device_count, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_adapter, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_synchronize, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_memory_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_empty_cache, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_reset_peak, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_capabilities, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,114 @@
+// Helpers shared by every shader family: the linear invocation index, strided offsets, float math.
+// Params live in `P` (binding 0, u32 words); a strided operand is described there as
+// `offset, strides[ndim]` over a shape stored at `P[shape_at..shape_at + ndim]`.
+
+@group(0) @binding(0) var<storage, read> P: array<u32>;
+
+// The workgroup's linear index: dispatches above the per-dimension limit fold into a 2-D grid.
+fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wid.y * nwg.x + wid.x;
+}
+
+// Element offset of the i-th element (row-major over the shape at `shape_at`) of the operand
+// whose description starts at `desc_at`.
+fn strided_offset(i: u32, ndim: u32, shape_at: u32, desc_at: u32) -> u32 {
+    var rem = i;
+    var off = P[desc_at];
+    for (var d = ndim; d > 0u; d--) {
+        let size = P[shape_at + d - 1u];
+        off += (rem % size) * P[desc_at + d];
+        rem = rem / size;
+    }
+    return off;
+}
+
+fn f32_bits(k: u32) -> f32 {
+    return bitcast<f32>(P[k]);
+}
+
+fn nan_f32() -> f32 {
+    return bitcast<f32>(0x7fc00000u);
+}
+
+fn inf_f32() -> f32 {
+    return bitcast<f32>(0x7f800000u);
+}
+
+// erf to within 1.2e-7 (Numerical Recipes' erfc Chebyshev fit).
+fn erf_f32(x: f32) -> f32 {
+    let z = abs(x);
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+        t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+        t * (-0.82215223 + t * 0.17087277)))))))));
+    return select(1.0 - r, r - 1.0, x < 0.0);
+}
+
+// log(1 + x) without losing small x.
+fn log1p_f32(x: f32) -> f32 {
+    let u = 1.0 + x;
+    return select(log(u) * (x / (u - 1.0)), x, u == 1.0);
+}
+
+// exp(x) - 1 without losing small x.
+fn expm1_f32(x: f32) -> f32 {
+    let u = exp(x);
+    if (u == 1.0) { return x; }
+    let um1 = u - 1.0;
+    if (um1 == -1.0) { return -1.0; }
+    if (abs(x) > 1.0) { return um1; }
+    return um1 * x / log(u);
+}
+
+fn tanh_f32(x: f32) -> f32 {
+    // Clamped: some drivers return NaN for tanh of large arguments.
+    return tanh(clamp(x, -15.0, 15.0));
+}
+
+fn sigmoid_f32(x: f32) -> f32 {
+    return 1.0 / (1.0 + exp(-x));
+}
+
+fn softplus_f32(x: f32) -> f32 {
+    return select(log1p_f32(exp(x)), x, x > 20.0);
+}
+
+fn pow_f32(a: f32, b: f32) -> f32 {
+    if (b == 0.0) { return 1.0; }
+    let r = pow(abs(a), b);
+    if (a >= 0.0 || a != a) { return select(r, 0.0, a == 0.0 && b > 0.0); }
+    // A negative base needs an integral exponent; odd exponents keep the sign.
+    if (floor(b) != b) { return nan_f32(); }
+    let odd = abs(b) < 16777216.0 && (i32(b) & 1) == 1;
+    return select(r, -r, odd);
+}
+
+fn sign_f32(x: f32) -> f32 {
+    return select(sign(x), x, x != x);
+}
+
+fn maximum_f32(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), a, a != a), b, b != b);
+}
+
+fn minimum_f32(a: f32, b: f32) -> f32 {
+    return select(select(min(a, b), a, a != a), b, b != b);
+}
+
+// Python's `%`: the result takes the divisor's sign.
+fn remainder_f32(a: f32, b: f32) -> f32 {
+    let r = a % b;
+    return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));
+}
+
+fn floor_divide_i32(a: i32, b: i32) -> i32 {
+    if (b == 0) { return 0; }
+    let q = a / b;
+    return select(q, q - 1, (a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+fn remainder_i32(a: i32, b: i32) -> i32 {
+    if (b == 0) { return 0; }
+    let r = a % b;
+    return select(r, r + b, r != 0 && ((r < 0) != (b < 0)));
+}

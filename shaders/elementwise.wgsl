@@ -1,0 +1,33 @@
+// Elementwise family: out = {EXPR} over up to three strided, broadcast inputs; `out` may be a
+// strided view too. Params: n, ndim, shape[ndim], then `offset, strides[ndim]` for out and for
+// each input, then the op's scalars as raw bits.
+
+@group(0) @binding(1) var<storage, read_write> out: array<{OUT}>;
+{DECLS}
+
+const CONTIG: bool = {CONTIG};
+
+fn operand(k: u32, i: u32) -> u32 {
+    let ndim = P[1];
+    let desc = 2u + ndim + k * (ndim + 1u);
+    if (CONTIG) {
+        return P[desc] + i;
+    }
+    return strided_offset(i, ndim, 2u, desc);
+}
+
+fn scalar_at(k: u32) -> u32 {
+    let ndim = P[1];
+    return P[2u + ndim + ({NOPS}u) * (ndim + 1u) + k];
+}
+
+@compute @workgroup_size(256)
+fn map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+       @builtin(local_invocation_index) lid: u32) {
+    let i = group_index(wid, nwg) * 256u + lid;
+    if (i >= P[0]) {
+        return;
+    }
+{LOADS}
+    out[operand(0u, i)] = {OUT}({EXPR});
+}

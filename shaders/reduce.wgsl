@@ -1,0 +1,60 @@
+// Reduction family: one workgroup folds one chunk of one output's reduced elements with a
+// tree in workgroup memory. Params: n_out, r (reduced count), chunk, chunks, nk, nr,
+// keep_shape[nk], 0, keep_strides[nk], red_shape[nr], 0, red_strides[nr], input offset.
+// With chunks > 1 the output holds per-chunk partials that a second pass folds.
+
+@group(0) @binding(1) var<storage, read_write> out: array<{OUT}>;
+@group(0) @binding(2) var<storage, read> x: array<{IN}>;
+
+var<workgroup> acc: array<{CT}, 256>;
+var<workgroup> arg: array<u32, 256>;
+
+// Folds (b, bi) into (a, ai); `better` prefers NaN and, on ties, the lower index.
+fn fold(a: {CT}, ai: u32, b: {CT}, bi: u32) -> {CT} {
+    {FOLD}
+}
+
+fn fold_index(a: {CT}, ai: u32, b: {CT}, bi: u32) -> u32 {
+    {FOLD_INDEX}
+}
+
+@compute @workgroup_size(256)
+fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let g = group_index(wid, nwg);
+    let n_out = P[0];
+    let chunks = P[3];
+    if (g >= n_out * chunks) {
+        return;
+    }
+    let nk = P[4];
+    let nr = P[5];
+    let o = g / chunks;
+    let c = g % chunks;
+    let red_at = 6u + 2u * nk + 1u;
+    let base = P[red_at + 2u * nr + 1u] + strided_offset(o, nk, 6u, 6u + nk);
+    let r0 = c * P[2];
+    let r1 = min(r0 + P[2], P[1]);
+    var v: {CT} = {IDENTITY};
+    var vi = 0u;
+    for (var r = r0 + lid; r < r1; r += 256u) {
+        let e = {CT}(x[base + strided_offset(r, nr, red_at, red_at + nr)]);
+        let ni = fold_index(v, vi, e, r);
+        v = fold(v, vi, e, r);
+        vi = ni;
+    }
+    acc[lid] = v;
+    arg[lid] = vi;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            let ni = fold_index(acc[lid], arg[lid], acc[lid + s], arg[lid + s]);
+            acc[lid] = fold(acc[lid], arg[lid], acc[lid + s], arg[lid + s]);
+            arg[lid] = ni;
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        {STORE}
+    }
+}
