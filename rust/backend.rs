@@ -37,7 +37,11 @@ fn routed_into<R>(
     gpu: impl FnOnce() -> Result<Option<R>>,
     cpu: impl FnOnce(&[&Tensor], &[&Tensor]) -> R,
 ) -> Result<R> {
-    if outputs.iter().chain(inputs).all(|t| t.device() == Device::Cpu) {
+    if outputs
+        .iter()
+        .chain(inputs)
+        .all(|t| t.device() == Device::Cpu)
+    {
         return Ok(cpu(inputs, outputs));
     }
     if let Some(r) = gpu()? {
@@ -58,7 +62,11 @@ fn done(ran: bool) -> Option<Result<()>> {
 }
 
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
-    routed(&[x], || gk::unary(op, x), |t| cpu::elementwise::unary(op, t[0]))
+    routed(
+        &[x],
+        || gk::unary(op, x),
+        |t| cpu::elementwise::unary(op, t[0]),
+    )
 }
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     if a.device() == Device::Cpu {
@@ -170,7 +178,9 @@ fn with_some<'a>(base: &[&'a Tensor], opts: &[Option<&'a Tensor>]) -> (Vec<&'a T
 }
 
 pub fn conv2d(g: &Conv2dGeom, x: &Tensor, w: &Tensor, out: &Tensor) -> Result<()> {
-    routed_into(&[x, w], &[out], no_gpu, |i, o| cpu::fused::conv2d(g, i[0], i[1], o[0]))
+    routed_into(&[x, w], &[out], no_gpu, |i, o| {
+        cpu::fused::conv2d(g, i[0], i[1], o[0])
+    })
 }
 pub fn conv2d_backward(
     g: &Conv2dGeom,
@@ -297,10 +307,15 @@ use crate::cpu::optim::{Adagrad, Adam, Adamax, Rmsprop, Sgd};
 
 pub fn sgd(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, cfg: &Sgd) -> Result<()> {
     let (outs, present) = with_some(&[p], &[buf]);
-    routed_into(&[g], &outs, || gk::sgd(p, g, buf, cfg), |i, o| {
-        let b = optional(&present, &o[1..]);
-        cpu::fused::sgd(o[0], i[0], b[0], cfg)
-    })
+    routed_into(
+        &[g],
+        &outs,
+        || gk::sgd(p, g, buf, cfg),
+        |i, o| {
+            let b = optional(&present, &o[1..]);
+            cpu::fused::sgd(o[0], i[0], b[0], cfg)
+        },
+    )
 }
 pub fn adam(
     p: &Tensor,
@@ -311,10 +326,15 @@ pub fn adam(
     cfg: &Adam,
 ) -> Result<()> {
     let (outs, present) = with_some(&[p, m, v], &[vmax]);
-    routed_into(&[g], &outs, || gk::adam(p, g, m, v, vmax, cfg), |i, o| {
-        let vm = optional(&present, &o[3..]);
-        cpu::fused::adam(o[0], i[0], o[1], o[2], vm[0], cfg)
-    })
+    routed_into(
+        &[g],
+        &outs,
+        || gk::adam(p, g, m, v, vmax, cfg),
+        |i, o| {
+            let vm = optional(&present, &o[3..]);
+            cpu::fused::adam(o[0], i[0], o[1], o[2], vm[0], cfg)
+        },
+    )
 }
 pub fn rmsprop(
     p: &Tensor,
@@ -331,9 +351,17 @@ pub fn rmsprop(
     })
 }
 pub fn adagrad(p: &Tensor, g: &Tensor, sum: &Tensor, cfg: &Adagrad) -> Result<()> {
-    routed_into(&[g], &[p, sum], no_gpu, |i, o| cpu::fused::adagrad(o[0], i[0], o[1], cfg))
+    routed_into(&[g], &[p, sum], no_gpu, |i, o| {
+        cpu::fused::adagrad(o[0], i[0], o[1], cfg)
+    })
 }
-pub fn adamax(p: &Tensor, g: &Tensor, exp_avg: &Tensor, exp_inf: &Tensor, cfg: &Adamax) -> Result<()> {
+pub fn adamax(
+    p: &Tensor,
+    g: &Tensor,
+    exp_avg: &Tensor,
+    exp_inf: &Tensor,
+    cfg: &Adamax,
+) -> Result<()> {
     routed_into(&[g], &[p, exp_avg, exp_inf], no_gpu, |i, o| {
         cpu::fused::adamax(o[0], i[0], o[1], o[2], cfg)
     })

@@ -4,10 +4,10 @@
 pub mod error;
 #[macro_use]
 pub mod dtype;
-pub mod gpu;
 pub mod autograd;
 pub mod backend;
 pub mod cpu;
+pub mod gpu;
 pub mod layout;
 pub mod op;
 pub mod ops;

@@ -22,8 +22,13 @@ fn strided_offset(i: u32, ndim: u32, shape_at: u32, desc_at: u32) -> u32 {
     return off;
 }
 
-fn f32_bits(k: u32) -> f32 {
+fn param_f32(k: u32) -> f32 {
     return bitcast<f32>(P[k]);
+}
+
+// NaN tests on the bits: drivers may fold `x != x` to false.
+fn isnan_f32(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
 }
 
 fn nan_f32() -> f32 {
@@ -76,7 +81,7 @@ fn softplus_f32(x: f32) -> f32 {
 fn pow_f32(a: f32, b: f32) -> f32 {
     if (b == 0.0) { return 1.0; }
     let r = pow(abs(a), b);
-    if (a >= 0.0 || a != a) { return select(r, 0.0, a == 0.0 && b > 0.0); }
+    if (a >= 0.0 || isnan_f32(a)) { return select(r, 0.0, a == 0.0 && b > 0.0); }
     // A negative base needs an integral exponent; odd exponents keep the sign.
     if (floor(b) != b) { return nan_f32(); }
     let odd = abs(b) < 16777216.0 && (i32(b) & 1) == 1;
@@ -84,15 +89,15 @@ fn pow_f32(a: f32, b: f32) -> f32 {
 }
 
 fn sign_f32(x: f32) -> f32 {
-    return select(sign(x), x, x != x);
+    return select(sign(x), x, isnan_f32(x));
 }
 
 fn maximum_f32(a: f32, b: f32) -> f32 {
-    return select(select(max(a, b), a, a != a), b, b != b);
+    return select(select(max(a, b), a, isnan_f32(a)), b, isnan_f32(b));
 }
 
 fn minimum_f32(a: f32, b: f32) -> f32 {
-    return select(select(min(a, b), a, a != a), b, b != b);
+    return select(select(min(a, b), a, isnan_f32(a)), b, isnan_f32(b));
 }
 
 // Python's `%`: the result takes the divisor's sign.

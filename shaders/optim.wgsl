@@ -7,7 +7,7 @@
 {STATE}
 
 fn hp(k: u32) -> f32 {
-    return f32_bits(1u + k);
+    return param_f32(1u + k);
 }
 
 // SGD: hp = lr, momentum, 1 - dampening, weight_decay, flags (1 nesterov, 2 maximize, 4 first, 8 momentum)

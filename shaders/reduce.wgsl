@@ -9,7 +9,11 @@
 var<workgroup> acc: array<{CT}, 256>;
 var<workgroup> arg: array<u32, 256>;
 
-// Folds (b, bi) into (a, ai); `better` prefers NaN and, on ties, the lower index.
+fn nan_(v: {CT}) -> bool {
+    return {NAN};
+}
+
+// Folds (b, bi) into (a, ai): max and min prefer NaN, arg* prefer the lower index on ties.
 fn fold(a: {CT}, ai: u32, b: {CT}, bi: u32) -> {CT} {
     {FOLD}
 }

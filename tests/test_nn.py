@@ -257,7 +257,7 @@ def test_conv2d_gradcheck_and_unbatched(device):
     w = T(rng.standard_normal((2, 1, 2, 2)), device, requires_grad=True)
     b = T(rng.standard_normal(2), device, requires_grad=True)
     gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, groups=2), x, w, b)
-    m = nn.Conv2d(2, 3, 3, padding=1)
+    m = nn.Conv2d(2, 3, 3, padding=1).to(device)
     xi = rng.standard_normal((2, 5, 5)).astype(np.float32)
     assert_close(m(T(xi, device)), A(m(T(xi[None], device)))[0], atol=1e-6)
 
@@ -325,7 +325,7 @@ def test_conv_transpose2d_gradcheck_output_size_and_errors(device):
     w = T(rng.standard_normal((2, 1, 2, 2)), device, requires_grad=True)
     b = T(rng.standard_normal(2), device, requires_grad=True)
     gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1, groups=2), x, w, b)
-    m = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1)
+    m = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1).to(device)
     xi = T(rng.standard_normal((1, 2, 5, 5)).astype(np.float32), device)
     assert tuple(m(xi).shape) == (1, 3, 9, 9)
     assert tuple(m(xi, output_size=(10, 10)).shape) == (1, 3, 10, 10)
@@ -439,7 +439,7 @@ def test_batchnorm_without_running_stats_and_shape_checks(device):
 
 
 def test_batchnorm_momentum_none_is_cumulative_average(device):
-    bn = nn.BatchNorm1d(1, momentum=None).double()
+    bn = nn.BatchNorm1d(1, momentum=None).double().to(device)
     xs = [np.array([[1.0], [3.0]]), np.array([[5.0], [9.0]])]
     for x in xs:
         bn(T(x, device))
@@ -498,7 +498,7 @@ def test_rms_norm_forward_backward_and_default_eps(device):
     assert_close(rn.weight.grad, (x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6) * g).sum(0), rtol=1e-10)
     # eps=None means the dtype's machine epsilon (float32 here): visible on a tiny input.
     tiny = np.full((1, 4), 1e-4, dtype=np.float32)
-    assert_close(nn.RMSNorm(4)(T(tiny, device)), tiny / np.sqrt(1e-8 + np.finfo(np.float32).eps), rtol=1e-4)
+    assert_close(nn.RMSNorm(4).to(device)(T(tiny, device)), tiny / np.sqrt(1e-8 + np.finfo(np.float32).eps), rtol=1e-4)
 
 
 def test_norms_gradcheck(device):
@@ -509,7 +509,7 @@ def test_norms_gradcheck(device):
     gradcheck(lambda x, w, b: F.layer_norm(x, (4,), w, b), x, w, b)
     gradcheck(lambda x, w, b: F.group_norm(x.reshape(2, 4, 1), 2, w, b), x, w, b)
     gradcheck(lambda x, w: F.rms_norm(x, (4,), w, 1e-6), x, w)
-    rm, rv = ember.zeros(4, dtype=ember.float64), ember.ones(4, dtype=ember.float64)
+    rm, rv = ember.zeros(4, dtype=ember.float64, device=device), ember.ones(4, dtype=ember.float64, device=device)
     gradcheck(lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=True), x, w, b)
 
 
@@ -535,7 +535,7 @@ def test_embedding_lookup_and_padding_idx(device):
 
 
 def test_embedding_padding_row_value_is_returned(device):
-    emb = nn.Embedding(3, 2, padding_idx=0)
+    emb = nn.Embedding(3, 2, padding_idx=0).to(device)
     with ember.no_grad():
         emb.weight[0] = 7.0
     assert_close(emb(T(np.array([0, 2]), device))[0], [7.0, 7.0])
@@ -720,7 +720,7 @@ def test_transformer_encoder_layer_against_numpy(device, norm_first, activation)
     act = (lambda y: np.maximum(y, 0)) if activation == "relu" else np_gelu
     assert_close(layer(T(x, device)), np_encoder_layer(x, p, 2, norm_first, act), rtol=1e-9, atol=1e-9)
     # Sequence-first layout gives the transposed result.
-    seq_first = nn.TransformerEncoderLayer(6, 2, dim_feedforward=10, activation=activation, norm_first=norm_first).double()
+    seq_first = nn.TransformerEncoderLayer(6, 2, dim_feedforward=10, activation=activation, norm_first=norm_first).double().to(device)
     seq_first.load_state_dict(layer.state_dict())
     seq_first.eval()
     assert_close(seq_first(T(x.transpose(1, 0, 2), device)), np_encoder_layer(x, p, 2, norm_first, act).transpose(1, 0, 2), rtol=1e-9, atol=1e-9)

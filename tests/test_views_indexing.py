@@ -535,10 +535,10 @@ def test_masked_fill(device, rng):
 def test_numpy_of_views_and_non_contiguous(device):
     x = _arange(3, 4)
     t = make(x, device)
-    np.testing.assert_array_equal(t.t().numpy(), x.T)
-    np.testing.assert_array_equal(t[:, 1::2].numpy(), x[:, 1::2])
-    np.testing.assert_array_equal(t.expand(2, 3, 4).numpy(), np.broadcast_to(x, (2, 3, 4)))
-    np.testing.assert_array_equal(np.asarray(t[1]), x[1])
+    np.testing.assert_array_equal(t.t().cpu().numpy(), x.T)
+    np.testing.assert_array_equal(t[:, 1::2].cpu().numpy(), x[:, 1::2])
+    np.testing.assert_array_equal(t.expand(2, 3, 4).cpu().numpy(), np.broadcast_to(x, (2, 3, 4)))
+    np.testing.assert_array_equal(np.asarray(t[1].cpu()), x[1])
 
 
 def test_numpy_of_view_shares_memory(device):

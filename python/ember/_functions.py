@@ -137,7 +137,7 @@ def _take_diagonals(term, x):
         n = x.shape[i]
         shape = [1] * x.dim()
         shape[i] = shape[j] = n
-        mask = _core.eye(n, dtype=x.dtype).reshape(*shape)
+        mask = _core.eye(n, dtype=x.dtype, device=x.device).reshape(*shape)
         x = (x * mask).sum(dim=j)
         term = term[:j] + term[j + 1:]
 

@@ -10,7 +10,10 @@ use crate::tensor::Tensor;
 /// The bytes a GPU buffer holds for these host bytes (bool widens to one u32 per element).
 fn device_bytes(dtype: DType, host: &[u8]) -> Vec<u8> {
     match dtype {
-        DType::Bool => host.iter().flat_map(|&b| (b as u32).to_le_bytes()).collect(),
+        DType::Bool => host
+            .iter()
+            .flat_map(|&b| (b as u32).to_le_bytes())
+            .collect(),
         _ => host.to_vec(),
     }
 }
@@ -40,13 +43,18 @@ fn host_bytes(s: &Storage) -> &[u8] {
 /// A CPU copy of all of a GPU storage.
 fn download_storage(s: &Storage) -> Result<Storage> {
     let b = s.gpu_buffer().expect("GPU storage");
-    let bytes = b.gpu.download(b.raw(), 0, s.len() * super::element_bytes(s.dtype()));
+    let bytes = b
+        .gpu
+        .download(b.raw(), 0, s.len() * super::element_bytes(s.dtype()));
     host_storage(s.dtype(), s.len(), &bytes)
 }
 
 /// `t` as a CPU tensor over a copy of its storage (same view): what host code reads.
 pub fn to_host(t: &Tensor) -> Result<Tensor> {
-    Ok(Tensor::from_parts(download_storage(t.storage())?, t.layout().clone()))
+    Ok(Tensor::from_parts(
+        download_storage(t.storage())?,
+        t.layout().clone(),
+    ))
 }
 
 /// Writes a host tensor's whole storage back over the GPU storage of `dst` (same length).
@@ -60,7 +68,8 @@ pub fn write_back(dst: &Tensor, host: &Tensor) {
 pub fn transfer(x: &Tensor, device: Device) -> Result<Tensor> {
     match (x.device(), device) {
         (Device::Cpu, Device::Gpu(_)) => {
-            let c = if x.is_contiguous() && x.layout().offset == 0 && x.storage().len() == x.numel() {
+            let c = if x.is_contiguous() && x.layout().offset == 0 && x.storage().len() == x.numel()
+            {
                 x.clone()
             } else {
                 crate::backend::cast(x, x.dtype())?
@@ -79,9 +88,9 @@ pub fn transfer(x: &Tensor, device: Device) -> Result<Tensor> {
             };
             let b = c.storage().gpu_buffer().expect("GPU storage");
             let size = super::element_bytes(x.dtype());
-            let bytes = b
-                .gpu
-                .download(b.raw(), (c.layout().offset * size) as u64, c.numel() * size);
+            let bytes =
+                b.gpu
+                    .download(b.raw(), (c.layout().offset * size) as u64, c.numel() * size);
             let storage = host_storage(x.dtype(), x.numel(), &bytes)?;
             Ok(Tensor::from_parts(
                 storage,
@@ -111,7 +120,10 @@ pub fn compute_into<R>(
     f: impl FnOnce(&[Tensor], &[Tensor]) -> R,
 ) -> Result<R> {
     let ins: Vec<Tensor> = inputs.iter().map(|t| host_view(t)).collect::<Result<_>>()?;
-    let outs: Vec<Tensor> = outputs.iter().map(|t| host_view(t)).collect::<Result<_>>()?;
+    let outs: Vec<Tensor> = outputs
+        .iter()
+        .map(|t| host_view(t))
+        .collect::<Result<_>>()?;
     let r = f(&ins, &outs);
     for (dst, host) in outputs.iter().zip(&outs) {
         if dst.device() != Device::Cpu {

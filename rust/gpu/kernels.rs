@@ -13,11 +13,7 @@ use crate::tensor::Tensor;
 use std::sync::Arc;
 
 pub fn gpu_of(t: &Tensor) -> Arc<Gpu> {
-    t.storage()
-        .gpu_buffer()
-        .expect("a GPU tensor")
-        .gpu
-        .clone()
+    t.storage().gpu_buffer().expect("a GPU tensor").gpu.clone()
 }
 
 pub fn buffer(t: &Tensor) -> &wgpu::Buffer {
@@ -54,9 +50,10 @@ fn coalesce(shape: &[usize], layouts: &[&Layout]) -> (Vec<usize>, Vec<Vec<usize>
             continue;
         }
         let mergeable = !dims.is_empty()
-            && layouts.iter().enumerate().all(|(k, l)| {
-                *strides[k].last().unwrap() == l.strides[d] * size
-            });
+            && layouts
+                .iter()
+                .enumerate()
+                .all(|(k, l)| *strides[k].last().unwrap() == l.strides[d] * size);
         if mergeable {
             *dims.last_mut().unwrap() *= size;
             for (k, l) in layouts.iter().enumerate() {
@@ -90,7 +87,13 @@ fn map(
     moves: bool,
 ) -> Result<bool> {
     let gpu = gpu_of(out);
-    let pick = |d| if moves { move_types(&gpu, d) } else { types(&gpu, d) };
+    let pick = |d| {
+        if moves {
+            move_types(&gpu, d)
+        } else {
+            types(&gpu, d)
+        }
+    };
     let Some((out_ty, _)) = pick(out.dtype()) else {
         return Ok(false);
     };
@@ -194,7 +197,9 @@ fn unary_expr(op: UnaryOp, dtype: DType) -> Option<&'static str> {
             Sigmoid => "sigmoid_f32(x)",
             Relu => "select(x, 0.0, x < 0.0)",
             GeluErf => "0.5 * x * (1.0 + erf_f32(x * 0.7071067811865476))",
-            GeluTanh => "0.5 * x * (1.0 + tanh_f32(0.7978845608028654 * (x + 0.044715 * x * x * x)))",
+            GeluTanh => {
+                "0.5 * x * (1.0 + tanh_f32(0.7978845608028654 * (x + 0.044715 * x * x * x)))"
+            }
             Silu => "x * sigmoid_f32(x)",
             Softplus => "softplus_f32(x)",
             Erf => "erf_f32(x)",
@@ -317,7 +322,7 @@ pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Opt
 pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Option<Tensor>> {
     let (expr, lo, hi) = match x.dtype() {
         DType::F32 | DType::F16 => (
-            "select(min(max(x, f32_bits(scalar_at(0u))), f32_bits(scalar_at(1u))), x, x != x)",
+            "select(min(max(x, bitcast<f32>(scalar_at(0u))), bitcast<f32>(scalar_at(1u))), x, isnan_f32(x))",
             (min.unwrap_or(f64::NEG_INFINITY) as f32).to_bits(),
             (max.unwrap_or(f64::INFINITY) as f32).to_bits(),
         ),
@@ -363,7 +368,10 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<bool> {
 /// Writes `value` into every element of the view `t`.
 pub fn fill(t: &Tensor, value: f64) -> Result<bool> {
     let (expr, words) = match t.dtype() {
-        DType::F32 | DType::F16 => ("f32_bits(scalar_at(0u))", vec![(value as f32).to_bits()]),
+        DType::F32 | DType::F16 => (
+            "bitcast<f32>(scalar_at(0u))",
+            vec![(value as f32).to_bits()],
+        ),
         DType::I32 => ("bitcast<i32>(scalar_at(0u))", vec![value as i32 as u32]),
         DType::Bool => ("scalar_at(0u)", vec![(value != 0.0) as u32]),
         DType::I64 | DType::F64 => {
@@ -386,9 +394,9 @@ pub fn fill(t: &Tensor, value: f64) -> Result<bool> {
 /// Reduction folds per op: (value fold, index fold, identity for the compute type `ct`).
 fn reduce_code(op: ReduceOp, ct: &str) -> (&'static str, &'static str, &'static str) {
     const TAKE_MAX: &str =
-        "let take = (b != b && (a == a || bi < ai)) || (a == a && (b > a || (b == a && bi < ai)));";
+        "let take = (nan_(b) && (!nan_(a) || bi < ai)) || (!nan_(a) && (b > a || (b == a && bi < ai)));";
     const TAKE_MIN: &str =
-        "let take = (b != b && (a == a || bi < ai)) || (a == a && (b < a || (b == a && bi < ai)));";
+        "let take = (nan_(b) && (!nan_(a) || bi < ai)) || (!nan_(a) && (b < a || (b == a && bi < ai)));";
     let float = ct == "f32";
     let (lowest, highest) = if float {
         ("-inf_f32()", "inf_f32()")
@@ -398,8 +406,16 @@ fn reduce_code(op: ReduceOp, ct: &str) -> (&'static str, &'static str, &'static 
     match op {
         ReduceOp::Sum => ("return a + b;", "return ai;", "{CT}(0)"),
         ReduceOp::Prod => ("return a * b;", "return ai;", "{CT}(1)"),
-        ReduceOp::Max => ("if (b != b || b > a) { return b; } return a;", "return ai;", lowest),
-        ReduceOp::Min => ("if (b != b || b < a) { return b; } return a;", "return ai;", highest),
+        ReduceOp::Max => (
+            "if (nan_(b) || b > a) { return b; } return a;",
+            "return ai;",
+            lowest,
+        ),
+        ReduceOp::Min => (
+            "if (nan_(b) || b < a) { return b; } return a;",
+            "return ai;",
+            highest,
+        ),
         ReduceOp::All => ("return a & b;", "return ai;", "1u"),
         ReduceOp::Any => ("return a | b;", "return ai;", "0u"),
         ReduceOp::ArgMax => (
@@ -427,7 +443,12 @@ fn const_format(a: &'static str, b: &'static str) -> &'static str {
 }
 
 /// Reduces `x` over `dims` into `out_shape` (keepdim handled by the caller's shape).
-pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> Result<Option<Tensor>> {
+pub fn reduce(
+    op: ReduceOp,
+    x: &Tensor,
+    dims: &[usize],
+    out_shape: &[usize],
+) -> Result<Option<Tensor>> {
     let gpu = gpu_of(x);
     let Some((in_ty, ct)) = types(&gpu, x.dtype()) else {
         return Ok(None);
@@ -450,7 +471,22 @@ pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> 
     if n_out == 0 {
         return Ok(Some(out));
     }
-    let params = |chunk: usize, chunks: usize, ks: &[usize], kst: &[usize], rs: &[usize], rst: &[usize], off: usize| {
+    if r == 0
+        && !matches!(
+            op,
+            ReduceOp::Sum | ReduceOp::Prod | ReduceOp::All | ReduceOp::Any
+        )
+    {
+        // No identity to return: the CPU kernel raises PyTorch's error.
+        return Ok(None);
+    }
+    let params = |chunk: usize,
+                  chunks: usize,
+                  ks: &[usize],
+                  kst: &[usize],
+                  rs: &[usize],
+                  rst: &[usize],
+                  off: usize| {
         let mut p = vec![n_out as u32, r as u32, chunk as u32, chunks as u32];
         p.extend([ks.len() as u32, rs.len() as u32]);
         p.extend(u32s(ks));
@@ -475,6 +511,7 @@ pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> 
                 ("IN", in_ty),
                 ("OUT", out_ty),
                 ("CT", ct),
+                ("NAN", if ct == "f32" { "isnan_f32(v)" } else { "false" }),
             ],
         )
     };
@@ -485,15 +522,41 @@ pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> 
     if !arg && n_out < 64 && r > 16384 {
         let chunks = r.div_ceil(4096).min(1024);
         let chunk = r.div_ceil(chunks);
-        let part_dtype = if x.dtype() == DType::F16 { DType::F32 } else { x.dtype() };
+        let part_dtype = if x.dtype() == DType::F16 {
+            DType::F32
+        } else {
+            x.dtype()
+        };
         let part = fresh(&[n_out, chunks], part_dtype, x)?;
         let (part_ty, _) = types(&gpu, part_dtype).expect("a GPU dtype");
         let k1 = kernel_for(in_ty, part_ty, store_value)?;
-        let p1 = params(chunk, chunks, &keep_shape, &keep_strides, &red_shape, &red_strides, l.offset);
-        gpu.dispatch(&k1, &p1, &[buffer(&part), buffer(x)], (n_out * chunks) as u32);
+        let p1 = params(
+            chunk,
+            chunks,
+            &keep_shape,
+            &keep_strides,
+            &red_shape,
+            &red_strides,
+            l.offset,
+        );
+        gpu.dispatch(
+            &k1,
+            &p1,
+            &[buffer(&part), buffer(x)],
+            (n_out * chunks) as u32,
+        );
         let k2 = kernel_for(part_ty, out_ty, store_value)?;
         let p2 = {
-            let mut p = vec![n_out as u32, chunks as u32, chunks as u32, 1, 1, 1, n_out as u32, 0];
+            let mut p = vec![
+                n_out as u32,
+                chunks as u32,
+                chunks as u32,
+                1,
+                1,
+                1,
+                n_out as u32,
+                0,
+            ];
             p.extend([chunks as u32, chunks as u32, 0, 1, 0]);
             p
         };
@@ -506,7 +569,15 @@ pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> 
         store_value
     };
     let k = kernel_for(in_ty, out_ty, store)?;
-    let p = params(r.max(1), 1, &keep_shape, &keep_strides, &red_shape, &red_strides, l.offset);
+    let p = params(
+        r.max(1),
+        1,
+        &keep_shape,
+        &keep_strides,
+        &red_shape,
+        &red_strides,
+        l.offset,
+    );
     gpu.dispatch(&k, &p, &[buffer(&out), buffer(x)], n_out as u32);
     Ok(Some(out))
 }
@@ -519,7 +590,11 @@ pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Option<Tensor>> {
     let Some((ty, _)) = types(&gpu, x.dtype()) else {
         return Ok(None);
     };
-    let x = if x.is_contiguous() { x.clone() } else { cast(x, x.dtype())?.expect("a GPU dtype") };
+    let x = if x.is_contiguous() {
+        x.clone()
+    } else {
+        cast(x, x.dtype())?.expect("a GPU dtype")
+    };
     let out = fresh(x.shape(), x.dtype(), &x)?;
     let d = x.shape()[dim];
     let inner: usize = x.shape()[dim + 1..].iter().product();
@@ -533,8 +608,17 @@ pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Option<Tensor>> {
         &[("OUT", ty), ("LOG", if log { "true" } else { "false" })],
     )?;
     // The row offsets count from the storage start: a contiguous view at an offset is copied.
-    let x = if x.layout().offset == 0 { x } else { cast(&x, x.dtype())?.expect("a GPU dtype") };
-    gpu.dispatch(&k, &[rows as u32, d as u32, inner as u32], &[buffer(&out), buffer(&x)], rows as u32);
+    let x = if x.layout().offset == 0 {
+        x
+    } else {
+        cast(&x, x.dtype())?.expect("a GPU dtype")
+    };
+    gpu.dispatch(
+        &k,
+        &[rows as u32, d as u32, inner as u32],
+        &[buffer(&out), buffer(&x)],
+        rows as u32,
+    );
     Ok(Some(out))
 }
 
@@ -560,7 +644,11 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
     }
     let gpu = gpu_of(a);
     let (la, lb) = (a.layout(), b.layout());
-    let (m, k, n) = (la.shape[la.ndim() - 2], la.shape[la.ndim() - 1], lb.shape[lb.ndim() - 1]);
+    let (m, k, n) = (
+        la.shape[la.ndim() - 2],
+        la.shape[la.ndim() - 1],
+        lb.shape[lb.ndim() - 1],
+    );
     let shape = [batch, &[m, n]].concat();
     let out = if k == 0 {
         Tensor::zeros(&shape, DType::F32, a.device())?
@@ -574,23 +662,53 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
     // Large products take 128-wide tiles of 8×8 per invocation; small ones 64-wide tiles so
     // that enough workgroups run.
     let big = m * n * nbatch >= 512 * 512;
-    let (bm, bn, bk, tm, tn) = if big { (128, 128, 8, 8, 8) } else { (64, 64, 16, 4, 4) };
+    let (bm, bn, bk, tm, tn) = if big {
+        (128, 128, 8, 8, 8)
+    } else {
+        (64, 64, 16, 4, 4)
+    };
     let (tiles_m, tiles_n) = (m.div_ceil(bm), n.div_ceil(bn));
-    let mut p = vec![m as u32, n as u32, k as u32, tiles_m as u32, tiles_n as u32, batch.len() as u32];
+    let mut p = vec![
+        m as u32,
+        n as u32,
+        k as u32,
+        tiles_m as u32,
+        tiles_n as u32,
+        batch.len() as u32,
+    ];
     p.extend(u32s(batch));
     p.push(la.offset as u32);
     p.extend(u32s(&batch_strides(la, batch)));
     p.push(lb.offset as u32);
     p.extend(u32s(&batch_strides(lb, batch)));
     let (na, nb) = (la.ndim(), lb.ndim());
-    p.extend([la.strides[na - 2], la.strides[na - 1], lb.strides[nb - 2], lb.strides[nb - 1]].map(|s| s as u32));
+    p.extend(
+        [
+            la.strides[na - 2],
+            la.strides[na - 1],
+            lb.strides[nb - 2],
+            lb.strides[nb - 1],
+        ]
+        .map(|s| s as u32),
+    );
     let sizes = [bm, bn, bk, tm, tn].map(|v| v.to_string());
     let kernel = gpu.kernel(
         Family::Matmul,
         "matmul",
-        &[("BM", &sizes[0]), ("BN", &sizes[1]), ("BK", &sizes[2]), ("TM", &sizes[3]), ("TN", &sizes[4])],
+        &[
+            ("BM", &sizes[0]),
+            ("BN", &sizes[1]),
+            ("BK", &sizes[2]),
+            ("TM", &sizes[3]),
+            ("TN", &sizes[4]),
+        ],
     )?;
-    gpu.dispatch(&kernel, &p, &[buffer(&out), buffer(a), buffer(b)], (tiles_m * tiles_n * nbatch) as u32);
+    gpu.dispatch(
+        &kernel,
+        &p,
+        &[buffer(&out), buffer(a), buffer(b)],
+        (tiles_m * tiles_n * nbatch) as u32,
+    );
     Ok(Some(out))
 }
 
@@ -603,7 +721,8 @@ fn f32_words(v: &[f64]) -> impl Iterator<Item = u32> + '_ {
 }
 
 fn optim_ready(ts: &[&Tensor]) -> bool {
-    ts.iter().all(|t| t.dtype() == DType::F32 && t.is_contiguous() && t.layout().offset == 0)
+    ts.iter()
+        .all(|t| t.dtype() == DType::F32 && t.is_contiguous() && t.layout().offset == 0)
 }
 
 pub fn sgd(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, c: &Sgd) -> Result<Option<()>> {
@@ -619,7 +738,12 @@ pub fn sgd(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, c: &Sgd) -> Result<Opti
         | (c.first as u32) << 2
         | ((c.momentum != 0.0) as u32) << 3;
     let mut params = vec![n as u32];
-    params.extend(f32_words(&[c.lr, c.momentum, 1.0 - c.dampening, c.weight_decay]));
+    params.extend(f32_words(&[
+        c.lr,
+        c.momentum,
+        1.0 - c.dampening,
+        c.weight_decay,
+    ]));
     params.push(flags);
     // Without momentum the state binding is unused by the update; the gradient fills it.
     let scratch;
@@ -630,12 +754,29 @@ pub fn sgd(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, c: &Sgd) -> Result<Opti
             buffer(&scratch)
         }
     };
-    let k = gpu.kernel(Family::Optim, "sgd", &[("STATE", ""), ("AMSGRAD", "")])?;
+    let k = gpu.kernel(
+        Family::Optim,
+        "sgd",
+        &[
+            (
+                "STATE",
+                "@group(0) @binding(4) var<storage, read_write> s2: array<f32>;",
+            ),
+            ("AMSGRAD", ""),
+        ],
+    )?;
     gpu.dispatch(&k, &params, &[buffer(p), buffer(g), state], groups(n, 256));
     Ok(Some(()))
 }
 
-pub fn adam(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, vmax: Option<&Tensor>, c: &Adam) -> Result<Option<()>> {
+pub fn adam(
+    p: &Tensor,
+    g: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    vmax: Option<&Tensor>,
+    c: &Adam,
+) -> Result<Option<()>> {
     let mut ts = vec![p, g, m, v];
     ts.extend(vmax);
     if !optim_ready(&ts) {
@@ -669,9 +810,16 @@ pub fn adam(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, vmax: Option<&Tensor
             "second = max(s3[i], v); s3[i] = second;",
         )
     } else {
-        ("@group(0) @binding(4) var<storage, read_write> s2: array<f32>;", "")
+        (
+            "@group(0) @binding(4) var<storage, read_write> s2: array<f32>;",
+            "",
+        )
     };
-    let k = gpu.kernel(Family::Optim, "adam", &[("STATE", state), ("AMSGRAD", amsgrad)])?;
+    let k = gpu.kernel(
+        Family::Optim,
+        "adam",
+        &[("STATE", state), ("AMSGRAD", amsgrad)],
+    )?;
     let mut bufs = vec![buffer(p), buffer(g), buffer(m), buffer(v)];
     bufs.extend(vmax.map(buffer));
     gpu.dispatch(&k, &params, &bufs, groups(n, 256));

@@ -52,9 +52,20 @@ fn render(source: &str, subs: &[(&str, &str)]) -> String {
 
 impl Gpu {
     /// The pipeline of `family` specialised by `subs` (compiled on first use).
-    pub fn kernel(&self, family: Family, entry: &str, subs: &[(&str, &str)]) -> Result<Arc<Kernel>> {
+    pub fn kernel(
+        &self,
+        family: Family,
+        entry: &str,
+        subs: &[(&str, &str)],
+    ) -> Result<Arc<Kernel>> {
         let key = format!("{family:?}/{entry}/{subs:?}");
-        if let Some(k) = self.pipelines.0.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some(k) = self
+            .pipelines
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             return Ok(k.clone());
         }
         let body = render(&format!("{COMMON}\n{}", family.source()), subs);

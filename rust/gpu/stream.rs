@@ -52,7 +52,13 @@ impl Gpu {
     /// Records `kernel` over `groups` workgroups with `params` at binding 0 and `buffers` at
     /// bindings 1.. . Workgroup counts above the per-dimension limit are folded into a 2-D grid;
     /// kernels rebuild the linear workgroup index from `num_workgroups`.
-    pub fn dispatch(&self, kernel: &Kernel, params: &[u32], buffers: &[&wgpu::Buffer], groups: u32) {
+    pub fn dispatch(
+        &self,
+        kernel: &Kernel,
+        params: &[u32],
+        buffers: &[&wgpu::Buffer],
+        groups: u32,
+    ) {
         if groups == 0 {
             return;
         }
@@ -119,7 +125,9 @@ impl Gpu {
             usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: true,
         });
-        let mut view = staging.get_mapped_range_mut(..).expect("mapped at creation");
+        let mut view = staging
+            .get_mapped_range_mut(..)
+            .expect("mapped at creation");
         if data.len() as u64 == size {
             view.copy_from_slice(data);
         } else {
@@ -135,7 +143,14 @@ impl Gpu {
     }
 
     /// Copies `bytes` bytes between two buffers in stream order (offsets multiples of 4).
-    pub fn copy(&self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, bytes: u64) {
+    pub fn copy(
+        &self,
+        src: &wgpu::Buffer,
+        src_offset: u64,
+        dst: &wgpu::Buffer,
+        dst_offset: u64,
+        bytes: u64,
+    ) {
         if bytes == 0 {
             return;
         }

@@ -80,7 +80,13 @@ pub fn to_device(x: &Tensor, device: Device) -> Result<Tensor> {
     if !x.dtype().is_float() {
         return Ok(out);
     }
-    Ok(record(Op::ToDevice { from: x.device() }, &[x], &[], false, out))
+    Ok(record(
+        Op::ToDevice { from: x.device() },
+        &[x],
+        &[],
+        false,
+        out,
+    ))
 }
 
 /// Floats compute in float32 when stored as half (no f16 arithmetic on the CPU).

@@ -1,7 +1,7 @@
 //! Indexing and joining ops: gather/scatter, index_select, cat/stack/split, flip/roll,
 //! tril/triu, repeat, sort/topk, masks.
 
-use super::elementwise::{to_dtype, where_, Scalar};
+use super::elementwise::{to_device, to_dtype, where_, Scalar};
 use super::same_device;
 use super::view::{expand, narrow, reshape, unsqueeze};
 use crate::autograd::tape::record;
@@ -276,7 +276,7 @@ pub fn triangle(x: &Tensor, diagonal: i64, lower: bool) -> Result<Tensor> {
             }
         })
         .collect();
-    let mask = Tensor::from_vec(mask, &[r, c])?;
+    let mask = to_device(&Tensor::from_vec(mask, &[r, c])?, x.device())?;
     where_(
         &mask,
         x,
@@ -361,7 +361,10 @@ pub fn nonzero(x: &Tensor) -> Result<Tensor> {
             count += 1;
         }
     }
-    Tensor::from_vec(coords, &[count, shape.len()])
+    to_device(
+        &Tensor::from_vec(coords, &[count, shape.len()])?,
+        x.device(),
+    )
 }
 
 /// `x[mask]`: the elements (or sub-tensors) where a bool mask over x's leading dims is true.
@@ -386,7 +389,11 @@ pub fn masked_select_rows(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
     flat_shape.extend(x.shape()[k..].iter().map(|&s| s as isize));
     let flat = reshape(x, &flat_shape)?;
     let n = lin.len();
-    index_select(&flat, 0, &Tensor::from_vec(lin, &[n])?)
+    index_select(
+        &flat,
+        0,
+        &to_device(&Tensor::from_vec(lin, &[n])?, x.device())?,
+    )
 }
 
 /// `x[index]` with an integer tensor along dim 0: result shape is `index.shape + x.shape[1:]`.
@@ -407,7 +414,11 @@ pub fn take_rows(x: &Tensor, index: &Tensor) -> Result<Tensor> {
         fixed.push(if i < 0 { i + n } else { i });
     }
     let count = fixed.len();
-    let rows = index_select(x, 0, &Tensor::from_vec(fixed, &[count])?)?;
+    let rows = index_select(
+        x,
+        0,
+        &to_device(&Tensor::from_vec(fixed, &[count])?, x.device())?,
+    )?;
     let mut shape: Vec<isize> = index.shape().iter().map(|&s| s as isize).collect();
     shape.extend(x.shape()[1..].iter().map(|&s| s as isize));
     reshape(&rows, &shape)

@@ -11,7 +11,6 @@ use crate::cpu::conv::Conv2dGeom;
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::op::Op;
-use crate::storage::Device;
 use crate::tensor::Tensor;
 
 pub use crate::cpu::conv::Conv2dGeom as Geom;
@@ -22,13 +21,6 @@ fn float_input(x: &Tensor, what: &str) -> Result<()> {
             DType,
             "{what} expects float32 or float64 input, got {}",
             x.dtype().name()
-        );
-    }
-    if x.device() != Device::Cpu {
-        bail!(
-            Device,
-            "{what}: device {} has no kernel for this op in this build",
-            x.device()
         );
     }
     Ok(())
@@ -106,7 +98,7 @@ pub fn conv2d(
         contiguous(&x.detach())?,
         contiguous(&to_dtype(&w.detach(), dtype)?)?,
     );
-    let out = Tensor::for_overwrite(&[g.n, o, g.oh, g.ow], dtype, Device::Cpu)?;
+    let out = Tensor::for_overwrite(&[g.n, o, g.oh, g.ow], dtype, x.device())?;
     backend::conv2d(&g, &xc, &wc, &out)?;
     Ok(record(Op::Conv2d { geom: g }, &[x, w], &[x, w], false, out))
 }
@@ -133,12 +125,12 @@ pub fn conv2d_backward(
         contiguous(&to_dtype(gy, dtype)?)?,
     );
     let gx = if want_x {
-        Some(Tensor::zeros(x.shape(), dtype, Device::Cpu)?)
+        Some(Tensor::zeros(x.shape(), dtype, x.device())?)
     } else {
         None
     };
     let gw = if want_w {
-        Some(Tensor::zeros(w.shape(), dtype, Device::Cpu)?)
+        Some(Tensor::zeros(w.shape(), dtype, x.device())?)
     } else {
         None
     };
@@ -169,8 +161,8 @@ pub fn max_pool2d(
         "max_pool2d",
     )?;
     let xc = contiguous(&x.detach())?;
-    let out = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], x.dtype(), Device::Cpu)?;
-    let idx = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], DType::I64, Device::Cpu)?;
+    let out = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], x.dtype(), x.device())?;
+    let idx = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], DType::I64, x.device())?;
     backend::max_pool2d(&g, &xc, &out, &idx)?;
     // The values are a gather of the input at the indices: record it as one, so the gradient
     // is a scatter-add (differentiable, and shared with gather).
@@ -247,16 +239,17 @@ pub fn cross_entropy(
     let w = weight
         .map(|w| contiguous(&to_dtype(&w.detach(), dtype)?))
         .transpose()?;
-    let loss = Tensor::for_overwrite(&[n], dtype, Device::Cpu)?;
-    let denom = Tensor::for_overwrite(&[n], dtype, Device::Cpu)?;
+    let loss = Tensor::for_overwrite(&[n], dtype, x.device())?;
+    let denom = Tensor::for_overwrite(&[n], dtype, x.device())?;
     backend::cross_entropy(&x, &t, w.as_ref(), ignore_index, smoothing, &loss, &denom)?;
     let total_weight = denom.to_vec::<f64>().iter().sum::<f64>();
     let out = match reduction {
         Reduction::None => loss,
-        Reduction::Sum => Tensor::from_vec(vec![loss.to_vec::<f64>().iter().sum::<f64>()], &[])?,
-        Reduction::Mean => Tensor::from_vec(
-            vec![loss.to_vec::<f64>().iter().sum::<f64>() / total_weight],
-            &[],
+        Reduction::Sum => super::reduce::sum(&loss, &[], false)?,
+        Reduction::Mean => super::elementwise::binary_scalar(
+            crate::op::BinaryOp::Div,
+            &super::reduce::sum(&loss, &[], false)?,
+            super::Scalar::Float(total_weight),
         )?,
     };
     let out = to_dtype(&out, logits.dtype())?;
@@ -298,7 +291,7 @@ pub fn cross_entropy_backward(
         Reduction::Sum => vec![g.item_f64()?; n],
         Reduction::Mean => vec![g.item_f64()? / total_weight; n],
     };
-    let dx = Tensor::for_overwrite(&[n, c], dtype, Device::Cpu)?;
+    let dx = Tensor::for_overwrite(&[n, c], dtype, x.device())?;
     backend::cross_entropy_backward(&x, target, weight, ignore_index, smoothing, &scale, &dx)?;
     to_dtype(&dx, logits.dtype())
 }
@@ -316,9 +309,9 @@ pub fn norm_rows(x: &Tensor, eps: f64, center: bool) -> Result<(Tensor, Tensor, 
     let xc = contiguous(&float_compute(&x.detach(), "normalisation")?)?;
     let dtype = xc.dtype();
     let row_shape = &x.shape()[..x.ndim() - 1];
-    let y = Tensor::for_overwrite(x.shape(), dtype, Device::Cpu)?;
-    let mean = Tensor::for_overwrite(row_shape, dtype, Device::Cpu)?;
-    let rstd = Tensor::for_overwrite(row_shape, dtype, Device::Cpu)?;
+    let y = Tensor::for_overwrite(x.shape(), dtype, x.device())?;
+    let mean = Tensor::for_overwrite(row_shape, dtype, x.device())?;
+    let rstd = Tensor::for_overwrite(row_shape, dtype, x.device())?;
     backend::norm_rows(&xc, eps, center, &y, &mean, &rstd)?;
     let y = to_dtype(&y, x.dtype())?;
     let y = record(Op::NormRows { center }, &[x], &[x, &mean, &rstd], false, y);
@@ -338,7 +331,7 @@ pub fn norm_rows_backward(
     let xc = contiguous(&float_compute(x, "normalisation")?)?;
     let dtype = xc.dtype();
     let gc = contiguous(&to_dtype(g, dtype)?)?;
-    let dx = Tensor::for_overwrite(x.shape(), dtype, Device::Cpu)?;
+    let dx = Tensor::for_overwrite(x.shape(), dtype, x.device())?;
     backend::norm_rows_backward(&xc, &gc, center, mean, rstd, &dx)?;
     to_dtype(&dx, x.dtype())
 }
@@ -366,7 +359,7 @@ pub fn avg_pool2d(
         "avg_pool2d",
     )?;
     let xc = contiguous(&x.detach())?;
-    let out = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], x.dtype(), Device::Cpu)?;
+    let out = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], x.dtype(), x.device())?;
     backend::avg_pool2d(&g, &xc, &out, include_pad)?;
     Ok(record(
         Op::AvgPool2d {
@@ -393,7 +386,7 @@ pub fn avg_pool2d_backward(
         );
     }
     let gc = contiguous(&to_dtype(gy, dtype)?)?;
-    let dx = Tensor::for_overwrite(&[g.n, g.c, g.h, g.w], dtype, Device::Cpu)?;
+    let dx = Tensor::for_overwrite(&[g.n, g.c, g.h, g.w], dtype, gy.device())?;
     backend::avg_pool2d_backward(g, &gc, &dx, include_pad)?;
     Ok(dx)
 }
@@ -459,10 +452,10 @@ pub fn attention(
     };
     if b * l == 0 {
         // Nothing to attend from: an empty output (still in the graph, with empty gradients).
-        let p = Tensor::zeros(&[b, l, s], cdt, Device::Cpu)?;
+        let p = Tensor::zeros(&[b, l, s], cdt, q.device())?;
         let mut shape = batch.to_vec();
         shape.extend([l, ev]);
-        let o = Tensor::zeros(&shape, dtype, Device::Cpu)?;
+        let o = Tensor::zeros(&shape, dtype, q.device())?;
         return Ok(record(
             Op::Attention { attn: a },
             &[q, k, v],
@@ -471,10 +464,10 @@ pub fn attention(
             o,
         ));
     }
-    let p = Tensor::for_overwrite(&[b, l, s], cdt, Device::Cpu)?;
+    let p = Tensor::for_overwrite(&[b, l, s], cdt, q.device())?;
     let mut out_shape = batch.to_vec();
     out_shape.extend([l, ev]);
-    let o = Tensor::for_overwrite(&out_shape, cdt, Device::Cpu)?;
+    let o = Tensor::for_overwrite(&out_shape, cdt, q.device())?;
     backend::attention(&a, &qc, &kc, &vc, m.as_ref(), &p, &o)?;
     let o = to_dtype(&o, dtype)?;
     Ok(record(
@@ -501,9 +494,9 @@ pub fn attention_backward(
     let dtype = q.dtype();
     let gc = contiguous(&to_dtype(g, dtype)?)?;
     let (dq, dk, dv) = (
-        Tensor::for_overwrite(q.shape(), dtype, Device::Cpu)?,
-        Tensor::for_overwrite(k.shape(), dtype, Device::Cpu)?,
-        Tensor::for_overwrite(v.shape(), dtype, Device::Cpu)?,
+        Tensor::for_overwrite(q.shape(), dtype, q.device())?,
+        Tensor::for_overwrite(k.shape(), dtype, q.device())?,
+        Tensor::for_overwrite(v.shape(), dtype, q.device())?,
     );
     backend::attention_backward(a, q, k, v, p, &gc, &dq, &dk, &dv)?;
     Ok((dq, dk, dv))

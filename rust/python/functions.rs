@@ -106,7 +106,12 @@ fn as_tensor(
         if let Some(d) = dtype {
             r = ew::to_dtype(&r, d).py()?;
         }
-        return Ok(PyTensor::new(ew::to_device(&r, opt_device(device)?).py()?));
+        // Without a device the tensor stays where it is.
+        let to = match device {
+            Some(d) if !d.is_none() => opt_device(Some(d))?,
+            _ => r.device(),
+        };
+        return Ok(PyTensor::new(ew::to_device(&r, to).py()?));
     }
     if data.hasattr("__array_interface__")? && !data.is_instance_of::<pyo3::types::PyList>() {
         let mut t = from_numpy(data)?;

@@ -48,7 +48,10 @@ fn gpu_reset_peak(index: usize) -> PyResult<()> {
 #[pyfunction]
 fn gpu_capabilities(index: usize) -> PyResult<(bool, bool, u64)> {
     let g = gpu::context(index).py()?;
-    let max = g.limits.max_storage_buffer_binding_size.min(g.limits.max_buffer_size);
+    let max = g
+        .limits
+        .max_storage_buffer_binding_size
+        .min(g.limits.max_buffer_size);
     Ok((g.has_f16, g.has_f64, max))
 }
 

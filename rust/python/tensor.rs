@@ -1042,8 +1042,15 @@ fn move_back(t: &Tensor, lead: usize, dim: usize) -> PyResult<Tensor> {
 /// `t[idx] = value`. Under autograd every write goes through the in-place machinery, so the
 /// indexed tensor's history keeps the untouched elements and `value` gets its gradient.
 fn setitem(t: &Tensor, idx: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-    let v = tensor_or_scalar(t, value)
-        .or_else(|_| super::convert::tensor_from_data(value, Some(t.dtype())))?;
+    let v = match tensor_or_scalar(t, value) {
+        Ok(v) => v,
+        // A list or array value is built on the host, then joins the tensor's device.
+        Err(_) => ew::to_device(
+            &super::convert::tensor_from_data(value, Some(t.dtype()))?,
+            t.device(),
+        )
+        .py()?,
+    };
     // Raises for the writes autograd forbids (into a leaf that requires grad, or a view of one).
     let tracked = !matches!(ew::check_in_place(t).py()?, ew::Tracking::Untracked);
     write_items(t, idx, &v, tracked)
@@ -1630,7 +1637,8 @@ impl PyTensor {
         non_blocking: bool,
     ) -> PyResult<Py<PyTensor>> {
         let _ = non_blocking;
-        let s = src.t.clone();
+        // copy_ moves data across devices, as PyTorch's does (recorded for autograd).
+        let s = ew::to_device(&src.t, slf.borrow().t.device()).py()?;
         in_place_cast(slf, |_| Ok(s))
     }
     #[pyo3(signature = (from_=0.0, to=1.0, *, generator=None))]

@@ -82,7 +82,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     if p == 1.0:
         return input * 0.0
-    keep = (_core.rand(*input.shape) >= p).to(input.dtype)
+    keep = (_core.rand(*input.shape, device=input.device) >= p).to(input.dtype)
     out = input * keep * (1.0 / (1.0 - p))
     return input.copy_(out) if inplace else out
 
@@ -175,10 +175,10 @@ def _pad2d(x, ph, pw, value=0.0):
         return x
     n, c, h, w = x.shape
     if ph:
-        z = _core.full((n, c, ph, w), value, dtype=x.dtype)
+        z = _core.full((n, c, ph, w), value, dtype=x.dtype, device=x.device)
         x = _core.cat([z, x, z], dim=2)
     if pw:
-        z = _core.full((n, c, x.shape[2], pw), value, dtype=x.dtype)
+        z = _core.full((n, c, x.shape[2], pw), value, dtype=x.dtype, device=x.device)
         x = _core.cat([z, x, z], dim=3)
     return x
 
@@ -405,13 +405,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     s = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     mask = attn_mask
     if mask is not None and mask.dtype == _core.bool:
-        mask = _core.where(mask, _core.zeros((), dtype=query.dtype), _core.full((), float("-inf"), dtype=query.dtype))
+        mask = _core.where(mask, _core.zeros((), dtype=query.dtype, device=query.device), _core.full((), float("-inf"), dtype=query.dtype, device=query.device))
     if dropout_p > 0.0:
         # Attention dropout needs the probabilities themselves: the composed path.
         scores = query @ key.transpose(-2, -1) * s
         if is_causal:
             L, S = query.shape[-2], key.shape[-2]
-            scores = scores.masked_fill(~_core.ones(L, S, dtype=_core.bool).tril(), float("-inf"))
+            scores = scores.masked_fill(~_core.ones(L, S, dtype=_core.bool, device=query.device).tril(), float("-inf"))
         if mask is not None:
             scores = scores + mask
         return dropout(scores.softmax(-1), dropout_p) @ value
@@ -430,7 +430,7 @@ def _broadcast_batch(*ts):
 
 def one_hot(tensor, num_classes=-1):
     n = int(tensor.max().item()) + 1 if num_classes < 0 else num_classes
-    return (tensor.unsqueeze(-1) == _core.arange(n)).long()
+    return (tensor.unsqueeze(-1) == _core.arange(n, device=tensor.device)).long()
 
 
 def pad(input, pad, mode="constant", value=0.0):
@@ -444,11 +444,11 @@ def pad(input, pad, mode="constant", value=0.0):
         shape = list(x.shape)
         if lo:
             shape[dim] = lo
-            parts.append(_core.full(shape, value, dtype=x.dtype))
+            parts.append(_core.full(shape, value, dtype=x.dtype, device=x.device))
         parts.append(x)
         if hi:
             shape[dim] = hi
-            parts.append(_core.full(shape, value, dtype=x.dtype))
+            parts.append(_core.full(shape, value, dtype=x.dtype, device=x.device))
         if len(parts) > 1:
             x = _core.cat(parts, dim=dim)
     return x

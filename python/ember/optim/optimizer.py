@@ -91,7 +91,8 @@ class Optimizer:
             for p, i in zip(mine["params"], theirs["params"]):
                 if i in state_dict["state"] or str(i) in state_dict["state"]:
                     s = state_dict["state"].get(i, state_dict["state"].get(str(i)))
-                    self.state[p] = {k: (v.clone().to(p.dtype) if isinstance(v, _core.Tensor) and v.is_floating_point() else v) for k, v in s.items()}
+                    # Float state joins its parameter's dtype and device, as torch's load_state_dict does.
+                    self.state[p] = {k: (v.to(p.device).clone().to(p.dtype) if isinstance(v, _core.Tensor) and v.is_floating_point() else v) for k, v in s.items()}
             mine.update({k: v for k, v in theirs.items() if k != "params"})
 
     def __repr__(self):
