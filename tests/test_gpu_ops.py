@@ -1,0 +1,137 @@
+"""Every op family once on the GPU against the CPU, forward and backward, in float32.
+
+CI runs this file a second time on wgpu's OpenGL backend (``EMBER_GPU=gl``), so the same WGSL
+is exercised on two backends; it needs nothing but float32, which every adapter has.
+"""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+
+RNG = np.random.default_rng(1234)
+
+
+def _pair(shape, low=-2.0, high=2.0, requires_grad=True):
+    a = RNG.uniform(low, high, size=shape).astype(np.float32)
+    cpu = ember.tensor(a, requires_grad=requires_grad)
+    gpu = ember.tensor(a, device="gpu", requires_grad=requires_grad)
+    return cpu, gpu
+
+
+def _agree(fn, *shapes, positive=False, rtol=2e-5, atol=2e-5, grad=True):
+    """fn on CPU and GPU copies of random inputs: same values, same gradients of a weighted sum."""
+    low = 0.2 if positive else -2.0
+    pairs = [_pair(s, low=low, requires_grad=grad) for s in shapes]
+    out_c = fn(*[p[0] for p in pairs])
+    out_g = fn(*[p[1] for p in pairs])
+    assert out_g.device.type == "gpu" and out_g.dtype == out_c.dtype
+    np.testing.assert_allclose(out_g.detach().cpu().numpy(), out_c.detach().numpy(), rtol=rtol, atol=atol)
+    if grad and out_c.is_floating_point() and out_c.requires_grad:
+        w = RNG.standard_normal(tuple(out_c.shape)).astype(np.float32)
+        (out_c * ember.tensor(w)).sum().backward()
+        (out_g * ember.tensor(w, device="gpu")).sum().backward()
+        for c, g in pairs:
+            if c.grad is not None:
+                assert g.grad.device.type == "gpu"
+                np.testing.assert_allclose(g.grad.cpu().numpy(), c.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+UNARY = ["neg", "abs", "exp", "log1p", "expm1", "sin", "cos", "tanh", "sigmoid", "relu", "erf",
+         "sign", "floor", "ceil", "round"]
+POSITIVE = ["log", "sqrt", "rsqrt", "reciprocal"]
+
+
+@pytest.mark.parametrize("name", UNARY + POSITIVE)
+def test_unary(name):
+    _agree(lambda x: getattr(x, name)(), (5, 7), positive=name in POSITIVE)
+
+
+@pytest.mark.parametrize("name", ["gelu", "silu", "softplus", "elu", "leaky_relu", "mish", "hardtanh"])
+def test_activations(name):
+    _agree(lambda x: getattr(F, name)(x), (4, 9))
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "maximum", "minimum", "atan2"])
+def test_binary_broadcast(name):
+    _agree(lambda a, b: getattr(ember, name)(a, b), (3, 1, 5), (4, 5))
+
+
+def test_pow_remainder_floor_divide():
+    _agree(lambda a, b: a.pow(b), (3, 4), (3, 4), positive=True)
+    _agree(lambda a: a.pow(3), (3, 4))
+    _agree(lambda a, b: ember.remainder(a, b), (3, 4), (3, 4), positive=True, grad=False)
+    _agree(lambda a, b: ember.floor_divide(a, b), (3, 4), (3, 4), positive=True, grad=False)
+
+
+@pytest.mark.parametrize("name", ["eq", "ne", "lt", "le", "gt", "ge"])
+def test_comparisons_and_where(name):
+    _agree(lambda a, b: getattr(a, name)(b), (6,), (2, 6), grad=False)
+    _agree(lambda a, b: ember.where(getattr(a, name)(b), a, b * 2), (6,), (2, 6))
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin", "prod", "argmax", "argmin", "logsumexp"])
+def test_reductions(name):
+    f = (lambda x: getattr(x, name)(dim=1)) if name != "logsumexp" else (lambda x: x.logsumexp(1))
+    _agree(f, (4, 6, 3), grad=name not in ("argmax", "argmin"))
+    if name not in ("logsumexp",):
+        _agree(lambda x: getattr(x, name)(), (5, 4), grad=name not in ("argmax", "argmin"))
+    _agree(lambda x: x.t().sum(0), (7, 3))
+
+
+def test_matmul_batched_strided_and_big():
+    _agree(lambda a, b: a @ b, (2, 5, 7), (7, 3))
+    _agree(lambda a, b: a.transpose(-1, -2) @ b.t(), (3, 7, 5), (4, 7))
+    _agree(lambda a, b: a @ b, (130, 70), (70, 150), rtol=1e-4, atol=1e-4)
+
+
+def test_softmax_cumsum_flip_sort_clamp():
+    _agree(lambda x: x.softmax(-1), (4, 10))
+    _agree(lambda x: x.log_softmax(0), (6, 3))
+    _agree(lambda x: x.cumsum(1), (3, 5))
+    _agree(lambda x: x.flip([0, 1]), (3, 5))
+    _agree(lambda x: x.argsort(dim=1), (3, 5), grad=False)
+    _agree(lambda x: x.clamp(-0.5, 0.7), (3, 5))
+
+
+def test_indexing_gather_scatter_cat():
+    idx = [[0, 2, 1], [1, 1, 0]]
+    _agree(lambda x: x.gather(1, ember.tensor(idx, device=x.device)), (2, 4))
+    _agree(lambda x: x[ember.tensor([2, 0, 2], device=x.device)], (3, 4))
+    _agree(lambda x: x[:, 1::2].contiguous() * 2, (3, 6))
+    _agree(lambda x, y: ember.cat([x, y], 0), (2, 3), (4, 3))
+    _agree(lambda x, s: x.scatter_add(1, ember.tensor(idx, device=x.device), s), (2, 4), (2, 3))
+
+
+def test_casts():
+    _agree(lambda x: (x * 10).to(ember.int32).to(ember.float32), (3, 4), grad=False)
+    _agree(lambda x: (x * 10).long().float(), (3, 4), grad=False)
+    _agree(lambda x: (x > 0).float() + x.half().float(), (3, 4))
+
+
+def test_nn_ops():
+    w = RNG.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    _agree(lambda x: F.conv2d(x, ember.tensor(w, device=x.device), padding=1), (2, 2, 5, 5))
+    _agree(lambda x: F.max_pool2d(x, 2), (2, 3, 4, 6))
+    _agree(lambda x: F.avg_pool2d(x, 2), (2, 3, 4, 6))
+    _agree(lambda x: F.layer_norm(x, (6,)), (4, 6))
+    target = [1, 0, 3, 2]
+    _agree(lambda x: F.cross_entropy(x, ember.tensor(target, device=x.device)), (4, 5))
+    _agree(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), (2, 4, 3), (2, 4, 3), (2, 4, 5))
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax"])
+def test_optimizer_steps(name):
+    params = RNG.standard_normal((2, 5)).astype(np.float32)
+    grads = RNG.standard_normal((3, 2, 5)).astype(np.float32)
+    results = []
+    for device in ("cpu", "gpu"):
+        p = ember.tensor(params, device=device, requires_grad=True)
+        kw = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {"lr": 0.1}
+        opt = getattr(ember.optim, name)([p], **kw)
+        for g in grads:
+            p.grad = ember.tensor(g, device=device)
+            opt.step()
+        results.append(p.detach().cpu().numpy())
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-6)
