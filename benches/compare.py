@@ -511,6 +511,34 @@ def g3_rows(fw, dev, sync, op, s):
     return bytes_moved / t / 1e9
 
 
+def g5_transformer(fw, dev, sync, s):
+    """One train step of a 4-layer encoder (d 256, 4 heads, ff 1024) on [32, 256, 256], Adam."""
+    nn = fw.nn
+    seed(fw, 0)
+    layer = nn.TransformerEncoderLayer(256, 4, dim_feedforward=1024, dropout=0.0, batch_first=True)
+    model = nn.TransformerEncoder(layer, 4).to(dev)
+    opt = fw.optim.Adam(model.parameters(), lr=1e-4)
+    rng = np.random.default_rng(0)
+    x = to_fw(fw, rng.standard_normal((32, 256, 256), dtype=np.float32), dev)
+
+    def step():
+        opt.zero_grad()
+        (model(x) ** 2).mean().backward()
+        opt.step()
+
+    for _ in range(2):
+        step()
+    drain = sync or readback_sync(fw, dev)
+    drain()
+    times = []
+    for _ in range(3 if s.quick else 10):
+        t0 = time.perf_counter()
+        step()
+        drain()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
 def g6_record(fw, dev, sync, s):
     """Host µs to record one small op; the queue is drained only after the timed loop."""
     n = 2_000 if s.quick else 10_000
@@ -840,6 +868,16 @@ def main(argv=None):
                 gpu_rows.append(r)
                 for name in ("torch", "ember"):
                     gcell([r], name, lambda fw, d, sy, op=op: g3_rows(fw, d, sy, op, s))
+        if want("G4"):
+            r = Row("G4", "C8 train step, batch 4096", "ms", lower=True, target=1.5)
+            gpu_rows.append(r)
+            for name in ("torch", "ember"):
+                gcell([r], name, lambda fw, d, sy: c8_big_mlp(fw, s, 4096, d, sy or readback_sync(fw, d)))
+        if want("G5"):
+            r = Row("G5", "transformer train step", "ms", lower=True, target=2.0)
+            gpu_rows.append(r)
+            for name in ("torch", "ember"):
+                gcell([r], name, lambda fw, d, sy: g5_transformer(fw, d, sy, s))
         if want("G6"):
             r = Row("G6", "host µs to record a+b", "µs", lower=True, target=10, absolute=True)
             gpu_rows.append(r)

@@ -21,13 +21,18 @@ fn scalar_at(k: u32) -> u32 {
     return P[2u + ndim + ({NOPS}u) * (ndim + 1u) + k];
 }
 
+// Each invocation maps four elements, 256 apart, so neighbours touch neighbouring memory.
 @compute @workgroup_size(256)
 fn map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
        @builtin(local_invocation_index) lid: u32) {
-    let i = group_index(wid, nwg) * 256u + lid;
-    if (i >= P[0]) {
-        return;
-    }
+    let first = group_index(wid, nwg) * 1024u + lid;
+    let n = P[0];
+    for (var j = 0u; j < 4u; j++) {
+        let i = first + j * 256u;
+        if (i >= n) {
+            return;
+        }
 {LOADS}
-    out[operand(0u, i)] = {OUT}({EXPR});
+        out[operand(0u, i)] = {OUT}({EXPR});
+    }
 }

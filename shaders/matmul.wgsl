@@ -1,6 +1,8 @@
 // Matmul family: C[b] = A[b] · B[b] for strided, batch-broadcast A [.., M, K] and B [.., K, N]
-// into a contiguous C. Each workgroup of 256 computes a {BM}×{BN} tile, each invocation a
-// {TM}×{TN} block of it held in registers, from {BK}-deep slices staged in workgroup memory.
+// into a contiguous C. A workgroup of 16×16 invocations computes a 128×128 tile from 8-deep
+// slices of A and B staged in workgroup memory as vec4s; each invocation holds an 8×8 block in
+// sixteen vec4 registers (rows 4ty.. and 64+4ty.., columns 4tx.. and 64+4tx..), so every
+// workgroup-memory read feeds four or eight multiply-adds.
 // Params: M, N, K, tiles_m, tiles_n, nb, batch_shape[nb], a_offset, a_batch_strides[nb],
 // b_offset, b_batch_strides[nb], a_row_stride, a_col_stride, b_row_stride, b_col_stride.
 
@@ -8,16 +10,31 @@
 @group(0) @binding(2) var<storage, read> a: array<f32>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 
-const BM: u32 = {BM}u;
-const BN: u32 = {BN}u;
-const BK: u32 = {BK}u;
-const TM: u32 = {TM}u;
-const TN: u32 = {TN}u;
-const RM: u32 = BM / TM; // invocations along M
-const RN: u32 = BN / TN; // invocations along N
+const BM: u32 = 128u;
+const BN: u32 = 128u;
+const BK: u32 = 8u;
 
-var<workgroup> tile_a: array<f32, BK * BM>; // [k][m]
-var<workgroup> tile_b: array<f32, BK * BN>; // [k][n]
+var<workgroup> tile_a: array<vec4<f32>, 256>; // [k][m / 4]
+var<workgroup> tile_b: array<vec4<f32>, 256>; // [k][n / 4]
+
+fn store4(base: u32, m: u32, n: u32, M: u32, N: u32, v: vec4<f32>) {
+    if (m >= M) {
+        return;
+    }
+    let row = base + m * N;
+    if (n + 3u < N) {
+        c[row + n] = v.x;
+        c[row + n + 1u] = v.y;
+        c[row + n + 2u] = v.z;
+        c[row + n + 3u] = v.w;
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        if (n + j < N) {
+            c[row + n + j] = v[j];
+        }
+    }
+}
 
 @compute @workgroup_size(256)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -33,11 +50,11 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let batch = g / per_batch;
     let m0 = ((g % per_batch) / tiles_n) * BM;
     let n0 = (g % tiles_n) * BN;
-    // Inactive tail groups of a folded 2-D grid leave at once (uniform per workgroup).
     var nbatch = 1u;
     for (var d = 0u; d < nb; d++) {
         nbatch *= P[6u + d];
     }
+    // Tail groups of a folded 2-D grid leave at once (uniform per workgroup).
     if (batch >= nbatch) {
         return;
     }
@@ -48,57 +65,74 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let sak = P[s + 1u];
     let sbk = P[s + 2u];
     let sbn = P[s + 3u];
-    let tm = lid / RN;
-    let tn = lid % RN;
-    var acc: array<f32, TM * TN>;
-    for (var i = 0u; i < TM * TN; i++) {
-        acc[i] = 0.0;
-    }
-    var ra: array<f32, TM>;
-    var rb: array<f32, TN>;
+    let ty = lid / 16u;
+    let tx = lid % 16u;
+    // The slice each invocation stages: A rows 4·(lid / 8).. at column lid % 8 (eight
+    // neighbours read 32 contiguous bytes of a row-major A), B row lid / 32 at columns
+    // 4·(lid % 32).. (neighbours read contiguous 16-byte runs of a row-major B).
+    let la_m = m0 + 4u * (lid / 8u);
+    let la_k = lid % 8u;
+    let lb_k = lid / 32u;
+    let lb_n = n0 + 4u * (lid % 32u);
+    var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
+    var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
+    var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
+    var c30 = vec4<f32>(0.0); var c31 = vec4<f32>(0.0);
+    var c40 = vec4<f32>(0.0); var c41 = vec4<f32>(0.0);
+    var c50 = vec4<f32>(0.0); var c51 = vec4<f32>(0.0);
+    var c60 = vec4<f32>(0.0); var c61 = vec4<f32>(0.0);
+    var c70 = vec4<f32>(0.0); var c71 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < K; k0 += BK) {
-        for (var e = lid; e < BM * BK; e += 256u) {
-            let m = e / BK;
-            let k = e % BK;
-            var v = 0.0;
-            if (m0 + m < M && k0 + k < K) {
-                v = a[a_base + (m0 + m) * sam + (k0 + k) * sak];
-            }
-            tile_a[k * BM + m] = v;
-        }
-        for (var e = lid; e < BK * BN; e += 256u) {
-            let k = e / BN;
-            let n = e % BN;
-            var v = 0.0;
-            if (n0 + n < N && k0 + k < K) {
-                v = b[b_base + (k0 + k) * sbk + (n0 + n) * sbn];
-            }
-            tile_b[k * BN + n] = v;
-        }
-        workgroupBarrier();
-        for (var k = 0u; k < BK; k++) {
-            for (var i = 0u; i < TM; i++) {
-                ra[i] = tile_a[k * BM + tm + i * RM];
-            }
-            for (var j = 0u; j < TN; j++) {
-                rb[j] = tile_b[k * BN + tn + j * RN];
-            }
-            for (var i = 0u; i < TM; i++) {
-                for (var j = 0u; j < TN; j++) {
-                    acc[i * TN + j] = fma(ra[i], rb[j], acc[i * TN + j]);
+        var va = vec4<f32>(0.0);
+        let ka = k0 + la_k;
+        if (ka < K) {
+            let at = a_base + ka * sak;
+            for (var i = 0u; i < 4u; i++) {
+                if (la_m + i < M) {
+                    va[i] = a[at + (la_m + i) * sam];
                 }
             }
         }
-        workgroupBarrier();
-    }
-    let c_base = batch * M * N;
-    for (var i = 0u; i < TM; i++) {
-        let m = m0 + tm + i * RM;
-        for (var j = 0u; j < TN; j++) {
-            let n = n0 + tn + j * RN;
-            if (m < M && n < N) {
-                c[c_base + m * N + n] = acc[i * TN + j];
+        tile_a[la_k * 32u + lid / 8u] = va;
+        var vb = vec4<f32>(0.0);
+        let kb = k0 + lb_k;
+        if (kb < K) {
+            let bt = b_base + kb * sbk;
+            for (var j = 0u; j < 4u; j++) {
+                if (lb_n + j < N) {
+                    vb[j] = b[bt + (lb_n + j) * sbn];
+                }
             }
         }
+        tile_b[lb_k * 32u + lid % 32u] = vb;
+        workgroupBarrier();
+        for (var k = 0u; k < BK; k++) {
+            let a0 = tile_a[k * 32u + ty];
+            let a1 = tile_a[k * 32u + 16u + ty];
+            let b0 = tile_b[k * 32u + tx];
+            let b1 = tile_b[k * 32u + 16u + tx];
+            c00 = fma(vec4<f32>(a0.x), b0, c00); c01 = fma(vec4<f32>(a0.x), b1, c01);
+            c10 = fma(vec4<f32>(a0.y), b0, c10); c11 = fma(vec4<f32>(a0.y), b1, c11);
+            c20 = fma(vec4<f32>(a0.z), b0, c20); c21 = fma(vec4<f32>(a0.z), b1, c21);
+            c30 = fma(vec4<f32>(a0.w), b0, c30); c31 = fma(vec4<f32>(a0.w), b1, c31);
+            c40 = fma(vec4<f32>(a1.x), b0, c40); c41 = fma(vec4<f32>(a1.x), b1, c41);
+            c50 = fma(vec4<f32>(a1.y), b0, c50); c51 = fma(vec4<f32>(a1.y), b1, c51);
+            c60 = fma(vec4<f32>(a1.z), b0, c60); c61 = fma(vec4<f32>(a1.z), b1, c61);
+            c70 = fma(vec4<f32>(a1.w), b0, c70); c71 = fma(vec4<f32>(a1.w), b1, c71);
+        }
+        workgroupBarrier();
     }
+    let base = batch * M * N;
+    let r0 = m0 + 4u * ty;
+    let r1 = m0 + 64u + 4u * ty;
+    let n_0 = n0 + 4u * tx;
+    let n_1 = n0 + 64u + 4u * tx;
+    store4(base, r0, n_0, M, N, c00); store4(base, r0, n_1, M, N, c01);
+    store4(base, r0 + 1u, n_0, M, N, c10); store4(base, r0 + 1u, n_1, M, N, c11);
+    store4(base, r0 + 2u, n_0, M, N, c20); store4(base, r0 + 2u, n_1, M, N, c21);
+    store4(base, r0 + 3u, n_0, M, N, c30); store4(base, r0 + 3u, n_1, M, N, c31);
+    store4(base, r1, n_0, M, N, c40); store4(base, r1, n_1, M, N, c41);
+    store4(base, r1 + 1u, n_0, M, N, c50); store4(base, r1 + 1u, n_1, M, N, c51);
+    store4(base, r1 + 2u, n_0, M, N, c60); store4(base, r1 + 2u, n_1, M, N, c61);
+    store4(base, r1 + 3u, n_0, M, N, c70); store4(base, r1 + 3u, n_1, M, N, c71);
 }

@@ -137,7 +137,10 @@ fn map(
             decls += &format!("@group(0) @binding({b}) var<storage, read> in{b}: array<{ty}>;\n");
             format!("in{b}")
         };
-        loads += &format!("    let {name} = {ct}({array}[operand({}u, i)]);\n", k + 1);
+        loads += &format!(
+            "        let {name} = {ct}({array}[operand({}u, i)]);\n",
+            k + 1
+        );
     }
     let mut params = vec![n as u32, shape.len() as u32];
     params.extend(u32s(&shape));
@@ -159,7 +162,7 @@ fn map(
             ("NOPS", &nops),
         ],
     )?;
-    gpu.dispatch(&kernel, &params, &bound, groups(n, 256));
+    gpu.dispatch(&kernel, &params, &bound, groups(n, 1024));
     Ok(true)
 }
 
@@ -659,15 +662,8 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
     if m * n * nbatch == 0 || k == 0 {
         return Ok(Some(out));
     }
-    // Large products take 128-wide tiles of 8×8 per invocation; small ones 64-wide tiles so
-    // that enough workgroups run.
-    let big = m * n * nbatch >= 512 * 512;
-    let (bm, bn, bk, tm, tn) = if big {
-        (128, 128, 8, 8, 8)
-    } else {
-        (64, 64, 16, 4, 4)
-    };
-    let (tiles_m, tiles_n) = (m.div_ceil(bm), n.div_ceil(bn));
+    // 128×128 output tiles (shaders/matmul.wgsl).
+    let (tiles_m, tiles_n) = (m.div_ceil(128), n.div_ceil(128));
     let mut p = vec![
         m as u32,
         n as u32,
@@ -691,18 +687,7 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
         ]
         .map(|s| s as u32),
     );
-    let sizes = [bm, bn, bk, tm, tn].map(|v| v.to_string());
-    let kernel = gpu.kernel(
-        Family::Matmul,
-        "matmul",
-        &[
-            ("BM", &sizes[0]),
-            ("BN", &sizes[1]),
-            ("BK", &sizes[2]),
-            ("TM", &sizes[3]),
-            ("TN", &sizes[4]),
-        ],
-    )?;
+    let kernel = gpu.kernel(Family::Matmul, "matmul", &[])?;
     gpu.dispatch(
         &kernel,
         &p,

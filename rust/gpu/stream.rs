@@ -13,6 +13,8 @@ const BATCH: usize = 256;
 const PARAM_BYTES: u64 = 1 << 20;
 
 pub struct Stream {
+    /// The compute pass kept open across consecutive dispatches (ended before any copy).
+    pass: Option<wgpu::ComputePass<'static>>,
     encoder: Option<wgpu::CommandEncoder>,
     params: Vec<u8>,
     param_buffer: wgpu::Buffer,
@@ -23,6 +25,7 @@ pub struct Stream {
 impl Stream {
     pub fn new(device: &wgpu::Device, limits: &wgpu::Limits) -> Stream {
         Stream {
+            pass: None,
             encoder: None,
             params: Vec::new(),
             param_buffer: device.create_buffer(&wgpu::BufferDescriptor {
@@ -42,7 +45,9 @@ impl Gpu {
         self.stream.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The open encoder for a copy or clear: ends the open compute pass first.
     fn encoder<'a>(&self, s: &'a mut Stream) -> &'a mut wgpu::CommandEncoder {
+        s.pass = None;
         s.encoder.get_or_insert_with(|| {
             self.device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
@@ -96,13 +101,17 @@ impl Gpu {
         let max = self.limits.max_compute_workgroups_per_dimension;
         let x = groups.min(max);
         let y = groups.div_ceil(x);
-        let encoder = self.encoder(&mut s);
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            pass.set_pipeline(&kernel.pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(x, y, 1);
+        if s.pass.is_none() {
+            let pass = self
+                .encoder(&mut s)
+                .begin_compute_pass(&wgpu::ComputePassDescriptor::default())
+                .forget_lifetime();
+            s.pass = Some(pass);
         }
+        let pass = s.pass.as_mut().expect("an open pass");
+        pass.set_pipeline(&kernel.pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(x, y, 1);
         s.recorded += 1;
     }
 
@@ -193,6 +202,7 @@ impl Gpu {
     }
 
     fn submit(&self, s: &mut Stream) {
+        s.pass = None;
         if let Some(encoder) = s.encoder.take() {
             if !s.params.is_empty() {
                 self.queue.write_buffer(&s.param_buffer, 0, &s.params);

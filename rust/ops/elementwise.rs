@@ -49,6 +49,13 @@ impl Scalar {
     /// A 0-d tensor holding this scalar, ready to meet `other` in an op.
     pub fn tensor_next_to(self, other: &Tensor) -> Result<Tensor> {
         let dtype = self.dtype_next_to(other.dtype());
+        let exact = !matches!(self, Scalar::Int(i) if i.unsigned_abs() > 1 << 53);
+        if other.device() != Device::Cpu && exact {
+            // Written in place by one queued kernel: no staging upload per scalar.
+            let t = Tensor::for_overwrite(&[], dtype, other.device())?;
+            t.fill_raw(self.value());
+            return Ok(t);
+        }
         let t = Tensor::zeros(&[], dtype, Device::Cpu)?;
         match (self, dtype) {
             (Scalar::Int(i), DType::I64) => t.storage().as_mut_slice::<i64>()[0] = i,
