@@ -42,8 +42,10 @@ fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     var v: {CT} = {IDENTITY};
     var vi = 0u;
     for (var r = r0 + lid; r < r1; r += 256u) {
-        var at = base + r * P[red_at + 2u]; // one reduced dim: no unravelling
-        if (nr != 1u) {
+        var at: u32;
+        if (nr == 1u) {
+            at = base + r * P[red_at + 2u]; // one reduced dim: no unravelling
+        } else {
             at = base + strided_offset(r, nr, red_at, red_at + nr);
         }
         let e = {CT}(x[at]);

@@ -4,13 +4,15 @@
 //! CPU kernel on host copies (`host.rs`), so every op works on every dtype the device stores.
 
 use super::device::Gpu;
-use super::shaders::Family;
+use super::shaders::{Family, Kernel};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::layout::Layout;
 use crate::op::{BinaryOp, ReduceOp, UnaryOp};
 use crate::tensor::Tensor;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::{Mutex, OnceLock};
 
 pub fn gpu_of(t: &Tensor) -> Arc<Gpu> {
     t.storage().gpu_buffer().expect("a GPU tensor").gpu.clone()
@@ -82,7 +84,7 @@ fn u32s(v: &[usize]) -> impl Iterator<Item = u32> + '_ {
 fn map(
     out: &Tensor,
     inputs: &[(&str, &Tensor)],
-    expr: &str,
+    expr: &'static str,
     scalars: &[u32],
     moves: bool,
 ) -> Result<bool> {
@@ -124,23 +126,24 @@ fn map(
     let refs: Vec<&Layout> = layouts.iter().collect();
     let (shape, strides) = coalesce(out.shape(), &refs);
     let contig = shape.len() <= 1 && strides.iter().all(|s| s.first().is_none_or(|&v| v == 1));
-    let (mut decls, mut loads, mut bound) = (String::new(), String::new(), vec![buffer(out)]);
-    for (k, (name, t)) in inputs.iter().enumerate() {
-        let Some((ty, ct)) = pick(t.dtype()) else {
+    let mut bound = vec![buffer(out)];
+    let mut key = MapKey {
+        gpu: gpu.index,
+        expr: (expr.as_ptr() as usize, expr.len()),
+        out: out.dtype(),
+        inputs: [None; 3],
+        contig,
+        moves,
+    };
+    for (k, (_, t)) in inputs.iter().enumerate() {
+        if pick(t.dtype()).is_none() {
             return Ok(false);
-        };
-        let array = if t.storage().same(out.storage()) {
-            "out".to_string()
-        } else {
+        }
+        let aliased = t.storage().same(out.storage());
+        if !aliased {
             bound.push(buffer(t));
-            let b = bound.len();
-            decls += &format!("@group(0) @binding({b}) var<storage, read> in{b}: array<{ty}>;\n");
-            format!("in{b}")
-        };
-        loads += &format!(
-            "        let {name} = {ct}({array}[operand({}u, i)]);\n",
-            k + 1
-        );
+        }
+        key.inputs[k] = Some((t.dtype(), aliased));
     }
     let mut params = vec![n as u32, shape.len() as u32];
     params.extend(u32s(&shape));
@@ -149,8 +152,68 @@ fn map(
         params.extend(u32s(s));
     }
     params.extend_from_slice(scalars);
+    let cached = map_kernels().get(&key).cloned();
+    let kernel = match cached {
+        Some(k) => k,
+        None => {
+            let k = map_kernel(&gpu, &key, out_ty, &inputs, expr, pick)?;
+            map_kernels().insert(key, k.clone());
+            k
+        }
+    };
+    gpu.dispatch(&kernel, &params, &bound, groups(n, 1024));
+    Ok(true)
+}
+
+/// What selects an elementwise shader variant: looked up on every op without building its
+/// source text. `expr` is the address and length of a static expression string.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct MapKey {
+    gpu: usize,
+    expr: (usize, usize),
+    out: DType,
+    /// Each input's dtype and whether it is read through `out` (same storage).
+    inputs: [Option<(DType, bool)>; 3],
+    contig: bool,
+    moves: bool,
+}
+
+fn map_kernels() -> std::sync::MutexGuard<'static, HashMap<MapKey, Arc<Kernel>>> {
+    static KERNELS: OnceLock<Mutex<HashMap<MapKey, Arc<Kernel>>>> = OnceLock::new();
+    KERNELS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Writes and compiles the elementwise variant `key` describes.
+fn map_kernel(
+    gpu: &Gpu,
+    key: &MapKey,
+    out_ty: &str,
+    inputs: &[(&str, &Tensor)],
+    expr: &str,
+    pick: impl Fn(DType) -> Option<(&'static str, &'static str)>,
+) -> Result<Arc<Kernel>> {
+    let (mut decls, mut loads, mut binding) = (String::new(), String::new(), 1);
+    for (k, (name, t)) in inputs.iter().enumerate() {
+        let (ty, ct) = pick(t.dtype()).expect("checked by map");
+        let array = if key.inputs[k].is_some_and(|(_, aliased)| aliased) {
+            "out".to_string()
+        } else {
+            binding += 1;
+            decls += &format!(
+                "@group(0) @binding({binding}) var<storage, read> in{binding}: array<{ty}>;\n"
+            );
+            format!("in{binding}")
+        };
+        loads += &format!(
+            "        let {name} = {ct}({array}[operand({}u, i)]);\n",
+            k + 1
+        );
+    }
     let nops = (inputs.len() + 1).to_string();
-    let kernel = gpu.kernel(
+    gpu.kernel(
         Family::Elementwise,
         "map",
         &[
@@ -158,12 +221,10 @@ fn map(
             ("DECLS", &decls),
             ("LOADS", &loads),
             ("EXPR", expr),
-            ("CONTIG", if contig { "true" } else { "false" }),
+            ("CONTIG", if key.contig { "true" } else { "false" }),
             ("NOPS", &nops),
         ],
-    )?;
-    gpu.dispatch(&kernel, &params, &bound, groups(n, 1024));
-    Ok(true)
+    )
 }
 
 fn fresh(shape: &[usize], dtype: DType, like: &Tensor) -> Result<Tensor> {
@@ -175,7 +236,7 @@ fn map_new(
     shape: &[usize],
     dtype: DType,
     inputs: &[(&str, &Tensor)],
-    expr: &str,
+    expr: &'static str,
     scalars: &[u32],
 ) -> Result<Option<Tensor>> {
     let out = fresh(shape, dtype, inputs[0].1)?;
