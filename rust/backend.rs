@@ -7,7 +7,7 @@
 use crate::cpu;
 use crate::dtype::DType;
 use crate::error::Result;
-use crate::gpu::{host, kernels as gk};
+use crate::gpu::{conv as gc, host, index as gi, kernels as gk};
 use crate::op::{BinaryOp, ReduceOp, UnaryOp};
 use crate::storage::Device;
 use crate::tensor::Tensor;
@@ -134,7 +134,11 @@ pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
     )
 }
 pub fn cumsum(x: &Tensor, dim: usize) -> Result<Tensor> {
-    routed(&[x], no_gpu, |t| cpu::reduce::cumsum(t[0], dim))
+    routed(
+        &[x],
+        || gi::cumsum(x, dim),
+        |t| cpu::reduce::cumsum(t[0], dim),
+    )
 }
 pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
     routed(
@@ -144,15 +148,21 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
     )
 }
 pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
-    routed(&[x, index], no_gpu, |t| cpu::index::gather(t[0], dim, t[1]))
+    routed(
+        &[x, index],
+        || gi::gather(x, dim, index),
+        |t| cpu::index::gather(t[0], dim, t[1]),
+    )
 }
 pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) -> Result<Tensor> {
-    routed(&[x, index, src], no_gpu, |t| {
-        cpu::index::scatter(t[0], dim, t[1], t[2], add)
-    })
+    routed(
+        &[x, index, src],
+        || gi::scatter(x, dim, index, src, add),
+        |t| cpu::index::scatter(t[0], dim, t[1], t[2], add),
+    )
 }
 pub fn flip(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
-    routed(&[x], no_gpu, |t| cpu::index::flip(t[0], dims))
+    routed(&[x], || gi::flip(x, dims), |t| cpu::index::flip(t[0], dims))
 }
 pub fn argsort(x: &Tensor, dim: usize, descending: bool) -> Result<Tensor> {
     routed(&[x], no_gpu, |t| cpu::index::argsort(t[0], dim, descending))
@@ -178,9 +188,12 @@ fn with_some<'a>(base: &[&'a Tensor], opts: &[Option<&'a Tensor>]) -> (Vec<&'a T
 }
 
 pub fn conv2d(g: &Conv2dGeom, x: &Tensor, w: &Tensor, out: &Tensor) -> Result<()> {
-    routed_into(&[x, w], &[out], no_gpu, |i, o| {
-        cpu::fused::conv2d(g, i[0], i[1], o[0])
-    })
+    routed_into(
+        &[x, w],
+        &[out],
+        || gc::conv2d(g, x, w, out),
+        |i, o| cpu::fused::conv2d(g, i[0], i[1], o[0]),
+    )
 }
 pub fn conv2d_backward(
     g: &Conv2dGeom,
@@ -191,20 +204,31 @@ pub fn conv2d_backward(
     gw: Option<&Tensor>,
 ) -> Result<()> {
     let (outs, present) = with_some(&[], &[gx, gw]);
-    routed_into(&[x, w, gy], &outs, no_gpu, |i, o| {
-        let o = optional(&present, o);
-        cpu::fused::conv2d_backward(g, i[0], i[1], i[2], o[0], o[1])
-    })
+    routed_into(
+        &[x, w, gy],
+        &outs,
+        || gc::conv2d_backward(g, x, w, gy, gx, gw),
+        |i, o| {
+            let o = optional(&present, o);
+            cpu::fused::conv2d_backward(g, i[0], i[1], i[2], o[0], o[1])
+        },
+    )
 }
 pub fn max_pool2d(g: &Conv2dGeom, x: &Tensor, out: &Tensor, idx: &Tensor) -> Result<()> {
-    routed_into(&[x], &[out, idx], no_gpu, |i, o| {
-        cpu::fused::max_pool2d(g, i[0], o[0], o[1])
-    })
+    routed_into(
+        &[x],
+        &[out, idx],
+        || gc::max_pool2d(g, x, out, idx),
+        |i, o| cpu::fused::max_pool2d(g, i[0], o[0], o[1]),
+    )
 }
 pub fn avg_pool2d(g: &Conv2dGeom, x: &Tensor, out: &Tensor, include_pad: bool) -> Result<()> {
-    routed_into(&[x], &[out], no_gpu, |i, o| {
-        cpu::fused::avg_pool2d(g, i[0], o[0], include_pad)
-    })
+    routed_into(
+        &[x],
+        &[out],
+        || gc::avg_pool2d(g, x, out, include_pad),
+        |i, o| cpu::fused::avg_pool2d(g, i[0], o[0], include_pad),
+    )
 }
 pub fn avg_pool2d_backward(
     g: &Conv2dGeom,
@@ -212,9 +236,12 @@ pub fn avg_pool2d_backward(
     dx: &Tensor,
     include_pad: bool,
 ) -> Result<()> {
-    routed_into(&[gy], &[dx], no_gpu, |i, o| {
-        cpu::fused::avg_pool2d_backward(g, i[0], o[0], include_pad)
-    })
+    routed_into(
+        &[gy],
+        &[dx],
+        || gc::avg_pool2d_backward(g, gy, dx, include_pad),
+        |i, o| cpu::fused::avg_pool2d_backward(g, i[0], o[0], include_pad),
+    )
 }
 pub fn cross_entropy(
     x: &Tensor,

@@ -407,6 +407,9 @@ pub fn cast(x: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
     if x.dtype() == dtype {
         return Ok(map(&out, &[("x", x)], "x", &[], true)?.then_some(out));
     }
+    if x.dtype() == DType::I64 || dtype == DType::I64 {
+        return super::index::cast_i64(x, dtype);
+    }
     let (Some((_, from)), Some((_, to))) = (types(&gpu, x.dtype()), types(&gpu, dtype)) else {
         return Ok(None);
     };

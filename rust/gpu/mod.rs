@@ -5,8 +5,10 @@
 //! bool, stored as one u32 per element (WGSL has no byte-sized storage). Work is recorded into
 //! the device's stream and submitted in batches; only reads wait.
 
+pub mod conv;
 pub mod device;
 pub mod host;
+pub mod index;
 pub mod kernels;
 pub mod pool;
 pub mod shaders;

@@ -15,6 +15,8 @@ pub enum Family {
     Softmax,
     Matmul,
     Optim,
+    Index,
+    Conv,
 }
 
 impl Family {
@@ -25,6 +27,8 @@ impl Family {
             Family::Softmax => include_str!("../../shaders/softmax.wgsl"),
             Family::Matmul => include_str!("../../shaders/matmul.wgsl"),
             Family::Optim => include_str!("../../shaders/optim.wgsl"),
+            Family::Index => include_str!("../../shaders/index.wgsl"),
+            Family::Conv => include_str!("../../shaders/conv.wgsl"),
         }
     }
 }

@@ -1,0 +1,257 @@
+//! GPU indexing kernels (gather, scatter(-add), flip, cumsum) and the int64 casts, with the
+//! CPU kernels' semantics (`cpu/index.rs`, `cpu/reduce.rs`, `cpu/elementwise.rs`).
+//!
+//! Each returns `Ok(None)` where it has no WGSL variant (the dtype, or an index that is out of
+//! range: the CPU kernel on host copies then raises PyTorch's error).
+
+use super::kernels::{buffer, cast as gpu_cast, gpu_of};
+use super::shaders::Family;
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+/// The WGSL type one element of `dtype` moves as, where the device stores it.
+fn move_type(t: &Tensor) -> Option<&'static str> {
+    Some(match t.dtype() {
+        DType::F32 => "f32",
+        DType::I32 => "i32",
+        DType::Bool => "u32",
+        DType::I64 | DType::F64 => "vec2<u32>",
+        DType::F16 if gpu_of(t).has_f16 => "f16",
+        _ => return None,
+    })
+}
+
+fn groups(n: usize, per_group: usize) -> u32 {
+    n.div_ceil(per_group) as u32
+}
+
+fn words(v: &[usize]) -> impl Iterator<Item = u32> + '_ {
+    v.iter().map(|&x| x as u32)
+}
+
+/// `t` itself, or a contiguous copy where it is not contiguous.
+fn contiguous(t: &Tensor) -> Result<Option<Tensor>> {
+    if t.is_contiguous() {
+        return Ok(Some(t.clone()));
+    }
+    gpu_cast(t, t.dtype())
+}
+
+/// A zeroed one-word counter of out-of-range indices.
+fn counter(like: &Tensor) -> Result<Tensor> {
+    Tensor::zeros(&[1], DType::I32, like.device())
+}
+
+/// True when the counter is still zero (reads four bytes back: the only wait of these kernels,
+/// so that an out-of-range index raises like on the CPU).
+fn none_bad(bad: &Tensor) -> bool {
+    let bytes = gpu_of(bad).download(buffer(bad), 0, 4);
+    bytes.iter().all(|&b| b == 0)
+}
+
+/// A cast from or to int64 (float32, int32 and bool on the other side); None for the rest.
+pub fn cast_i64(x: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
+    let kind = match (x.dtype(), dtype) {
+        (DType::I64, DType::F32) | (DType::F32, DType::I64) => 0u32,
+        (DType::I64, DType::I32) | (DType::I32, DType::I64) => 1,
+        (DType::I64, DType::Bool) | (DType::Bool, DType::I64) => 2,
+        _ => return Ok(None),
+    };
+    let entry = if x.dtype() == DType::I64 {
+        "from_i64"
+    } else {
+        "to_i64"
+    };
+    let Some(x) = contiguous(x)? else {
+        return Ok(None);
+    };
+    let gpu = gpu_of(&x);
+    let out = Tensor::for_overwrite(x.shape(), dtype, x.device())?;
+    let n = x.numel();
+    if n == 0 {
+        return Ok(Some(out));
+    }
+    let k = gpu.kernel(Family::Index, entry, &[("T", "u32")])?;
+    gpu.dispatch(
+        &k,
+        &[n as u32, kind, x.layout().offset as u32],
+        &[buffer(&out), buffer(&x)],
+        groups(n, 256),
+    );
+    Ok(Some(out))
+}
+
+/// The index as the kernels read it: int64 or int32, with its strides.
+fn index_ok(index: &Tensor) -> bool {
+    matches!(index.dtype(), DType::I64 | DType::I32)
+}
+
+/// `out[p] = x[p with p[dim] = index[p]]`.
+pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Option<Tensor>> {
+    let Some(ty) = move_type(x) else {
+        return Ok(None);
+    };
+    let n = x.ndim();
+    if !index_ok(index)
+        || (0..n).any(|d| d != dim && index.shape()[d] > x.shape()[d])
+        || (x.shape()[dim] == 0 && index.numel() > 0)
+    {
+        return Ok(None);
+    }
+    let out = Tensor::for_overwrite(index.shape(), x.dtype(), x.device())?;
+    let total = index.numel();
+    if total == 0 {
+        return Ok(Some(out));
+    }
+    let gpu = gpu_of(x);
+    let (lx, li) = (x.layout(), index.layout());
+    let mut p = vec![
+        total as u32,
+        n as u32,
+        dim as u32,
+        (index.dtype() == DType::I64) as u32,
+    ];
+    p.extend(words(index.shape()));
+    p.push(x.shape()[dim] as u32);
+    p.push(lx.offset as u32);
+    p.extend(words(&lx.strides));
+    p.push(li.offset as u32);
+    p.extend(words(&li.strides));
+    let bad = counter(x)?;
+    let k = gpu.kernel(Family::Index, "gather", &[("T", ty)])?;
+    gpu.dispatch(
+        &k,
+        &p,
+        &[buffer(&out), buffer(x), buffer(index), buffer(&bad)],
+        groups(total, 256),
+    );
+    Ok(none_bad(&bad).then_some(out))
+}
+
+/// A copy of `x` with `src[p]` written (or added) at `p with p[dim] = index[p]`.
+pub fn scatter(
+    x: &Tensor,
+    dim: usize,
+    index: &Tensor,
+    src: &Tensor,
+    add: bool,
+) -> Result<Option<Tensor>> {
+    let Some(ty) = move_type(x) else {
+        return Ok(None);
+    };
+    // Adds follow the CPU's float arithmetic only for float32.
+    if add && x.dtype() != DType::F32 {
+        return Ok(None);
+    }
+    let n = x.ndim();
+    if !index_ok(index)
+        || src.dtype() != x.dtype()
+        || (0..n).any(|d| {
+            index.shape()[d] > src.shape()[d] || (d != dim && index.shape()[d] > x.shape()[d])
+        })
+        || (x.shape()[dim] == 0 && index.numel() > 0)
+    {
+        return Ok(None);
+    }
+    let out = Tensor::for_overwrite(x.shape(), x.dtype(), x.device())?;
+    let total = x.numel();
+    if total == 0 {
+        return Ok(Some(out));
+    }
+    let gpu = gpu_of(x);
+    // The source may share the output-to-be's storage only through `x` (read-only): fine.
+    let (lx, li, ls) = (x.layout(), index.layout(), src.layout());
+    let mut p = vec![
+        total as u32,
+        n as u32,
+        dim as u32,
+        (index.dtype() == DType::I64) as u32,
+        add as u32,
+    ];
+    p.extend(words(x.shape()));
+    p.extend(words(index.shape()));
+    p.push(lx.offset as u32);
+    p.extend(words(&lx.strides));
+    p.push(li.offset as u32);
+    p.extend(words(&li.strides));
+    p.push(ls.offset as u32);
+    p.extend(words(&ls.strides));
+    let bad = counter(x)?;
+    let k = gpu.kernel(Family::Index, "scatter", &[("T", ty)])?;
+    gpu.dispatch(
+        &k,
+        &p,
+        &[
+            buffer(&out),
+            buffer(x),
+            buffer(index),
+            buffer(src),
+            buffer(&bad),
+        ],
+        groups(total, 256),
+    );
+    if index.numel() == 0 {
+        return Ok(Some(out));
+    }
+    Ok(none_bad(&bad).then_some(out))
+}
+
+/// `x` reversed along `dims`, as a contiguous copy.
+pub fn flip(x: &Tensor, dims: &[usize]) -> Result<Option<Tensor>> {
+    let Some(ty) = move_type(x) else {
+        return Ok(None);
+    };
+    if x.ndim() > 32 {
+        return Ok(None);
+    }
+    let out = Tensor::for_overwrite(x.shape(), x.dtype(), x.device())?;
+    let total = x.numel();
+    if total == 0 {
+        return Ok(Some(out));
+    }
+    let gpu = gpu_of(x);
+    let l = x.layout();
+    let mut p = vec![total as u32, x.ndim() as u32];
+    p.extend(words(x.shape()));
+    p.push(l.offset as u32);
+    p.extend(words(&l.strides));
+    p.push(dims.iter().fold(0u32, |m, &d| m | 1 << d));
+    let k = gpu.kernel(Family::Index, "flip", &[("T", ty)])?;
+    gpu.dispatch(&k, &p, &[buffer(&out), buffer(x)], groups(total, 256));
+    Ok(Some(out))
+}
+
+/// Running sums along `dim` (float32 and int64), summed in order as on the CPU.
+pub fn cumsum(x: &Tensor, dim: usize) -> Result<Option<Tensor>> {
+    let kind = match x.dtype() {
+        DType::F32 => 0u32,
+        DType::I64 => 2,
+        _ => return Ok(None),
+    };
+    let Some(x) = contiguous(x)? else {
+        return Ok(None);
+    };
+    let out = Tensor::for_overwrite(x.shape(), x.dtype(), x.device())?;
+    let len = x.shape()[dim];
+    let inner: usize = x.shape()[dim + 1..].iter().product();
+    if x.numel() == 0 {
+        return Ok(Some(out));
+    }
+    let rows = x.numel() / len;
+    let gpu = gpu_of(&x);
+    let k = gpu.kernel(Family::Index, "cumsum", &[("T", "u32")])?;
+    gpu.dispatch(
+        &k,
+        &[
+            rows as u32,
+            len as u32,
+            inner as u32,
+            x.layout().offset as u32,
+            kind,
+        ],
+        &[buffer(&out), buffer(&x)],
+        groups(rows, 64),
+    );
+    Ok(Some(out))
+}
