@@ -8,6 +8,7 @@
 pub mod device;
 pub mod host;
 pub mod kernels;
+pub mod nn;
 pub mod pool;
 pub mod shaders;
 pub mod stream;

@@ -15,6 +15,7 @@ pub enum Family {
     Softmax,
     Matmul,
     Optim,
+    Nn,
 }
 
 impl Family {
@@ -25,6 +26,7 @@ impl Family {
             Family::Softmax => include_str!("../../shaders/softmax.wgsl"),
             Family::Matmul => include_str!("../../shaders/matmul.wgsl"),
             Family::Optim => include_str!("../../shaders/optim.wgsl"),
+            Family::Nn => include_str!("../../shaders/nn.wgsl"),
         }
     }
 }
