@@ -253,10 +253,15 @@ pub fn cross_entropy(
     denom: &Tensor,
 ) -> Result<()> {
     let (ins, present) = with_some(&[x, target], &[weight]);
-    routed_into(&ins, &[loss, denom], no_gpu, |i, o| {
-        let w = optional(&present, &i[2..]);
-        cpu::fused::cross_entropy(i[0], i[1], w[0], ignore_index, smoothing, o[0], o[1])
-    })?
+    routed_into(
+        &ins,
+        &[loss, denom],
+        || crate::gpu::nn::cross_entropy(x, target, weight, ignore_index, smoothing, loss, denom),
+        |i, o| {
+            let w = optional(&present, &i[2..]);
+            cpu::fused::cross_entropy(i[0], i[1], w[0], ignore_index, smoothing, o[0], o[1])
+        },
+    )?
 }
 pub fn cross_entropy_backward(
     x: &Tensor,
@@ -268,10 +273,33 @@ pub fn cross_entropy_backward(
     dx: &Tensor,
 ) -> Result<()> {
     let (ins, present) = with_some(&[x, target], &[weight]);
-    routed_into(&ins, &[dx], no_gpu, |i, o| {
-        let w = optional(&present, &i[2..]);
-        cpu::fused::cross_entropy_backward(i[0], i[1], w[0], ignore_index, smoothing, scale, o[0])
-    })
+    routed_into(
+        &ins,
+        &[dx],
+        || {
+            crate::gpu::nn::cross_entropy_backward(
+                x,
+                target,
+                weight,
+                ignore_index,
+                smoothing,
+                scale,
+                dx,
+            )
+        },
+        |i, o| {
+            let w = optional(&present, &i[2..]);
+            cpu::fused::cross_entropy_backward(
+                i[0],
+                i[1],
+                w[0],
+                ignore_index,
+                smoothing,
+                scale,
+                o[0],
+            )
+        },
+    )
 }
 pub fn norm_rows(
     x: &Tensor,
@@ -281,9 +309,12 @@ pub fn norm_rows(
     mean: &Tensor,
     rstd: &Tensor,
 ) -> Result<()> {
-    routed_into(&[x], &[y, mean, rstd], no_gpu, |i, o| {
-        cpu::fused::norm_rows(i[0], eps, center, o[0], o[1], o[2])
-    })
+    routed_into(
+        &[x],
+        &[y, mean, rstd],
+        || crate::gpu::nn::norm_rows(x, eps, center, y, mean, rstd),
+        |i, o| cpu::fused::norm_rows(i[0], eps, center, o[0], o[1], o[2]),
+    )
 }
 pub fn norm_rows_backward(
     x: &Tensor,
@@ -293,9 +324,12 @@ pub fn norm_rows_backward(
     rstd: &Tensor,
     dx: &Tensor,
 ) -> Result<()> {
-    routed_into(&[x, g, mean, rstd], &[dx], no_gpu, |i, o| {
-        cpu::fused::norm_rows_backward(i[0], i[1], center, i[2], i[3], o[0])
-    })
+    routed_into(
+        &[x, g, mean, rstd],
+        &[dx],
+        || crate::gpu::nn::norm_rows_backward(x, g, center, mean, rstd, dx),
+        |i, o| cpu::fused::norm_rows_backward(i[0], i[1], center, i[2], i[3], o[0]),
+    )
 }
 pub fn attention(
     a: &Attn,
@@ -307,10 +341,15 @@ pub fn attention(
     o: &Tensor,
 ) -> Result<()> {
     let (ins, present) = with_some(&[q, k, v], &[mask]);
-    routed_into(&ins, &[p, o], no_gpu, |i, out| {
-        let m = optional(&present, &i[3..]);
-        cpu::fused::attention(a, i[0], i[1], i[2], m[0], out[0], out[1])
-    })
+    routed_into(
+        &ins,
+        &[p, o],
+        || crate::gpu::nn::attention(a, q, k, v, mask, p, o),
+        |i, out| {
+            let m = optional(&present, &i[3..]);
+            cpu::fused::attention(a, i[0], i[1], i[2], m[0], out[0], out[1])
+        },
+    )
 }
 #[allow(clippy::too_many_arguments)]
 pub fn attention_backward(
@@ -324,9 +363,12 @@ pub fn attention_backward(
     dk: &Tensor,
     dv: &Tensor,
 ) -> Result<()> {
-    routed_into(&[q, k, v, p, go], &[dq, dk, dv], no_gpu, |i, o| {
-        cpu::fused::attention_backward(a, i[0], i[1], i[2], i[3], i[4], o[0], o[1], o[2])
-    })
+    routed_into(
+        &[q, k, v, p, go],
+        &[dq, dk, dv],
+        || crate::gpu::nn::attention_backward(a, q, k, v, p, go, dq, dk, dv),
+        |i, o| cpu::fused::attention_backward(a, i[0], i[1], i[2], i[3], i[4], o[0], o[1], o[2]),
+    )
 }
 
 // ---- fused optimizer updates (tensors checked by rust/optim.rs) ----

@@ -4,6 +4,7 @@ initialisation bounds and shapes; then the Module machinery (registration, weigh
 state_dict errors, train/eval, hooks, apply, repr, zero_grad)."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -1219,3 +1220,56 @@ def test_nested_repr_and_dtype_conversion():
     assert net.block.norm.num_batches_tracked.dtype == ember.int64
     net.float()
     assert net.block.fc.weight.dtype == ember.float32
+
+
+@pytest.mark.skipif("gpu" not in os.environ.get("EMBER_TEST_DEVICES", "cpu,gpu").split(","), reason="no gpu in this run")
+@pytest.mark.parametrize("rows,c", [(6, 5), (3, 300)])
+def test_fused_nn_gpu_matches_cpu(rows, c):
+    """The float32 WGSL kernels of the fused nn ops (cross entropy, row norms, attention, forward
+    and backward) agree with the CPU kernels."""
+    rng = np.random.default_rng(5)
+
+    def run(device, fn, arrays):
+        ts = [T(a, device, requires_grad=a.dtype == np.float32) for a in arrays]
+        out = fn(*ts)
+        g_rng = np.random.default_rng(9)
+        g = g_rng.standard_normal(tuple(out.shape)).astype(np.float32)
+        (out * T(g, device)).sum().backward()
+        return [A(out)] + [A(t.grad) for t in ts if t.grad is not None]
+
+    def same(fn, *arrays):
+        cpu, gpu = run("cpu", fn, arrays), run("gpu", fn, arrays)
+        assert len(cpu) == len(gpu) > 1
+        for want, got in zip(cpu, gpu):
+            assert want.dtype == got.dtype == np.float32
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+    x = (rng.standard_normal((rows, c)) * 3).astype(np.float32)
+    y = rng.integers(0, c, rows)
+    y[1] = 2
+    w = rng.uniform(0.5, 2.0, c).astype(np.float32)
+    for kw in [dict(), dict(ignore_index=2), dict(label_smoothing=0.2), dict(reduction="none", ignore_index=2, label_smoothing=0.1)]:
+        same(lambda x_, y_: F.cross_entropy(x_, y_, **kw), x, y)
+        same(lambda x_, y_, w_: F.cross_entropy(x_, y_, weight=w_, reduction="sum", **{k: v for k, v in kw.items() if k != "reduction"}), x, y, w)
+    bad = y.copy()
+    bad[-1] = c
+    for device in ["cpu", "gpu"]:
+        with pytest.raises(IndexError, match=f"Target {c} is out of bounds"):
+            F.cross_entropy(T(x, device), T(bad, device))
+
+    xs = (rng.standard_normal((2, rows, c)) * 2 + 1).astype(np.float32)
+    same(lambda x_: F.layer_norm(x_, (c,)), xs)
+    same(lambda x_: F.rms_norm(x_, (c,), eps=1e-5), xs)
+    same(lambda x_: F.group_norm(x_.reshape(2, rows, c, 1), 1 if rows % 2 else 2), xs)
+
+    b, h, l, s, e, ev = 2, 2, rows, c % 7 + 4, 4, 3
+    q = rng.standard_normal((b, h, l, e)).astype(np.float32)
+    k = rng.standard_normal((b, h, s, e)).astype(np.float32)
+    v = rng.standard_normal((b, h, s, ev)).astype(np.float32)
+    m = rng.standard_normal((l, s)).astype(np.float32)
+    keep = rng.uniform(size=(b, 1, l, s)) > 0.3
+    keep[..., 0] = True
+    same(F.scaled_dot_product_attention, q, k, v)
+    same(lambda q_, k_, v_: F.scaled_dot_product_attention(q_, k_, v_, is_causal=True, scale=0.3), q, k, v)
+    same(lambda q_, k_, v_, m_: F.scaled_dot_product_attention(q_, k_, v_, attn_mask=m_), q, k, v, m)
+    same(lambda q_, k_, v_, m_: F.scaled_dot_product_attention(q_, k_, v_, attn_mask=m_), q, k, v, keep)

@@ -10,6 +10,7 @@ pub mod device;
 pub mod host;
 pub mod index;
 pub mod kernels;
+pub mod nn;
 pub mod pool;
 pub mod shaders;
 pub mod stream;

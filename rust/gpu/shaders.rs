@@ -17,6 +17,7 @@ pub enum Family {
     Optim,
     Index,
     Conv,
+    Nn,
 }
 
 impl Family {
@@ -29,6 +30,7 @@ impl Family {
             Family::Optim => include_str!("../../shaders/optim.wgsl"),
             Family::Index => include_str!("../../shaders/index.wgsl"),
             Family::Conv => include_str!("../../shaders/conv.wgsl"),
+            Family::Nn => include_str!("../../shaders/nn.wgsl"),
         }
     }
 }

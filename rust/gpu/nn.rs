@@ -1,0 +1,355 @@
+//! GPU (WGSL) kernels of the fused nn ops in float32: softmax cross entropy, normalisation over
+//! the last dim and scaled dot-product attention, forward and backward, with the semantics of
+//! `cpu/nn.rs` and `cpu/attention.rs`.
+//!
+//! The row kernels live in `shaders/nn.wgsl` (one workgroup per row); attention's products go
+//! through the GPU matmul on strided views. Every function returns `Ok(None)` where a tensor is
+//! not float32 (int64 for targets) or not contiguous, and backend.rs then runs the CPU kernel on
+//! host copies. Outputs are the caller's fresh tensors; input offsets go in the params.
+
+use super::kernels::{buffer, gpu_of, matmul};
+use super::shaders::Family;
+use crate::cpu::attention::Attn;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::tensor::Tensor;
+
+fn all_f32(ts: &[&Tensor]) -> bool {
+    ts.iter()
+        .all(|t| t.dtype() == DType::F32 && t.is_contiguous())
+}
+
+/// Outputs are written from element 0 of their buffer.
+fn fresh_outputs(ts: &[&Tensor]) -> bool {
+    ts.iter()
+        .all(|t| t.is_contiguous() && t.layout().offset == 0)
+}
+
+fn f32_bits(v: f64) -> u32 {
+    (v as f32).to_bits()
+}
+
+fn off(t: &Tensor) -> u32 {
+    t.layout().offset as u32
+}
+
+/// A device copy of host `values` as float32.
+fn upload_f32(like: &Tensor, values: &[f64]) -> Result<Tensor> {
+    let t = Tensor::for_overwrite(&[values.len().max(1)], DType::F32, like.device())?;
+    let bytes: Vec<u8> = values
+        .iter()
+        .flat_map(|&v| (v as f32).to_le_bytes())
+        .collect();
+    gpu_of(like).upload(buffer(&t), 0, &bytes);
+    Ok(t)
+}
+
+/// Params shared by the cross-entropy kernels; `None` where the dtypes have no kernel here.
+fn ce_params(
+    x: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    smoothing: f64,
+) -> Option<Vec<u32>> {
+    let mut ins = vec![x];
+    ins.extend(weight);
+    if !all_f32(&ins) || target.dtype() != DType::I64 || !target.is_contiguous() {
+        return None;
+    }
+    let (n, c) = (x.shape()[0], x.shape()[1]);
+    let flags = weight.is_some() as u32 | ((smoothing > 0.0) as u32) << 1;
+    let ii = ignore_index as u64;
+    Some(vec![
+        n as u32,
+        c as u32,
+        flags,
+        ii as u32,
+        (ii >> 32) as u32,
+        f32_bits(smoothing),
+        off(x),
+        2 * off(target),
+        weight.map_or(0, off),
+    ])
+}
+
+/// Per-row losses and `mean` denominators. An out-of-range target is an error as on the CPU,
+/// which needs one 4-byte read of a flag the kernel sets (the caller reads `denom` next anyway).
+pub fn cross_entropy(
+    x: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    smoothing: f64,
+    loss: &Tensor,
+    denom: &Tensor,
+) -> Result<Option<Result<()>>> {
+    let Some(params) = ce_params(x, target, weight, ignore_index, smoothing) else {
+        return Ok(None);
+    };
+    if !all_f32(&[loss, denom]) || !fresh_outputs(&[loss, denom]) {
+        return Ok(None);
+    }
+    let (n, c) = (x.shape()[0], x.shape()[1]);
+    if n == 0 {
+        return Ok(Some(Ok(())));
+    }
+    let gpu = gpu_of(x);
+    let bad = Tensor::for_overwrite(&[1], DType::I32, x.device())?;
+    gpu.upload(buffer(&bad), 0, &u32::MAX.to_le_bytes());
+    let k = gpu.kernel(Family::Nn, "cross_entropy", &[])?;
+    // Without a weight the logits stand in at its binding (read only, never read there).
+    let w = weight.unwrap_or(x);
+    gpu.dispatch(
+        &k,
+        &params,
+        &[
+            buffer(loss),
+            buffer(denom),
+            buffer(&bad),
+            buffer(x),
+            buffer(target),
+            buffer(w),
+        ],
+        n as u32,
+    );
+    let word = gpu.download(buffer(&bad), 0, 4);
+    let row = u32::from_le_bytes(word[..4].try_into().expect("4 bytes"));
+    if row == u32::MAX {
+        return Ok(Some(Ok(())));
+    }
+    let at = (target.layout().offset + row as usize) as u64 * 8;
+    let t = i64::from_le_bytes(
+        gpu.download(buffer(target), at, 8)[..8]
+            .try_into()
+            .expect("8 bytes"),
+    );
+    Ok(Some(Err(Error::Index(format!(
+        "Target {t} is out of bounds for {c} classes (row {row})"
+    )))))
+}
+
+/// `dx[i, k] = scale[i] * d loss_i / d x[i, k]` (the scales are uploaded, not read back).
+pub fn cross_entropy_backward(
+    x: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    smoothing: f64,
+    scale: &[f64],
+    dx: &Tensor,
+) -> Result<Option<()>> {
+    let Some(params) = ce_params(x, target, weight, ignore_index, smoothing) else {
+        return Ok(None);
+    };
+    if !all_f32(&[dx]) || !fresh_outputs(&[dx]) {
+        return Ok(None);
+    }
+    let n = x.shape()[0];
+    if x.numel() == 0 {
+        return Ok(Some(()));
+    }
+    let gpu = gpu_of(x);
+    let scale = upload_f32(x, scale)?;
+    let k = gpu.kernel(Family::Nn, "cross_entropy_backward", &[])?;
+    let w = weight.unwrap_or(x);
+    gpu.dispatch(
+        &k,
+        &params,
+        &[
+            buffer(dx),
+            buffer(x),
+            buffer(target),
+            buffer(w),
+            buffer(&scale),
+        ],
+        n as u32,
+    );
+    Ok(Some(()))
+}
+
+/// Normalises each row over the last dim, writing `y` and each row's mean and rstd.
+pub fn norm_rows(
+    x: &Tensor,
+    eps: f64,
+    center: bool,
+    y: &Tensor,
+    mean: &Tensor,
+    rstd: &Tensor,
+) -> Result<Option<()>> {
+    if !all_f32(&[x, y, mean, rstd]) || !fresh_outputs(&[y, mean, rstd]) {
+        return Ok(None);
+    }
+    let k = *x.shape().last().expect("a row dim");
+    let rows = x.numel() / k.max(1);
+    if rows == 0 || k == 0 {
+        return Ok(Some(()));
+    }
+    let gpu = gpu_of(x);
+    let kernel = gpu.kernel(Family::Nn, "norm_rows", &[])?;
+    let params = [rows as u32, k as u32, center as u32, f32_bits(eps), off(x)];
+    gpu.dispatch(
+        &kernel,
+        &params,
+        &[buffer(y), buffer(mean), buffer(rstd), buffer(x)],
+        rows as u32,
+    );
+    Ok(Some(()))
+}
+
+/// Gradient of `norm_rows` from the saved mean and rstd.
+pub fn norm_rows_backward(
+    x: &Tensor,
+    g: &Tensor,
+    center: bool,
+    mean: &Tensor,
+    rstd: &Tensor,
+    dx: &Tensor,
+) -> Result<Option<()>> {
+    if !all_f32(&[x, g, mean, rstd, dx]) || !fresh_outputs(&[dx]) {
+        return Ok(None);
+    }
+    let k = *x.shape().last().expect("a row dim");
+    let rows = x.numel() / k.max(1);
+    if rows == 0 || k == 0 {
+        return Ok(Some(()));
+    }
+    let gpu = gpu_of(x);
+    let kernel = gpu.kernel(Family::Nn, "norm_rows_backward", &[])?;
+    let params = [
+        rows as u32,
+        k as u32,
+        center as u32,
+        off(x),
+        off(g),
+        off(mean),
+        off(rstd),
+    ];
+    gpu.dispatch(
+        &kernel,
+        &params,
+        &[buffer(dx), buffer(x), buffer(g), buffer(mean), buffer(rstd)],
+        rows as u32,
+    );
+    Ok(Some(()))
+}
+
+/// `t` (contiguous, `b` blocks of `[r, c]`) viewed as `[b, r, c]`, or transposed as `[b, c, r]`.
+fn view3(t: &Tensor, b: usize, r: usize, c: usize, transposed: bool) -> Tensor {
+    let (shape, strides) = if transposed {
+        (vec![b, c, r], vec![r * c, 1, c])
+    } else {
+        (vec![b, r, c], vec![r * c, c, 1])
+    };
+    t.with_layout(Layout {
+        shape: shape.into(),
+        strides,
+        offset: t.layout().offset,
+    })
+}
+
+/// `a @ b` per batch-head on the GPU, into a fresh contiguous `[b, .., ..]` tensor.
+fn bmm(a: &Tensor, b: &Tensor, batch: usize) -> Result<Tensor> {
+    Ok(matmul(a, b, &[batch])?.expect("a float32 matmul"))
+}
+
+/// Copies the fresh contiguous `src` into the caller's output `dst` (same element count).
+fn store(src: &Tensor, dst: &Tensor) {
+    gpu_of(dst).copy(
+        buffer(src),
+        0,
+        buffer(dst),
+        (dst.layout().offset * 4) as u64,
+        (dst.numel() * 4) as u64,
+    );
+}
+
+/// Probabilities `p [b, l, s]` and output `o [b, l, ev]`: scores by matmul, then one masked
+/// scaled softmax per row, then `p @ v`.
+pub fn attention(
+    a: &Attn,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+    p: &Tensor,
+    o: &Tensor,
+) -> Result<Option<()>> {
+    let mut ts = vec![q, k, v, p, o];
+    ts.extend(mask);
+    if !all_f32(&ts) || !fresh_outputs(&[p, o]) {
+        return Ok(None);
+    }
+    let (b, l, s, e, ev) = (a.b, a.l, a.s, a.e, a.ev);
+    let rows = b * l;
+    if rows == 0 {
+        return Ok(Some(()));
+    }
+    let gpu = gpu_of(q);
+    if s > 0 {
+        let scores = bmm(&view3(q, b, l, e, false), &view3(k, b, s, e, true), b)?;
+        let flags = mask.is_some() as u32 | (a.causal as u32) << 1;
+        let params = [
+            rows as u32,
+            l as u32,
+            s as u32,
+            flags,
+            f32_bits(a.scale),
+            mask.map_or(0, off),
+        ];
+        let kernel = gpu.kernel(Family::Nn, "attention_softmax", &[])?;
+        // Without a mask the scores stand in at its binding (read only, never read there).
+        let m = mask.unwrap_or(&scores);
+        gpu.dispatch(
+            &kernel,
+            &params,
+            &[buffer(p), buffer(&scores), buffer(m)],
+            rows as u32,
+        );
+    }
+    let out = bmm(&view3(p, b, l, s, false), &view3(v, b, s, ev, false), b)?;
+    store(&out, o);
+    Ok(Some(()))
+}
+
+/// Gradients `dq [b,l,e]`, `dk [b,s,e]`, `dv [b,s,ev]` from the saved probabilities.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_backward(
+    a: &Attn,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    p: &Tensor,
+    go: &Tensor,
+    dq: &Tensor,
+    dk: &Tensor,
+    dv: &Tensor,
+) -> Result<Option<()>> {
+    if !all_f32(&[q, k, v, p, go, dq, dk, dv]) || !fresh_outputs(&[dq, dk, dv]) {
+        return Ok(None);
+    }
+    let (b, l, s, e, ev) = (a.b, a.l, a.s, a.e, a.ev);
+    let gpu = gpu_of(q);
+    // dv = p^T @ go
+    let dv_ = bmm(&view3(p, b, l, s, true), &view3(go, b, l, ev, false), b)?;
+    store(&dv_, dv);
+    // dp = go @ v^T, then ds = p * (dp - rowsum(dp * p)) * scale in place
+    let ds = bmm(&view3(go, b, l, ev, false), &view3(v, b, s, ev, true), b)?;
+    let rows = b * l;
+    if rows > 0 && s > 0 {
+        let kernel = gpu.kernel(Family::Nn, "attention_softmax_backward", &[])?;
+        gpu.dispatch(
+            &kernel,
+            &[rows as u32, s as u32, f32_bits(a.scale), off(p)],
+            &[buffer(&ds), buffer(p)],
+            rows as u32,
+        );
+    }
+    // dq = ds @ k ; dk = ds^T @ q
+    let dq_ = bmm(&view3(&ds, b, l, s, false), &view3(k, b, s, e, false), b)?;
+    store(&dq_, dq);
+    let dk_ = bmm(&view3(&ds, b, l, s, true), &view3(q, b, l, e, false), b)?;
+    store(&dk_, dk);
+    Ok(Some(()))
+}
