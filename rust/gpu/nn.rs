@@ -243,7 +243,7 @@ fn view3(t: &Tensor, b: usize, r: usize, c: usize, transposed: bool) -> Tensor {
         (vec![b, r, c], vec![r * c, c, 1])
     };
     t.with_layout(Layout {
-        shape: shape.into(),
+        shape,
         strides,
         offset: t.layout().offset,
     })
