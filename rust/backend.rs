@@ -269,10 +269,10 @@ pub fn cross_entropy_backward(
     weight: Option<&Tensor>,
     ignore_index: i64,
     smoothing: f64,
-    scale: &[f64],
+    scale: &Tensor,
     dx: &Tensor,
 ) -> Result<()> {
-    let (ins, present) = with_some(&[x, target], &[weight]);
+    let (ins, present) = with_some(&[x, target, scale], &[weight]);
     routed_into(
         &ins,
         &[dx],
@@ -288,14 +288,14 @@ pub fn cross_entropy_backward(
             )
         },
         |i, o| {
-            let w = optional(&present, &i[2..]);
+            let w = optional(&present, &i[3..]);
             cpu::fused::cross_entropy_backward(
                 i[0],
                 i[1],
                 w[0],
                 ignore_index,
                 smoothing,
-                scale,
+                &i[2].to_vec::<f64>(),
                 o[0],
             )
         },

@@ -197,12 +197,12 @@ pub enum Op {
     Conv2d {
         geom: crate::cpu::conv::Conv2dGeom,
     },
-    /// Softmax cross entropy of `[n, c]` logits against class indices (input: the logits).
+    /// Softmax cross entropy of `[n, c]` logits against class indices (input: the logits; saved:
+    /// logits, int64 targets, the 0-d total weight of the mean, the class weight if any).
     CrossEntropy {
         ignore_index: i64,
         smoothing: f64,
         reduction: Reduction,
-        total_weight: f64,
     },
     /// Scaled dot-product attention, inputs `[query, key, value]`.
     Attention {

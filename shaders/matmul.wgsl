@@ -13,6 +13,8 @@
 const BM: u32 = 128u;
 const BN: u32 = 128u;
 const BK: u32 = 8u;
+const A_COLUMN_MAJOR: bool = {A_COLUMN_MAJOR};
+const B_COLUMN_MAJOR: bool = {B_COLUMN_MAJOR};
 
 var<workgroup> tile_a: array<vec4<f32>, 256>; // [k][m / 4]
 var<workgroup> tile_b: array<vec4<f32>, 256>; // [k][n / 4]
@@ -67,13 +69,24 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let sbn = P[s + 3u];
     let ty = lid / 16u;
     let tx = lid % 16u;
-    // The slice each invocation stages: A rows 4·(lid / 8).. at column lid % 8 (eight
-    // neighbours read 32 contiguous bytes of a row-major A), B row lid / 32 at columns
-    // 4·(lid % 32).. (neighbours read contiguous 16-byte runs of a row-major B).
-    let la_m = m0 + 4u * (lid / 8u);
-    let la_k = lid % 8u;
-    let lb_k = lid / 32u;
-    let lb_n = n0 + 4u * (lid % 32u);
+    // The slice each invocation stages is four rows of A at one k (slot = which four) and four
+    // columns of B at one k, mapped so that neighbouring invocations read neighbouring memory:
+    // along k where the operand is contiguous in k (row-major A, column-major B: eight
+    // neighbours read 32 bytes), along m or n otherwise (16-byte runs).
+    var la_k = lid % 8u;
+    var la_slot = lid / 8u;
+    if (A_COLUMN_MAJOR) {
+        la_k = lid / 32u;
+        la_slot = lid % 32u;
+    }
+    var lb_k = lid / 32u;
+    var lb_slot = lid % 32u;
+    if (B_COLUMN_MAJOR) {
+        lb_k = lid % 8u;
+        lb_slot = lid / 8u;
+    }
+    let la_m = m0 + 4u * la_slot;
+    let lb_n = n0 + 4u * lb_slot;
     var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
     var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
     var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
@@ -93,7 +106,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
                 }
             }
         }
-        tile_a[la_k * 32u + lid / 8u] = va;
+        tile_a[la_k * 32u + la_slot] = va;
         var vb = vec4<f32>(0.0);
         let kb = k0 + lb_k;
         if (kb < K) {
@@ -104,7 +117,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
                 }
             }
         }
-        tile_b[lb_k * 32u + lid % 32u] = vb;
+        tile_b[lb_k * 32u + lb_slot] = vb;
         workgroupBarrier();
         for (var k = 0u; k < BK; k++) {
             let a0 = tile_a[k * 32u + ty];

@@ -423,20 +423,16 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             ignore_index,
             smoothing,
             reduction,
-            total_weight,
-        } => {
-            let weight = s.get(2);
-            one(crate::ops::nn::cross_entropy_backward(
-                &s[0],
-                &s[1],
-                weight,
-                g,
-                *ignore_index,
-                *smoothing,
-                *reduction,
-                *total_weight,
-            ))
-        }
+        } => one(crate::ops::nn::cross_entropy_backward(
+            &s[0],
+            &s[1],
+            s.get(3),
+            g,
+            *ignore_index,
+            *smoothing,
+            *reduction,
+            &s[2],
+        )),
         Op::Attention { attn } => {
             let (dq, dk, dv) =
                 crate::ops::nn::attention_backward(attn, &s[0], &s[1], &s[2], &s[3], g)?;

@@ -751,7 +751,15 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
         ]
         .map(|s| s as u32),
     );
-    let kernel = gpu.kernel(Family::Matmul, "matmul", &[])?;
+    // Operands contiguous along m (A) or k (B) are staged with another thread mapping.
+    let flag = |b: bool| if b { "true" } else { "false" };
+    let a_col = la.strides[na - 2] == 1 && la.strides[na - 1] != 1;
+    let b_col = lb.strides[nb - 2] == 1 && lb.strides[nb - 1] != 1;
+    let kernel = gpu.kernel(
+        Family::Matmul,
+        "matmul",
+        &[("A_COLUMN_MAJOR", flag(a_col)), ("B_COLUMN_MAJOR", flag(b_col))],
+    )?;
     gpu.dispatch(
         &kernel,
         &p,

@@ -34,16 +34,6 @@ fn off(t: &Tensor) -> u32 {
     t.layout().offset as u32
 }
 
-/// A device copy of host `values` as float32.
-fn upload_f32(like: &Tensor, values: &[f64]) -> Result<Tensor> {
-    let t = Tensor::for_overwrite(&[values.len().max(1)], DType::F32, like.device())?;
-    let bytes: Vec<u8> = values
-        .iter()
-        .flat_map(|&v| (v as f32).to_le_bytes())
-        .collect();
-    gpu_of(like).upload(buffer(&t), 0, &bytes);
-    Ok(t)
-}
 
 /// Params shared by the cross-entropy kernels; `None` where the dtypes have no kernel here.
 fn ce_params(
@@ -130,20 +120,20 @@ pub fn cross_entropy(
     )))))
 }
 
-/// `dx[i, k] = scale[i] * d loss_i / d x[i, k]` (the scales are uploaded, not read back).
+/// `dx[i, k] = scale[i] * d loss_i / d x[i, k]`, the scales a float32 tensor on the device.
 pub fn cross_entropy_backward(
     x: &Tensor,
     target: &Tensor,
     weight: Option<&Tensor>,
     ignore_index: i64,
     smoothing: f64,
-    scale: &[f64],
+    scale: &Tensor,
     dx: &Tensor,
 ) -> Result<Option<()>> {
     let Some(params) = ce_params(x, target, weight, ignore_index, smoothing) else {
         return Ok(None);
     };
-    if !all_f32(&[dx]) || !fresh_outputs(&[dx]) {
+    if !all_f32(&[dx, scale]) || !fresh_outputs(&[dx, scale]) {
         return Ok(None);
     }
     let n = x.shape()[0];
@@ -151,7 +141,6 @@ pub fn cross_entropy_backward(
         return Ok(Some(()));
     }
     let gpu = gpu_of(x);
-    let scale = upload_f32(x, scale)?;
     let k = gpu.kernel(Family::Nn, "cross_entropy_backward", &[])?;
     let w = weight.unwrap_or(x);
     gpu.dispatch(
@@ -162,7 +151,7 @@ pub fn cross_entropy_backward(
             buffer(x),
             buffer(target),
             buffer(w),
-            buffer(&scale),
+            buffer(scale),
         ],
         n as u32,
     );

@@ -242,14 +242,15 @@ pub fn cross_entropy(
     let loss = Tensor::for_overwrite(&[n], dtype, x.device())?;
     let denom = Tensor::for_overwrite(&[n], dtype, x.device())?;
     backend::cross_entropy(&x, &t, w.as_ref(), ignore_index, smoothing, &loss, &denom)?;
-    let total_weight = denom.to_vec::<f64>().iter().sum::<f64>();
+    // The mean's divisor stays on the device: no read back per step.
+    let total = super::reduce::sum(&denom, &[], false)?;
     let out = match reduction {
         Reduction::None => loss,
         Reduction::Sum => super::reduce::sum(&loss, &[], false)?,
-        Reduction::Mean => super::elementwise::binary_scalar(
+        Reduction::Mean => super::elementwise::binary(
             crate::op::BinaryOp::Div,
             &super::reduce::sum(&loss, &[], false)?,
-            super::Scalar::Float(total_weight),
+            &total,
         )?,
     };
     let out = to_dtype(&out, logits.dtype())?;
@@ -257,16 +258,17 @@ pub fn cross_entropy(
         ignore_index,
         smoothing,
         reduction,
-        total_weight,
     };
-    let mut saved: Vec<&Tensor> = vec![logits, &t];
+    let mut saved: Vec<&Tensor> = vec![logits, &t, &total];
     if let Some(w) = &w {
         saved.push(w);
     }
     Ok(record(op, &[logits], &saved, false, out))
 }
 
-/// Gradient of a cross-entropy node with respect to its logits.
+/// Gradient of a cross-entropy node with respect to its logits; `total` is the 0-d divisor of
+/// the mean reduction.
+#[allow(clippy::too_many_arguments)]
 pub fn cross_entropy_backward(
     logits: &Tensor,
     target: &Tensor,
@@ -275,7 +277,7 @@ pub fn cross_entropy_backward(
     ignore_index: i64,
     smoothing: f64,
     reduction: Reduction,
-    total_weight: f64,
+    total: &Tensor,
 ) -> Result<Tensor> {
     if is_grad_enabled() {
         bail!(
@@ -286,11 +288,17 @@ pub fn cross_entropy_backward(
     let x = contiguous(&float_compute(logits, "cross_entropy")?)?;
     let dtype = x.dtype();
     let (n, c) = (x.shape()[0], x.shape()[1]);
-    let scale: Vec<f64> = match reduction {
-        Reduction::None => to_dtype(g, DType::F64)?.to_vec::<f64>(),
-        Reduction::Sum => vec![g.item_f64()?; n],
-        Reduction::Mean => vec![g.item_f64()? / total_weight; n],
+    // Each row's factor, computed where the tensors live.
+    let g = to_dtype(&g.detach(), dtype)?;
+    let per_row = match reduction {
+        Reduction::None => g,
+        Reduction::Sum => super::view::expand(&g, &[n as isize])?,
+        Reduction::Mean => super::view::expand(
+            &super::elementwise::binary(crate::op::BinaryOp::Div, &g, &total.detach())?,
+            &[n as isize],
+        )?,
     };
+    let scale = backend::cast(&per_row, dtype)?;
     let dx = Tensor::for_overwrite(&[n, c], dtype, x.device())?;
     backend::cross_entropy_backward(&x, target, weight, ignore_index, smoothing, &scale, &dx)?;
     to_dtype(&dx, logits.dtype())
