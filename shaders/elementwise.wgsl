@@ -27,12 +27,14 @@ fn map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
        @builtin(local_invocation_index) lid: u32) {
     let first = group_index(wid, nwg) * 1024u + lid;
     let n = P[0];
+    // Contiguous variants read their operands' offsets once (b0 is the output's).
+{BASES}
     for (var j = 0u; j < 4u; j++) {
         let i = first + j * 256u;
         if (i >= n) {
             return;
         }
 {LOADS}
-        out[operand(0u, i)] = {OUT}({EXPR});
+        out[{OUT_AT}] = {OUT}({EXPR});
     }
 }

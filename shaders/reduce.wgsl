@@ -41,10 +41,32 @@ fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let r1 = min(r0 + P[2], P[1]);
     var v: {CT} = {IDENTITY};
     var vi = 0u;
-    for (var r = r0 + lid; r < r1; r += 256u) {
+    // Four loads in flight per iteration where the range allows, then the tail.
+    let one_dim = nr == 1u;
+    let stride = P[red_at + 2u * nr];
+    var r = r0 + lid;
+    for (; one_dim && r + 768u < r1; r += 1024u) {
+        let e0 = {CT}(x[base + r * stride]);
+        let e1 = {CT}(x[base + (r + 256u) * stride]);
+        let e2 = {CT}(x[base + (r + 512u) * stride]);
+        let e3 = {CT}(x[base + (r + 768u) * stride]);
+        var ni = fold_index(v, vi, e0, r);
+        v = fold(v, vi, e0, r);
+        vi = ni;
+        ni = fold_index(v, vi, e1, r + 256u);
+        v = fold(v, vi, e1, r + 256u);
+        vi = ni;
+        ni = fold_index(v, vi, e2, r + 512u);
+        v = fold(v, vi, e2, r + 512u);
+        vi = ni;
+        ni = fold_index(v, vi, e3, r + 768u);
+        v = fold(v, vi, e3, r + 768u);
+        vi = ni;
+    }
+    for (; r < r1; r += 256u) {
         var at: u32;
-        if (nr == 1u) {
-            at = base + r * P[red_at + 2u]; // one reduced dim: no unravelling
+        if (one_dim) {
+            at = base + r * stride; // one reduced dim: no unravelling
         } else {
             at = base + strided_offset(r, nr, red_at, red_at + nr);
         }

@@ -207,11 +207,20 @@ fn map_kernel(
             );
             format!("in{binding}")
         };
-        loads += &format!(
-            "        let {name} = {ct}({array}[operand({}u, i)]);\n",
-            k + 1
-        );
+        let at = if key.contig {
+            format!("b{} + i", k + 1)
+        } else {
+            format!("operand({}u, i)", k + 1)
+        };
+        loads += &format!("        let {name} = {ct}({array}[{at}]);\n");
     }
+    let bases: String = if key.contig {
+        (0..=inputs.len())
+            .map(|k| format!("    let b{k} = P[2u + P[1] + {k}u * (P[1] + 1u)];\n"))
+            .collect()
+    } else {
+        String::new()
+    };
     let nops = (inputs.len() + 1).to_string();
     gpu.kernel(
         Family::Elementwise,
@@ -223,6 +232,8 @@ fn map_kernel(
             ("EXPR", expr),
             ("CONTIG", if key.contig { "true" } else { "false" }),
             ("NOPS", &nops),
+            ("BASES", &bases),
+            ("OUT_AT", if key.contig { "b0 + i" } else { "operand(0u, i)" }),
         ],
     )
 }
