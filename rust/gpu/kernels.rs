@@ -233,7 +233,14 @@ fn map_kernel(
             ("CONTIG", if key.contig { "true" } else { "false" }),
             ("NOPS", &nops),
             ("BASES", &bases),
-            ("OUT_AT", if key.contig { "b0 + i" } else { "operand(0u, i)" }),
+            (
+                "OUT_AT",
+                if key.contig {
+                    "b0 + i"
+                } else {
+                    "operand(0u, i)"
+                },
+            ),
         ],
     )
 }
@@ -769,7 +776,10 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
     let kernel = gpu.kernel(
         Family::Matmul,
         "matmul",
-        &[("A_COLUMN_MAJOR", flag(a_col)), ("B_COLUMN_MAJOR", flag(b_col))],
+        &[
+            ("A_COLUMN_MAJOR", flag(a_col)),
+            ("B_COLUMN_MAJOR", flag(b_col)),
+        ],
     )?;
     gpu.dispatch(
         &kernel,

@@ -34,7 +34,6 @@ fn off(t: &Tensor) -> u32 {
     t.layout().offset as u32
 }
 
-
 /// Params shared by the cross-entropy kernels; `None` where the dtypes have no kernel here.
 fn ce_params(
     x: &Tensor,

@@ -51,10 +51,7 @@ impl Scalar {
         let dtype = self.dtype_next_to(other.dtype());
         let exact = !matches!(self, Scalar::Int(i) if i.unsigned_abs() > 1 << 53);
         if other.device() != Device::Cpu && exact {
-            // Written in place by one queued kernel: no staging upload per scalar.
-            let t = Tensor::for_overwrite(&[], dtype, other.device())?;
-            t.fill_raw(self.value());
-            return Ok(t);
+            return gpu_scalar(dtype, self.value(), other.device());
         }
         let t = Tensor::zeros(&[], dtype, Device::Cpu)?;
         match (self, dtype) {
@@ -63,6 +60,31 @@ impl Scalar {
         }
         to_device(&t, other.device())
     }
+}
+
+/// A 0-d GPU tensor holding `value`, shared by every op that uses the same number: the
+/// operand tensors of Python scalars are never exposed or written, so one queued fill serves
+/// them all (a training loop's `* 0.5` costs one dispatch, not two).
+fn gpu_scalar(dtype: DType, value: f64, device: Device) -> Result<Tensor> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Cache = HashMap<(Device, DType, u64), Tensor>;
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    let key = (device, dtype, value.to_bits());
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(t) = cache.get(&key) {
+        return Ok(t.clone());
+    }
+    if cache.len() >= 1024 {
+        cache.clear(); // a loop over ever-new numbers: keep the cache small
+    }
+    let t = Tensor::for_overwrite(&[], dtype, device)?;
+    t.fill_raw(value);
+    cache.insert(key, t.clone());
+    Ok(t)
 }
 
 /// `x` converted to `dtype` (the same tensor when it already is), recorded for autograd.
