@@ -117,3 +117,46 @@ fn remainder_i32(a: i32, b: i32) -> i32 {
     let r = a % b;
     return select(r, r + b, r != 0 && ((r < 0) != (b < 0)));
 }
+
+// int64 as two u32 words (low, high), two's complement, wrapping like the CPU's.
+fn i64_add(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    let lo = a.x + b.x;
+    return vec2<u32>(lo, a.y + b.y + select(0u, 1u, lo < a.x));
+}
+
+fn i64_sub(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    return vec2<u32>(a.x - b.x, a.y - b.y - select(0u, 1u, a.x < b.x));
+}
+
+fn i64_neg(a: vec2<u32>) -> vec2<u32> {
+    return i64_sub(vec2<u32>(0u), a);
+}
+
+fn i64_negative(a: vec2<u32>) -> bool {
+    return (a.y & 0x80000000u) != 0u;
+}
+
+fn i64_lt(a: vec2<u32>, b: vec2<u32>) -> bool {
+    return bitcast<i32>(a.y) < bitcast<i32>(b.y) || (a.y == b.y && a.x < b.x);
+}
+
+// The full 64-bit product of two u32, from 16-bit halves.
+fn u32_wide_mul(a: u32, b: u32) -> vec2<u32> {
+    let a0 = a & 0xffffu;
+    let a1 = a >> 16u;
+    let b0 = b & 0xffffu;
+    let b1 = b >> 16u;
+    let p00 = a0 * b0;
+    let p01 = a0 * b1;
+    let p10 = a1 * b0;
+    let mid = p01 + p10;
+    let mid_carry = select(0u, 0x10000u, mid < p01);
+    let lo = p00 + (mid << 16u);
+    let hi = a1 * b1 + (mid >> 16u) + mid_carry + select(0u, 1u, lo < p00);
+    return vec2<u32>(lo, hi);
+}
+
+fn i64_mul(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    let low = u32_wide_mul(a.x, b.x);
+    return vec2<u32>(low.x, low.y + a.x * b.y + a.y * b.x);
+}

@@ -313,15 +313,61 @@ fn unary_expr(op: UnaryOp, dtype: DType) -> Option<&'static str> {
 }
 
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Option<Tensor>> {
-    let Some(expr) = unary_expr(op, x.dtype()) else {
-        return Ok(None);
-    };
     let dtype = if op == UnaryOp::LogicalNot {
         DType::Bool
     } else {
         x.dtype()
     };
+    if x.dtype() == DType::I64 {
+        let Some(expr) = unary_i64_expr(op) else {
+            return Ok(None);
+        };
+        let out = fresh(x.shape(), dtype, x)?;
+        return Ok(map(&out, &[("x", x)], expr, &[], true)?.then_some(out));
+    }
+    let Some(expr) = unary_expr(op, x.dtype()) else {
+        return Ok(None);
+    };
     map_new(x.shape(), dtype, &[("x", x)], expr, &[])
+}
+
+/// int64 ops on two-word values (common.wgsl's `i64_*`); the others take the host path.
+fn unary_i64_expr(op: UnaryOp) -> Option<&'static str> {
+    use UnaryOp::*;
+    Some(match op {
+        Neg => "i64_neg(x)",
+        Abs => "select(x, i64_neg(x), i64_negative(x))",
+        Sign => "select(select(vec2<u32>(0u), vec2<u32>(1u, 0u), any(x != vec2<u32>(0u))), vec2<u32>(0xffffffffu), i64_negative(x))",
+        Relu => "select(x, vec2<u32>(0u), i64_negative(x))",
+        Floor | Ceil | Round => "x",
+        LogicalNot => "select(0u, 1u, all(x == vec2<u32>(0u)))",
+        BitwiseNot => "~x",
+        _ => return None,
+    })
+}
+
+fn binary_i64_expr(op: BinaryOp) -> Option<&'static str> {
+    use BinaryOp::*;
+    Some(match op {
+        Add => "i64_add(a, b)",
+        Sub => "i64_sub(a, b)",
+        Mul => "i64_mul(a, b)",
+        Maximum => "select(a, b, i64_lt(a, b))",
+        Minimum => "select(a, b, i64_lt(b, a))",
+        Eq => "select(0u, 1u, all(a == b))",
+        Ne => "select(0u, 1u, any(a != b))",
+        Lt => "select(0u, 1u, i64_lt(a, b))",
+        Le => "select(0u, 1u, !i64_lt(b, a))",
+        Gt => "select(0u, 1u, i64_lt(b, a))",
+        Ge => "select(0u, 1u, !i64_lt(a, b))",
+        BitwiseAnd => "a & b",
+        BitwiseOr => "a | b",
+        BitwiseXor => "a ^ b",
+        LogicalAnd => "select(0u, 1u, any(a != vec2<u32>(0u)) && any(b != vec2<u32>(0u)))",
+        LogicalOr => "select(0u, 1u, any(a != vec2<u32>(0u)) || any(b != vec2<u32>(0u)))",
+        LogicalXor => "select(0u, 1u, any(a != vec2<u32>(0u)) != any(b != vec2<u32>(0u)))",
+        Div | Pow | Remainder | FloorDivide | Atan2 => return None,
+    })
 }
 
 fn binary_expr(op: BinaryOp, dtype: DType) -> Option<&'static str> {
@@ -385,6 +431,12 @@ fn binary_expr(op: BinaryOp, dtype: DType) -> Option<&'static str> {
 
 /// `binary` into `out` (the result dtype, the broadcast shape, any view).
 pub fn binary_into(op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor) -> Result<bool> {
+    if a.dtype() == DType::I64 {
+        return match binary_i64_expr(op) {
+            Some(expr) => map(out, &[("a", a), ("b", b)], expr, &[], true),
+            None => Ok(false),
+        };
+    }
     match binary_expr(op, a.dtype()) {
         Some(expr) => map(out, &[("a", a), ("b", b)], expr, &[], false),
         None => Ok(false),
@@ -392,6 +444,12 @@ pub fn binary_into(op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor) -> Result
 }
 
 pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Option<Tensor>> {
+    if matches!(a.dtype(), DType::I64 | DType::F64) {
+        // Selecting moves words: 8-byte dtypes need no arithmetic of their own.
+        let out = fresh(shape, a.dtype(), a)?;
+        let inputs = [("c", c), ("a", a), ("b", b)];
+        return Ok(map(&out, &inputs, "select(b, a, c != 0u)", &[], true)?.then_some(out));
+    }
     map_new(
         shape,
         a.dtype(),
