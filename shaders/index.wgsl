@@ -19,20 +19,6 @@ fn shr64(m: vec2<u32>, s: u32) -> vec2<u32> {
     return vec2<u32>((m.x >> s) | (m.y << (32u - s)), m.y >> s);
 }
 
-fn add64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
-    let lo = a.x + b.x;
-    return vec2<u32>(lo, a.y + b.y + select(0u, 1u, lo < a.x));
-}
-
-fn sub64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
-    return vec2<u32>(a.x - b.x, a.y - b.y - select(0u, 1u, a.x < b.x));
-}
-
-fn neg64(a: vec2<u32>) -> vec2<u32> {
-    return sub64(vec2<u32>(0u, 0u), a);
-}
-
-// a > b and a == b, unsigned.
 fn gt64(a: vec2<u32>, b: vec2<u32>) -> bool {
     return a.y > b.y || (a.y == b.y && a.x > b.x);
 }
@@ -45,10 +31,10 @@ fn round64(m: vec2<u32>, k: u32) -> vec2<u32> {
     if (p < k) { return m; }
     let s = p + 1u - k;
     var q = shr64(m, s);
-    let r = sub64(m, shl64(q, s));
+    let r = i64_sub(m, shl64(q, s));
     let half = shl64(vec2<u32>(1u, 0u), s - 1u);
     if (gt64(r, half) || (all(r == half) && (q.x & 1u) == 1u)) {
-        q = add64(q, vec2<u32>(1u, 0u));
+        q = i64_add(q, vec2<u32>(1u, 0u));
     }
     return shl64(q, s);
 }
@@ -56,7 +42,7 @@ fn round64(m: vec2<u32>, k: u32) -> vec2<u32> {
 // int64 -> float32 through float64, as the CPU's `v as f64 as f32`.
 fn i64_to_f32(v: vec2<u32>) -> f32 {
     let neg = (v.y & 0x80000000u) != 0u;
-    let m = select(v, neg64(v), neg);
+    let m = select(v, i64_neg(v), neg);
     let r = round64(round64(m, 53u), 24u);
     let f = f32(r.y) * 4294967296.0 + f32(r.x);
     return select(f, -f, neg);
@@ -71,7 +57,7 @@ fn f32_to_i64(x: f32) -> vec2<u32> {
     let hi = floor(a / 4294967296.0);
     let lo = a - hi * 4294967296.0;
     let m = vec2<u32>(u32(lo), u32(hi));
-    return select(m, neg64(m), x < 0.0);
+    return select(m, i64_neg(m), x < 0.0);
 }
 
 // int64 -> int32 through float64: saturating.
@@ -295,7 +281,7 @@ fn cumsum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
             f = f + bitcast<f32>(u_x[s]);
             u_out[o] = bitcast<u32>(f);
         } else {
-            w = add64(w, vec2<u32>(u_x[2u * s], u_x[2u * s + 1u]));
+            w = i64_add(w, vec2<u32>(u_x[2u * s], u_x[2u * s + 1u]));
             u_out[2u * o] = w.x;
             u_out[2u * o + 1u] = w.y;
         }
