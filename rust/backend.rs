@@ -414,13 +414,15 @@ pub fn rmsprop(
     cfg: &Rmsprop,
 ) -> Result<()> {
     let (outs, present) = with_some(&[p, square_avg], &[grad_avg, buf]);
-    routed_into(&[g], &outs, no_gpu, |i, o| {
+    let gpu = || gk::rmsprop(p, g, square_avg, grad_avg, buf, cfg);
+    routed_into(&[g], &outs, gpu, |i, o| {
         let opt = optional(&present, &o[2..]);
         cpu::fused::rmsprop(o[0], i[0], o[1], opt[0], opt[1], cfg)
     })
 }
 pub fn adagrad(p: &Tensor, g: &Tensor, sum: &Tensor, cfg: &Adagrad) -> Result<()> {
-    routed_into(&[g], &[p, sum], no_gpu, |i, o| {
+    let gpu = || gk::adagrad(p, g, sum, cfg);
+    routed_into(&[g], &[p, sum], gpu, |i, o| {
         cpu::fused::adagrad(o[0], i[0], o[1], cfg)
     })
 }
@@ -431,7 +433,8 @@ pub fn adamax(
     exp_inf: &Tensor,
     cfg: &Adamax,
 ) -> Result<()> {
-    routed_into(&[g], &[p, exp_avg, exp_inf], no_gpu, |i, o| {
+    let gpu = || gk::adamax(p, g, exp_avg, exp_inf, cfg);
+    routed_into(&[g], &[p, exp_avg, exp_inf], gpu, |i, o| {
         cpu::fused::adamax(o[0], i[0], o[1], o[2], cfg)
     })
 }

@@ -850,59 +850,54 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
 
 // ---- fused optimizer steps (float32, contiguous, checked by rust/optim.rs) ----
 
-use crate::cpu::optim::{Adam, Sgd};
+use crate::cpu::optim::{Adagrad, Adam, Adamax, Rmsprop, Sgd};
 
 fn f32_words(v: &[f64]) -> impl Iterator<Item = u32> + '_ {
     v.iter().map(|&x| (x as f32).to_bits())
 }
 
-fn optim_ready(ts: &[&Tensor]) -> bool {
-    ts.iter()
-        .all(|t| t.dtype() == DType::F32 && t.is_contiguous() && t.layout().offset == 0)
-}
-
-pub fn sgd(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, c: &Sgd) -> Result<Option<()>> {
-    let mut ts = vec![p, g];
-    ts.extend(buf);
-    if !optim_ready(&ts) {
+/// One optimizer update of `entry` over `p` with gradient `g` and the state tensors its
+/// shader binds (s1, s2, s3 in order); an absent optional state binds a one-element scratch
+/// tensor its flags keep the shader from touching. None where a tensor is not a fresh-layout
+/// float32 one (the host path takes those).
+fn optimizer_step(
+    entry: &str,
+    p: &Tensor,
+    g: &Tensor,
+    states: &[Option<&Tensor>],
+    hyper: &[f64],
+    flags: u32,
+    subs: &[(&str, &str)],
+) -> Result<Option<()>> {
+    let ready = |t: &Tensor| t.dtype() == DType::F32 && t.is_contiguous() && t.layout().offset == 0;
+    if !ready(p) || !ready(g) || !states.iter().flatten().all(|t| ready(t)) {
         return Ok(None);
     }
     let gpu = gpu_of(p);
     let n = p.numel();
+    let mut params = vec![n as u32];
+    params.extend(f32_words(hyper));
+    params.push(flags);
+    let scratch = Tensor::for_overwrite(&[1], DType::F32, p.device())?;
+    let mut bufs = vec![buffer(p), buffer(g)];
+    bufs.extend(states.iter().map(|s| buffer(s.unwrap_or(&scratch))));
+    let k = gpu.kernel(Family::Optim, entry, subs)?;
+    gpu.dispatch(&k, &params, &bufs, groups(n, 256));
+    Ok(Some(()))
+}
+
+/// Flags bits the shaders share: 1 maximize, 8 weight decay.
+fn common_flags(maximize: bool, weight_decay: f64) -> u32 {
+    maximize as u32 | ((weight_decay != 0.0) as u32) << 3
+}
+
+pub fn sgd(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, c: &Sgd) -> Result<Option<()>> {
     let flags = c.nesterov as u32
         | (c.maximize as u32) << 1
         | (c.first as u32) << 2
         | ((c.momentum != 0.0) as u32) << 3;
-    let mut params = vec![n as u32];
-    params.extend(f32_words(&[
-        c.lr,
-        c.momentum,
-        1.0 - c.dampening,
-        c.weight_decay,
-    ]));
-    params.push(flags);
-    // Without momentum the state binding is unused by the update; the gradient fills it.
-    let scratch;
-    let state = match buf {
-        Some(b) => buffer(b),
-        None => {
-            scratch = Tensor::for_overwrite(&[1], DType::F32, p.device())?;
-            buffer(&scratch)
-        }
-    };
-    let k = gpu.kernel(
-        Family::Optim,
-        "sgd",
-        &[
-            (
-                "STATE",
-                "@group(0) @binding(4) var<storage, read_write> s2: array<f32>;",
-            ),
-            ("AMSGRAD", ""),
-        ],
-    )?;
-    gpu.dispatch(&k, &params, &[buffer(p), buffer(g), state], groups(n, 256));
-    Ok(Some(()))
+    let hyper = [c.lr, c.momentum, 1.0 - c.dampening, c.weight_decay];
+    optimizer_step("sgd", p, g, &[buf], &hyper, flags, &[("AMSGRAD", "")])
 }
 
 pub fn adam(
@@ -913,20 +908,12 @@ pub fn adam(
     vmax: Option<&Tensor>,
     c: &Adam,
 ) -> Result<Option<()>> {
-    let mut ts = vec![p, g, m, v];
-    ts.extend(vmax);
-    if !optim_ready(&ts) {
-        return Ok(None);
-    }
-    let gpu = gpu_of(p);
-    let n = p.numel();
     let bc1 = 1.0 - c.beta1.powi(c.step as i32);
     let bc2 = 1.0 - c.beta2.powi(c.step as i32);
     // Without weight decay, the decoupled branch with a factor of one changes nothing.
     let decoupled = c.decoupled || c.weight_decay == 0.0;
     let flags = c.amsgrad as u32 | (c.maximize as u32) << 1 | (decoupled as u32) << 2;
-    let mut params = vec![n as u32];
-    params.extend(f32_words(&[
+    let hyper = [
         c.lr,
         c.beta1,
         c.beta2,
@@ -937,27 +924,74 @@ pub fn adam(
         c.eps,
         c.weight_decay,
         1.0 - c.lr * c.weight_decay,
-    ]));
-    params.push(flags);
-    let (state, amsgrad) = if vmax.is_some() {
-        (
-            "@group(0) @binding(4) var<storage, read_write> s2: array<f32>;\n\
-             @group(0) @binding(5) var<storage, read_write> s3: array<f32>;",
-            "second = max(s3[i], v); s3[i] = second;",
-        )
+    ];
+    let mut states = vec![Some(m), Some(v)];
+    let amsgrad = if vmax.is_some() {
+        states.push(vmax);
+        "second = max(s3[i], v); s3[i] = second;"
     } else {
-        (
-            "@group(0) @binding(4) var<storage, read_write> s2: array<f32>;",
-            "",
-        )
+        ""
     };
-    let k = gpu.kernel(
-        Family::Optim,
+    optimizer_step(
         "adam",
-        &[("STATE", state), ("AMSGRAD", amsgrad)],
-    )?;
-    let mut bufs = vec![buffer(p), buffer(g), buffer(m), buffer(v)];
-    bufs.extend(vmax.map(buffer));
-    gpu.dispatch(&k, &params, &bufs, groups(n, 256));
-    Ok(Some(()))
+        p,
+        g,
+        &states,
+        &hyper,
+        flags,
+        &[("AMSGRAD", amsgrad)],
+    )
+}
+
+pub fn rmsprop(
+    p: &Tensor,
+    g: &Tensor,
+    square_avg: &Tensor,
+    grad_avg: Option<&Tensor>,
+    buf: Option<&Tensor>,
+    c: &Rmsprop,
+) -> Result<Option<()>> {
+    let flags = common_flags(c.maximize, c.weight_decay)
+        | (c.centered as u32) << 1
+        | ((c.momentum > 0.0) as u32) << 2;
+    let hyper = [
+        c.lr,
+        c.alpha,
+        1.0 - c.alpha,
+        c.eps,
+        c.weight_decay,
+        c.momentum,
+    ];
+    let states = [Some(square_avg), grad_avg, buf];
+    optimizer_step("rmsprop", p, g, &states, &hyper, flags, &[("AMSGRAD", "")])
+}
+
+pub fn adagrad(p: &Tensor, g: &Tensor, sum: &Tensor, c: &Adagrad) -> Result<Option<()>> {
+    // In f64, as Python computes it from the float step count.
+    let clr = c.lr / (1.0 + (c.step as f64 - 1.0) * c.lr_decay);
+    let flags = common_flags(c.maximize, c.weight_decay);
+    let hyper = [clr, c.eps, c.weight_decay];
+    optimizer_step(
+        "adagrad",
+        p,
+        g,
+        &[Some(sum)],
+        &hyper,
+        flags,
+        &[("AMSGRAD", "")],
+    )
+}
+
+pub fn adamax(
+    p: &Tensor,
+    g: &Tensor,
+    exp_avg: &Tensor,
+    exp_inf: &Tensor,
+    c: &Adamax,
+) -> Result<Option<()>> {
+    let clr = c.lr / (1.0 - c.beta1.powf(c.step as f64));
+    let flags = common_flags(c.maximize, c.weight_decay);
+    let hyper = [c.beta2, clr, c.eps, c.weight_decay, 1.0 - c.beta1];
+    let states = [Some(exp_avg), Some(exp_inf)];
+    optimizer_step("adamax", p, g, &states, &hyper, flags, &[("AMSGRAD", "")])
 }
