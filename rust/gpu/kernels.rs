@@ -540,6 +540,9 @@ fn reduce_code(op: ReduceOp, ct: &str) -> (&'static str, &'static str, &'static 
         "let take = (nan_(b) && (!nan_(a) || bi < ai)) || (!nan_(a) && (b > a || (b == a && bi < ai)));";
     const TAKE_MIN: &str =
         "let take = (nan_(b) && (!nan_(a) || bi < ai)) || (!nan_(a) && (b < a || (b == a && bi < ai)));";
+    if ct == "vec2<u32>" {
+        return reduce_i64_code(op);
+    }
     let float = ct == "f32";
     let (lowest, highest) = if float {
         ("-inf_f32()", "inf_f32()")
@@ -574,6 +577,32 @@ fn reduce_code(op: ReduceOp, ct: &str) -> (&'static str, &'static str, &'static 
     }
 }
 
+/// The folds of `reduce_code` for int64 held as (low, high) words.
+fn reduce_i64_code(op: ReduceOp) -> (&'static str, &'static str, &'static str) {
+    const TAKE_MAX: &str = "let take = i64_lt(a, b) || (all(a == b) && bi < ai);";
+    const TAKE_MIN: &str = "let take = i64_lt(b, a) || (all(a == b) && bi < ai);";
+    const LOWEST: &str = "vec2<u32>(0u, 0x80000000u)";
+    const HIGHEST: &str = "vec2<u32>(0xffffffffu, 0x7fffffffu)";
+    match op {
+        ReduceOp::Sum => ("return i64_add(a, b);", "return ai;", "vec2<u32>(0u)"),
+        ReduceOp::Prod => ("return i64_mul(a, b);", "return ai;", "vec2<u32>(1u, 0u)"),
+        ReduceOp::Max => ("return select(a, b, i64_lt(a, b));", "return ai;", LOWEST),
+        ReduceOp::Min => ("return select(a, b, i64_lt(b, a));", "return ai;", HIGHEST),
+        ReduceOp::ArgMax => (
+            const_format(TAKE_MAX, "return select(a, b, take);"),
+            const_format(TAKE_MAX, "return select(ai, bi, take);"),
+            LOWEST,
+        ),
+        ReduceOp::ArgMin => (
+            const_format(TAKE_MIN, "return select(a, b, take);"),
+            const_format(TAKE_MIN, "return select(ai, bi, take);"),
+            HIGHEST,
+        ),
+        // Bool only; `reduce` returns before asking for these with int64.
+        ReduceOp::All | ReduceOp::Any => ("return a;", "return ai;", "vec2<u32>(0u)"),
+    }
+}
+
 /// Joins two static snippets once per distinct pair (the shader cache keeps the result).
 fn const_format(a: &'static str, b: &'static str) -> &'static str {
     use std::collections::HashMap;
@@ -593,7 +622,15 @@ pub fn reduce(
     out_shape: &[usize],
 ) -> Result<Option<Tensor>> {
     let gpu = gpu_of(x);
-    let Some((in_ty, ct)) = types(&gpu, x.dtype()) else {
+    // int64 folds on two words (common.wgsl's i64_*); other dtypes in their compute type.
+    let reduce_types = |d: DType| {
+        if d == DType::I64 {
+            Some(("vec2<u32>", "vec2<u32>"))
+        } else {
+            types(&gpu, d)
+        }
+    };
+    let Some((in_ty, ct)) = reduce_types(x.dtype()) else {
         return Ok(None);
     };
     let boolean = matches!(op, ReduceOp::All | ReduceOp::Any);
@@ -658,7 +695,11 @@ pub fn reduce(
             ],
         )
     };
-    let (out_ty, _) = types(&gpu, out_dtype).unwrap_or(("u32", "u32"));
+    let (out_ty, _) = if arg {
+        ("u32", "u32") // int64 indices, written as two words by the arg* store
+    } else {
+        reduce_types(out_dtype).expect("a GPU dtype")
+    };
     let store_value = "out[g] = {OUT}(acc[0]);";
     // Few outputs over many elements: split each output's range over many workgroups, then
     // fold the partials in a second pass.
@@ -671,7 +712,7 @@ pub fn reduce(
             x.dtype()
         };
         let part = fresh(&[n_out, chunks], part_dtype, x)?;
-        let (part_ty, _) = types(&gpu, part_dtype).expect("a GPU dtype");
+        let (part_ty, _) = reduce_types(part_dtype).expect("a GPU dtype");
         let k1 = kernel_for(in_ty, part_ty, store_value)?;
         let p1 = params(
             chunk,
