@@ -1,4 +1,4 @@
-// Elementwise family: out = {EXPR} over up to three strided, broadcast inputs; `out` may be a
+// Elementwise family: out = op(inputs) over up to three strided, broadcast inputs; `out` may be a
 // strided view too. Params: n, ndim, shape[ndim], then `offset, strides[ndim]` for out and for
 // each input, then the op's scalars as raw bits.
 
@@ -21,20 +21,27 @@ fn scalar_at(k: u32) -> u32 {
     return P[2u + ndim + ({NOPS}u) * (ndim + 1u) + k];
 }
 
+// The op on one element's operands.
+fn op_({PARAMS}) -> {OUT} {
+    return {OUT}({EXPR});
+}
+
 // Each invocation maps four elements, 256 apart, so neighbours touch neighbouring memory.
+// Contiguous variants load all four elements' operands before the first store, so the
+// loads are in flight together; the loop serves strided variants and the tail.
 @compute @workgroup_size(256)
 fn map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
        @builtin(local_invocation_index) lid: u32) {
     let first = group_index(wid, nwg) * 1024u + lid;
     let n = P[0];
-    // Contiguous variants read their operands' offsets once (b0 is the output's).
 {BASES}
+{FAST}
     for (var j = 0u; j < 4u; j++) {
         let i = first + j * 256u;
         if (i >= n) {
             return;
         }
 {LOADS}
-        out[{OUT_AT}] = {OUT}({EXPR});
+        out[{OUT_AT}] = op_({ARGS});
     }
 }

@@ -195,7 +195,13 @@ fn map_kernel(
     expr: &str,
     pick: impl Fn(DType) -> Option<(&'static str, &'static str)>,
 ) -> Result<Arc<Kernel>> {
-    let (mut decls, mut loads, mut binding) = (String::new(), String::new(), 1);
+    let mut decls = String::new();
+    let mut loads = String::new();
+    let mut params = Vec::new();
+    let mut names = Vec::new();
+    // Contiguous: all four elements' loads, then the four stores.
+    let (mut fast_loads, mut fast_stores) = (String::new(), String::new());
+    let mut binding = 1;
     for (k, (name, t)) in inputs.iter().enumerate() {
         let (ty, ct) = pick(t.dtype()).expect("checked by map");
         let array = if key.inputs[k].is_some_and(|(_, aliased)| aliased) {
@@ -208,18 +214,39 @@ fn map_kernel(
             format!("in{binding}")
         };
         let at = if key.contig {
-            format!("b{} + i", k + 1)
+            format!("base{} + i", k + 1)
         } else {
             format!("operand({}u, i)", k + 1)
         };
         loads += &format!("        let {name} = {ct}({array}[{at}]);\n");
+        for j in 0..4 {
+            fast_loads += &format!(
+                "        let {name}_{j} = {ct}({array}[base{} + first + {}u]);\n",
+                k + 1,
+                256 * j
+            );
+        }
+        params.push(format!("{name}: {ct}"));
+        names.push(*name);
     }
-    let bases: String = if key.contig {
-        (0..=inputs.len())
-            .map(|k| format!("    let b{k} = P[2u + P[1] + {k}u * (P[1] + 1u)];\n"))
-            .collect()
+    let (bases, fast) = if key.contig {
+        let bases = (0..=inputs.len())
+            .map(|k| format!("    let base{k} = P[2u + P[1] + {k}u * (P[1] + 1u)];\n"))
+            .collect();
+        for j in 0..4 {
+            let args: Vec<String> = names.iter().map(|n| format!("{n}_{j}")).collect();
+            fast_stores += &format!(
+                "        out[base0 + first + {}u] = op_({});\n",
+                256 * j,
+                args.join(", ")
+            );
+        }
+        let fast = format!(
+            "    if (first + 768u < n) {{\n{fast_loads}{fast_stores}        return;\n    }}"
+        );
+        (bases, fast)
     } else {
-        String::new()
+        (String::new(), String::new())
     };
     let nops = (inputs.len() + 1).to_string();
     gpu.kernel(
@@ -230,13 +257,16 @@ fn map_kernel(
             ("DECLS", &decls),
             ("LOADS", &loads),
             ("EXPR", expr),
+            ("PARAMS", &params.join(", ")),
+            ("ARGS", &names.join(", ")),
             ("CONTIG", if key.contig { "true" } else { "false" }),
             ("NOPS", &nops),
             ("BASES", &bases),
+            ("FAST", &fast),
             (
                 "OUT_AT",
                 if key.contig {
-                    "b0 + i"
+                    "base0 + i"
                 } else {
                     "operand(0u, i)"
                 },
