@@ -4,7 +4,10 @@
 // sixteen vec4 registers (rows 4ty.. and 64+4ty.., columns 4tx.. and 64+4tx..), so every
 // workgroup-memory read feeds four or eight multiply-adds.
 // Params: M, N, K, tiles_m, tiles_n, nb, batch_shape[nb], a_offset, a_batch_strides[nb],
-// b_offset, b_batch_strides[nb], a_row_stride, a_col_stride, b_row_stride, b_col_stride.
+// b_offset, b_batch_strides[nb], a_row_stride, a_col_stride, b_row_stride, b_col_stride,
+// splits, k_chunk. With splits > 1 (few tiles over a long K: weight gradients) each workgroup
+// covers one k_chunk of K and writes its partial tile to C as [batch, split, M, N];
+// `sum_splits` then adds the partials.
 
 @group(0) @binding(1) var<storage, read_write> c: array<f32>;
 @group(0) @binding(2) var<storage, read> a: array<f32>;
@@ -48,10 +51,16 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let tiles_n = P[4];
     let nb = P[5];
     let g = group_index(wid, nwg);
-    let per_batch = tiles_m * tiles_n;
-    let batch = g / per_batch;
-    let m0 = ((g % per_batch) / tiles_n) * BM;
-    let n0 = (g % tiles_n) * BN;
+    let s = 8u + 3u * nb;
+    let splits = P[s + 4u];
+    let tiles = tiles_m * tiles_n;
+    let batch = g / (tiles * splits);
+    let split = (g / tiles) % splits;
+    let tile = g % tiles;
+    let m0 = (tile / tiles_n) * BM;
+    let n0 = (tile % tiles_n) * BN;
+    let k_lo = split * P[s + 5u];
+    let k_hi = min(K, k_lo + P[s + 5u]);
     var nbatch = 1u;
     for (var d = 0u; d < nb; d++) {
         nbatch *= P[6u + d];
@@ -62,7 +71,6 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     }
     let a_base = strided_offset(batch, nb, 6u, 6u + nb);
     let b_base = strided_offset(batch, nb, 6u, 7u + 2u * nb);
-    let s = 8u + 3u * nb;
     let sam = P[s];
     let sak = P[s + 1u];
     let sbk = P[s + 2u];
@@ -95,10 +103,10 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     var c50 = vec4<f32>(0.0); var c51 = vec4<f32>(0.0);
     var c60 = vec4<f32>(0.0); var c61 = vec4<f32>(0.0);
     var c70 = vec4<f32>(0.0); var c71 = vec4<f32>(0.0);
-    for (var k0 = 0u; k0 < K; k0 += BK) {
+    for (var k0 = k_lo; k0 < k_hi; k0 += BK) {
         var va = vec4<f32>(0.0);
         let ka = k0 + la_k;
-        if (ka < K) {
+        if (ka < k_hi) {
             let at = a_base + ka * sak;
             for (var i = 0u; i < 4u; i++) {
                 if (la_m + i < M) {
@@ -109,7 +117,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         tile_a[la_k * 32u + la_slot] = va;
         var vb = vec4<f32>(0.0);
         let kb = k0 + lb_k;
-        if (kb < K) {
+        if (kb < k_hi) {
             let bt = b_base + kb * sbk;
             for (var j = 0u; j < 4u; j++) {
                 if (lb_n + j < N) {
@@ -135,7 +143,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         }
         workgroupBarrier();
     }
-    let base = batch * M * N;
+    let base = (batch * splits + split) * M * N;
     let r0 = m0 + 4u * ty;
     let r1 = m0 + 64u + 4u * ty;
     let n_0 = n0 + 4u * tx;
@@ -148,4 +156,25 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     store4(base, r1 + 1u, n_0, M, N, c50); store4(base, r1 + 1u, n_1, M, N, c51);
     store4(base, r1 + 2u, n_0, M, N, c60); store4(base, r1 + 2u, n_1, M, N, c61);
     store4(base, r1 + 3u, n_0, M, N, c70); store4(base, r1 + 3u, n_1, M, N, c71);
+}
+
+// C[b, e] = Σ_s partial[b, s, e] over the split-K partials. Params: M·N, splits, total outputs.
+@group(0) @binding(1) var<storage, read_write> summed: array<f32>;
+@group(0) @binding(2) var<storage, read> partial: array<f32>;
+
+@compute @workgroup_size(256)
+fn sum_splits(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let i = group_index(wid, nwg) * 256u + lid;
+    if (i >= P[2]) {
+        return;
+    }
+    let mn = P[0];
+    let splits = P[1];
+    let at = (i / mn) * splits * mn + i % mn;
+    var acc = 0.0;
+    for (var s = 0u; s < splits; s++) {
+        acc += partial[at + s * mn];
+    }
+    summed[i] = acc;
 }

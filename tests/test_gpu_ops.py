@@ -84,6 +84,9 @@ def test_matmul_batched_strided_and_big():
     _agree(lambda a, b: a @ b, (2, 5, 7), (7, 3))
     _agree(lambda a, b: a.transpose(-1, -2) @ b.t(), (3, 7, 5), (4, 7))
     _agree(lambda a, b: a @ b, (130, 70), (70, 150), rtol=1e-4, atol=1e-4)
+    # Few tiles over a long K: split-K partials and their sum (a weight gradient's shape).
+    _agree(lambda a, b: a.t() @ b, (3000, 100), (3000, 40), rtol=1e-4, atol=2e-3)
+    _agree(lambda a, b: a @ b, (2, 50, 2100), (2100, 30), rtol=1e-4, atol=2e-3)
 
 
 def test_softmax_cumsum_flip_sort_clamp():

@@ -910,11 +910,45 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
             ("B_COLUMN_MAJOR", flag(b_col)),
         ],
     )?;
+    // Too few tiles to fill the device over a long K: split K, then add the partials. A
+    // workgroup per SM and then some is the aim; each split keeps at least 512 of K.
+    let tiles = tiles_m * tiles_n * nbatch;
+    let splits = if tiles < 192 && k >= 1024 {
+        (384 / tiles).clamp(1, k / 512)
+    } else {
+        1
+    };
+    let k_chunk = k.div_ceil(splits).next_multiple_of(8);
+    p.extend([splits as u32, k_chunk as u32]);
+    let workgroups = (tiles * splits) as u32;
+    if splits == 1 {
+        gpu.dispatch(
+            &kernel,
+            &p,
+            &[buffer(&out), buffer(a), buffer(b)],
+            workgroups,
+        );
+        return Ok(Some(out));
+    }
+    let partial = fresh(&[nbatch * splits * m * n], DType::F32, a)?;
     gpu.dispatch(
         &kernel,
         &p,
-        &[buffer(&out), buffer(a), buffer(b)],
-        (tiles_m * tiles_n * nbatch) as u32,
+        &[buffer(&partial), buffer(a), buffer(b)],
+        workgroups,
+    );
+    let total = nbatch * m * n;
+    let sum = gpu.kernel(
+        Family::Matmul,
+        "sum_splits",
+        &[("A_COLUMN_MAJOR", "false"), ("B_COLUMN_MAJOR", "false")],
+    )?;
+    let sp = [(m * n) as u32, splits as u32, total as u32];
+    gpu.dispatch(
+        &sum,
+        &sp,
+        &[buffer(&out), buffer(&partial)],
+        groups(total, 256),
     );
     Ok(Some(out))
 }
