@@ -102,12 +102,23 @@ pub fn transfer(x: &Tensor, device: Device) -> Result<Tensor> {
     }
 }
 
+/// With `EMBER_GPU_TRACE_HOST=1`, every kernel that takes the host path says so on stderr
+/// (dtypes and shapes), which is how the ops still lacking a WGSL variant are found.
+fn trace(what: &str, inputs: &[&Tensor]) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("EMBER_GPU_TRACE_HOST").is_some_and(|v| v != "0")) {
+        let args: Vec<_> = inputs.iter().map(|t| (t.dtype().name(), t.shape().to_vec())).collect();
+        eprintln!("ember: host path ({what}) for {args:?}");
+    }
+}
+
 /// Runs `f` on host copies of `inputs` (any device) and brings its result to `device`.
 pub fn compute(
     device: Device,
     inputs: &[&Tensor],
     f: impl FnOnce(&[Tensor]) -> Result<Tensor>,
 ) -> Result<Tensor> {
+    trace("compute", inputs);
     let host: Vec<Tensor> = inputs.iter().map(|t| host_view(t)).collect::<Result<_>>()?;
     let out = f(&host)?;
     transfer(&out, device)
@@ -119,6 +130,7 @@ pub fn compute_into<R>(
     outputs: &[&Tensor],
     f: impl FnOnce(&[Tensor], &[Tensor]) -> R,
 ) -> Result<R> {
+    trace("compute_into", inputs);
     let ins: Vec<Tensor> = inputs.iter().map(|t| host_view(t)).collect::<Result<_>>()?;
     let outs: Vec<Tensor> = outputs
         .iter()
