@@ -25,7 +25,7 @@ fn randn(shape: &[usize]) -> Tensor {
 }
 
 fn sync() {
-    gpu::context(0).unwrap().synchronize();
+    gpu::context(0).unwrap().synchronize().unwrap();
 }
 
 fn kernels(c: &mut Criterion) {

@@ -230,7 +230,7 @@ impl Tensor {
             );
         }
         if self.device() != Device::Cpu {
-            return self.host_copy().item_f64();
+            return crate::gpu::host::to_host(self)?.item_f64();
         }
         let l = &self.0.layout;
         with_dtype!(self.dtype(), S, {

@@ -21,6 +21,7 @@ pub struct Gpu {
     pub has_f64: bool,
     pub(super) pool: Mutex<Pool>,
     pub(super) stream: Mutex<Stream>,
+    pub(super) checks: Mutex<Vec<super::stream::Check>>,
     pub(super) pipelines: Pipelines,
 }
 
@@ -164,6 +165,7 @@ fn open(index: usize, adapter: &wgpu::Adapter) -> std::result::Result<Arc<Gpu>, 
         has_f64: features.contains(wgpu::Features::SHADER_F64),
         pool: Mutex::new(Pool::default()),
         stream: Mutex::new(stream),
+        checks: Mutex::new(Vec::new()),
         pipelines: Pipelines::default(),
         limits,
         device,

@@ -45,7 +45,7 @@ fn download_storage(s: &Storage) -> Result<Storage> {
     let b = s.gpu_buffer().expect("GPU storage");
     let bytes = b
         .gpu
-        .download(b.raw(), 0, s.len() * super::element_bytes(s.dtype()));
+        .download(b.raw(), 0, s.len() * super::element_bytes(s.dtype()))?;
     host_storage(s.dtype(), s.len(), &bytes)
 }
 
@@ -90,7 +90,7 @@ pub fn transfer(x: &Tensor, device: Device) -> Result<Tensor> {
             let size = super::element_bytes(x.dtype());
             let bytes =
                 b.gpu
-                    .download(b.raw(), (c.layout().offset * size) as u64, c.numel() * size);
+                    .download(b.raw(), (c.layout().offset * size) as u64, c.numel() * size)?;
             let storage = host_storage(x.dtype(), x.numel(), &bytes)?;
             Ok(Tensor::from_parts(
                 storage,
@@ -107,7 +107,10 @@ pub fn transfer(x: &Tensor, device: Device) -> Result<Tensor> {
 fn trace(what: &str, inputs: &[&Tensor]) {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     if *ON.get_or_init(|| std::env::var_os("EMBER_GPU_TRACE_HOST").is_some_and(|v| v != "0")) {
-        let args: Vec<_> = inputs.iter().map(|t| (t.dtype().name(), t.shape().to_vec())).collect();
+        let args: Vec<_> = inputs
+            .iter()
+            .map(|t| (t.dtype().name(), t.shape().to_vec()))
+            .collect();
         eprintln!("ember: host path ({what}) for {args:?}");
     }
 }
@@ -149,6 +152,15 @@ fn host_view(t: &Tensor) -> Result<Tensor> {
     match t.device() {
         Device::Cpu => Ok(t.clone()),
         Device::Gpu(_) => to_host(t),
+    }
+}
+
+/// The error a CPU kernel raises for the inputs a GPU kernel flagged as bad (run on host copies
+/// of them), for a deferred check's message.
+pub fn cpu_error(run: impl FnOnce() -> Result<()>) -> crate::error::Error {
+    match run() {
+        Err(e) => e,
+        Ok(()) => crate::error::Error::Index("an index is out of range".into()),
     }
 }
 

@@ -4,6 +4,7 @@
 //! Each returns `Ok(None)` where it has no WGSL variant (the dtype, or an index that is out of
 //! range: the CPU kernel on host copies then raises PyTorch's error).
 
+use super::host::{cpu_error, to_host};
 use super::kernels::{buffer, cast as gpu_cast, gpu_of};
 use super::shaders::Family;
 use crate::dtype::DType;
@@ -38,16 +39,9 @@ fn contiguous(t: &Tensor) -> Result<Option<Tensor>> {
     gpu_cast(t, t.dtype())
 }
 
-/// A zeroed one-word counter of out-of-range indices.
+/// A zeroed one-word counter of out-of-range indices, read by a deferred check.
 fn counter(like: &Tensor) -> Result<Tensor> {
     Tensor::zeros(&[1], DType::I32, like.device())
-}
-
-/// True when the counter is still zero (reads four bytes back: the only wait of these kernels,
-/// so that an out-of-range index raises like on the CPU).
-fn none_bad(bad: &Tensor) -> bool {
-    let bytes = gpu_of(bad).download(buffer(bad), 0, 4);
-    bytes.iter().all(|&b| b == 0)
 }
 
 /// A cast from or to int64 (float32, int32 and bool on the other side); None for the rest.
@@ -126,7 +120,12 @@ pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Option<Tensor>> 
         &[buffer(&out), buffer(x), buffer(index), buffer(&bad)],
         groups(total, 256),
     );
-    Ok(none_bad(&bad).then_some(out))
+    // A bad index raises at the next read, with the CPU kernel's message.
+    let (xs, is) = (x.clone(), index.clone());
+    gpu.defer_check(bad, 0, move || {
+        cpu_error(|| crate::cpu::index::gather(&to_host(&xs)?, dim, &to_host(&is)?).map(drop))
+    })?;
+    Ok(Some(out))
 }
 
 /// A copy of `x` with `src[p]` written (or added) at `p with p[dim] = index[p]`.
@@ -194,7 +193,14 @@ pub fn scatter(
     if index.numel() == 0 {
         return Ok(Some(out));
     }
-    Ok(none_bad(&bad).then_some(out))
+    let (xs, is, ss) = (x.clone(), index.clone(), src.clone());
+    gpu.defer_check(bad, 0, move || {
+        cpu_error(|| {
+            let (x, i, s) = (to_host(&xs)?, to_host(&is)?, to_host(&ss)?);
+            crate::cpu::index::scatter(&x, dim, &i, &s, add).map(drop)
+        })
+    })?;
+    Ok(Some(out))
 }
 
 /// `x` reversed along `dims`, as a contiguous copy.

@@ -7,11 +7,12 @@
 //! not float32 (int64 for targets) or not contiguous, and backend.rs then runs the CPU kernel on
 //! host copies. Outputs are the caller's fresh tensors; input offsets go in the params.
 
+use super::host::{cpu_error, to_host};
 use super::kernels::{buffer, gpu_of, matmul};
 use super::shaders::Family;
 use crate::cpu::attention::Attn;
 use crate::dtype::DType;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::layout::Layout;
 use crate::tensor::Tensor;
 
@@ -80,7 +81,7 @@ pub fn cross_entropy(
     if !all_f32(&[loss, denom]) || !fresh_outputs(&[loss, denom]) {
         return Ok(None);
     }
-    let (n, c) = (x.shape()[0], x.shape()[1]);
+    let n = x.shape()[0];
     if n == 0 {
         return Ok(Some(Ok(())));
     }
@@ -103,20 +104,26 @@ pub fn cross_entropy(
         ],
         n as u32,
     );
-    let word = gpu.download(buffer(&bad), 0, 4);
-    let row = u32::from_le_bytes(word[..4].try_into().expect("4 bytes"));
-    if row == u32::MAX {
-        return Ok(Some(Ok(())));
-    }
-    let at = (target.layout().offset + row as usize) as u64 * 8;
-    let t = i64::from_le_bytes(
-        gpu.download(buffer(target), at, 8)[..8]
-            .try_into()
-            .expect("8 bytes"),
-    );
-    Ok(Some(Err(Error::Index(format!(
-        "Target {t} is out of bounds for {c} classes (row {row})"
-    )))))
+    // A target out of range raises at the next read, with the CPU kernel's message.
+    let (xs, ts, ws) = (x.clone(), target.clone(), weight.cloned());
+    gpu.defer_check(bad, u32::MAX, move || {
+        cpu_error(|| {
+            let (xh, th) = (to_host(&xs)?, to_host(&ts)?);
+            let wh = ws.as_ref().map(to_host).transpose()?;
+            let loss = Tensor::for_overwrite(&[n], DType::F32, crate::Device::Cpu)?;
+            let denom = Tensor::for_overwrite(&[n], DType::F32, crate::Device::Cpu)?;
+            crate::cpu::fused::cross_entropy(
+                &xh,
+                &th,
+                wh.as_ref(),
+                ignore_index,
+                smoothing,
+                &loss,
+                &denom,
+            )
+        })
+    })?;
+    Ok(Some(Ok(())))
 }
 
 /// `dx[i, k] = scale[i] * d loss_i / d x[i, k]`, the scales a float32 tensor on the device.

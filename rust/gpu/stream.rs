@@ -6,11 +6,23 @@
 
 use super::device::Gpu;
 use super::shaders::Kernel;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
 
 /// Dispatches recorded before the batch is submitted without waiting for a read.
 const BATCH: usize = 256;
 /// Bytes of dispatch parameters one batch can hold.
 const PARAM_BYTES: u64 = 1 << 20;
+
+/// A bad-input check a kernel left on the device (an out-of-range target or index): its flag
+/// word holds `healthy` unless the input was bad. Checks are read at the next wait, with the
+/// data a read fetches anyway, so the kernel itself never waits; as with CUDA's device-side
+/// asserts, the error is raised by that read.
+pub struct Check {
+    flag: Tensor,
+    healthy: u32,
+    describe: Box<dyn FnOnce() -> Error + Send>,
+}
 
 pub struct Stream {
     /// The compute pass kept open across consecutive dispatches (ended before any copy).
@@ -168,8 +180,73 @@ impl Gpu {
             .copy_buffer_to_buffer(src, src_offset, dst, dst_offset, bytes);
     }
 
-    /// Reads `len` bytes from byte `offset` of `buffer`, after all work recorded so far.
-    pub fn download(&self, buffer: &wgpu::Buffer, offset: u64, len: usize) -> Vec<u8> {
+    /// Leaves a check on the device: `flag` (one u32 word) is compared with `healthy` at the
+    /// next wait (or after 64 checks), and `describe` makes the error when it differs (typically by running the CPU
+    /// kernel on host copies, for its exact message).
+    pub fn defer_check(
+        &self,
+        flag: Tensor,
+        healthy: u32,
+        describe: impl FnOnce() -> Error + Send + 'static,
+    ) -> Result<()> {
+        let pending = {
+            let mut checks = self.checks.lock().unwrap_or_else(|e| e.into_inner());
+            checks.push(Check {
+                flag,
+                healthy,
+                describe: Box::new(describe),
+            });
+            checks.len()
+        };
+        // A loop that never reads would pile checks (and the tensors they keep) up: settle
+        // them now and then.
+        if pending >= 64 {
+            return self.synchronize();
+        }
+        Ok(())
+    }
+
+    /// Reads the pending checks' flags (one copy each into one staging buffer) and raises the
+    /// first failed one's error.
+    fn resolve_checks(&self) -> Result<()> {
+        let pending = std::mem::take(&mut *self.checks.lock().unwrap_or_else(|e| e.into_inner()));
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("ember checks"),
+            size: 4 * pending.len() as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        {
+            let mut s = self.stream();
+            for (i, c) in pending.iter().enumerate() {
+                let b = c.flag.storage().gpu_buffer().expect("a GPU flag").raw();
+                let at = (c.flag.layout().offset * 4) as u64;
+                self.encoder(&mut s)
+                    .copy_buffer_to_buffer(b, at, &staging, 4 * i as u64, 4);
+            }
+            self.submit(&mut s);
+        }
+        let words = self.map_read(&staging, 0, 4 * pending.len());
+        for (c, w) in pending.into_iter().zip(words.chunks_exact(4)) {
+            if u32::from_le_bytes(w.try_into().expect("4 bytes")) != c.healthy {
+                return Err((c.describe)());
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `len` bytes from byte `offset` of `buffer` after all work recorded so far, then
+    /// raises any failed deferred check.
+    pub fn download(&self, buffer: &wgpu::Buffer, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let bytes = self.download_raw(buffer, offset, len);
+        self.resolve_checks()?;
+        Ok(bytes)
+    }
+
+    fn download_raw(&self, buffer: &wgpu::Buffer, offset: u64, len: usize) -> Vec<u8> {
         if len == 0 {
             return Vec::new();
         }
@@ -187,6 +264,11 @@ impl Gpu {
                 .copy_buffer_to_buffer(buffer, start, &staging, 0, size);
             self.submit(&mut s);
         }
+        self.map_read(&staging, (offset - start) as usize, len)
+    }
+
+    /// Waits for the submitted work, then copies `len` bytes from `skip` out of `staging`.
+    fn map_read(&self, staging: &wgpu::Buffer, skip: usize, len: usize) -> Vec<u8> {
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
@@ -195,7 +277,6 @@ impl Gpu {
         rx.recv()
             .expect("map callback ran")
             .expect("mapping a download buffer");
-        let skip = (offset - start) as usize;
         let out = staging.get_mapped_range(..).expect("mapped")[skip..skip + len].to_vec();
         staging.unmap();
         out
@@ -225,9 +306,10 @@ impl Gpu {
         self.submit(&mut s);
     }
 
-    /// Waits for all recorded work (`ember.gpu.synchronize`).
-    pub fn synchronize(&self) {
+    /// Waits for all recorded work (`ember.gpu.synchronize`), raising a failed deferred check.
+    pub fn synchronize(&self) -> Result<()> {
         self.flush();
         self.wait();
+        self.resolve_checks()
     }
 }

@@ -22,8 +22,7 @@ fn gpu_adapter(index: usize) -> PyResult<(String, String, bool)> {
 
 #[pyfunction]
 fn gpu_synchronize(index: usize) -> PyResult<()> {
-    gpu::context(index).py()?.synchronize();
-    Ok(())
+    gpu::context(index).py()?.synchronize().py()
 }
 
 /// (allocated, peak, cached) bytes of device `index`.
