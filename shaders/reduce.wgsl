@@ -87,6 +87,35 @@ fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         workgroupBarrier();
     }
     if (lid == 0u) {
-        {STORE}
+        store(g, acc[0], arg[0]);
     }
+}
+
+fn store(g: u32, v: {CT}, vi: u32) {
+    {STORE}
+}
+
+// One invocation per output, folding its elements in order: for many outputs over few
+// elements, or outputs adjacent in memory (column sums: neighbours read neighbours). Same
+// params as `reduce`, with chunks = 1.
+@compute @workgroup_size(256)
+fn reduce_threads(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+    let o = group_index(wid, nwg) * 256u + lid;
+    if (o >= P[0]) {
+        return;
+    }
+    let nk = P[4];
+    let nr = P[5];
+    let red_at = 6u + 2u * nk + 1u;
+    let base = P[red_at + 2u * nr + 1u] + strided_offset(o, nk, 6u, 6u + nk);
+    var v: {CT} = {IDENTITY};
+    var vi = 0u;
+    for (var r = 0u; r < P[1]; r++) {
+        let e = {CT}(x[base + strided_offset(r, nr, red_at, red_at + nr)]);
+        let ni = fold_index(v, vi, e, r);
+        v = fold(v, vi, e, r);
+        vi = ni;
+    }
+    store(o, v, vi);
 }

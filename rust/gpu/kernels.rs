@@ -709,10 +709,10 @@ pub fn reduce(
         p
     };
     let (fold, fold_index, identity) = reduce_code(op, ct);
-    let kernel_for = |in_ty: &str, out_ty: &str, store: &str| {
+    let kernel_entry = |entry: &str, in_ty: &str, out_ty: &str, store: &str| {
         gpu.kernel(
             Family::Reduce,
-            "reduce",
+            entry,
             &[
                 ("FOLD", fold),
                 ("FOLD_INDEX", fold_index),
@@ -725,12 +725,14 @@ pub fn reduce(
             ],
         )
     };
+    let kernel_for =
+        |in_ty: &str, out_ty: &str, store: &str| kernel_entry("reduce", in_ty, out_ty, store);
     let (out_ty, _) = if arg {
         ("u32", "u32") // int64 indices, written as two words by the arg* store
     } else {
         reduce_types(out_dtype).expect("a GPU dtype")
     };
-    let store_value = "out[g] = {OUT}(acc[0]);";
+    let store_value = "out[g] = {OUT}(v);";
     // Few outputs over many elements: split each output's range over many workgroups, then
     // fold the partials in a second pass.
     if !arg && n_out < 64 && r > 16384 {
@@ -778,10 +780,27 @@ pub fn reduce(
         return Ok(Some(out));
     }
     let store = if arg {
-        "out[2u * g] = arg[0]; out[2u * g + 1u] = 0u;"
+        "out[2u * g] = vi; out[2u * g + 1u] = 0u;"
     } else {
         store_value
     };
+    // Many outputs over few elements, or outputs adjacent in memory: an invocation per output.
+    let per_thread =
+        (r <= 64 && n_out >= 1024) || (keep_strides.last() == Some(&1) && n_out >= 2048);
+    if per_thread {
+        let k = kernel_entry("reduce_threads", in_ty, out_ty, store)?;
+        let p = params(
+            r.max(1),
+            1,
+            &keep_shape,
+            &keep_strides,
+            &red_shape,
+            &red_strides,
+            l.offset,
+        );
+        gpu.dispatch(&k, &p, &[buffer(&out), buffer(x)], groups(n_out, 256));
+        return Ok(Some(out));
+    }
     let k = kernel_for(in_ty, out_ty, store)?;
     let p = params(
         r.max(1),
