@@ -22,6 +22,34 @@ const B_COLUMN_MAJOR: bool = {B_COLUMN_MAJOR};
 var<workgroup> tile_a: array<vec4<f32>, 256>; // [k][m / 4]
 var<workgroup> tile_b: array<vec4<f32>, 256>; // [k][n / 4]
 
+// Four rows of A (from row m) at column k, zero outside the matrix or past k_hi.
+fn load_a(base: u32, k: u32, k_hi: u32, m: u32, M: u32, sak: u32, sam: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if (k < k_hi) {
+        let at = base + k * sak;
+        for (var i = 0u; i < 4u; i++) {
+            if (m + i < M) {
+                v[i] = a[at + (m + i) * sam];
+            }
+        }
+    }
+    return v;
+}
+
+// Four columns of B (from column n) at row k, zero outside the matrix or past k_hi.
+fn load_b(base: u32, k: u32, k_hi: u32, n: u32, N: u32, sbk: u32, sbn: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if (k < k_hi) {
+        let bt = base + k * sbk;
+        for (var j = 0u; j < 4u; j++) {
+            if (n + j < N) {
+                v[j] = b[bt + (n + j) * sbn];
+            }
+        }
+    }
+    return v;
+}
+
 fn store4(base: u32, m: u32, n: u32, M: u32, N: u32, v: vec4<f32>) {
     if (m >= M) {
         return;
@@ -103,30 +131,18 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     var c50 = vec4<f32>(0.0); var c51 = vec4<f32>(0.0);
     var c60 = vec4<f32>(0.0); var c61 = vec4<f32>(0.0);
     var c70 = vec4<f32>(0.0); var c71 = vec4<f32>(0.0);
+    // Double buffering in registers: the next slice's global loads are issued before this
+    // slice's multiply-adds, so their latency hides behind the arithmetic.
+    var va = load_a(a_base, k_lo + la_k, k_hi, la_m, M, sak, sam);
+    var vb = load_b(b_base, k_lo + lb_k, k_hi, lb_n, N, sbk, sbn);
     for (var k0 = k_lo; k0 < k_hi; k0 += BK) {
-        var va = vec4<f32>(0.0);
-        let ka = k0 + la_k;
-        if (ka < k_hi) {
-            let at = a_base + ka * sak;
-            for (var i = 0u; i < 4u; i++) {
-                if (la_m + i < M) {
-                    va[i] = a[at + (la_m + i) * sam];
-                }
-            }
-        }
         tile_a[la_k * 32u + la_slot] = va;
-        var vb = vec4<f32>(0.0);
-        let kb = k0 + lb_k;
-        if (kb < k_hi) {
-            let bt = b_base + kb * sbk;
-            for (var j = 0u; j < 4u; j++) {
-                if (lb_n + j < N) {
-                    vb[j] = b[bt + (lb_n + j) * sbn];
-                }
-            }
-        }
         tile_b[lb_k * 32u + lb_slot] = vb;
         workgroupBarrier();
+        if (k0 + BK < k_hi) {
+            va = load_a(a_base, k0 + BK + la_k, k_hi, la_m, M, sak, sam);
+            vb = load_b(b_base, k0 + BK + lb_k, k_hi, lb_n, N, sbk, sbn);
+        }
         for (var k = 0u; k < BK; k++) {
             let a0 = tile_a[k * 32u + ty];
             let a1 = tile_a[k * 32u + 16u + ty];
