@@ -20,7 +20,7 @@ def _pair(shape, low=-2.0, high=2.0, requires_grad=True):
     return cpu, gpu
 
 
-def _agree(fn, *shapes, positive=False, rtol=2e-5, atol=2e-5, grad=True):
+def assert_agree(fn, *shapes, positive=False, rtol=2e-5, atol=2e-5, grad=True):
     """fn on CPU and GPU copies of random inputs: same values, same gradients of a weighted sum."""
     low = 0.2 if positive else -2.0
     pairs = [_pair(s, low=low, requires_grad=grad) for s in shapes]
@@ -45,83 +45,83 @@ POSITIVE = ["log", "sqrt", "rsqrt", "reciprocal"]
 
 @pytest.mark.parametrize("name", UNARY + POSITIVE)
 def test_unary(name):
-    _agree(lambda x: getattr(x, name)(), (5, 7), positive=name in POSITIVE)
+    assert_agree(lambda x: getattr(x, name)(), (5, 7), positive=name in POSITIVE)
 
 
 @pytest.mark.parametrize("name", ["gelu", "silu", "softplus", "elu", "leaky_relu", "mish", "hardtanh"])
 def test_activations(name):
-    _agree(lambda x: getattr(F, name)(x), (4, 9))
+    assert_agree(lambda x: getattr(F, name)(x), (4, 9))
 
 
 @pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "maximum", "minimum", "atan2"])
 def test_binary_broadcast(name):
-    _agree(lambda a, b: getattr(ember, name)(a, b), (3, 1, 5), (4, 5))
+    assert_agree(lambda a, b: getattr(ember, name)(a, b), (3, 1, 5), (4, 5))
 
 
 def test_pow_remainder_floor_divide():
-    _agree(lambda a, b: a.pow(b), (3, 4), (3, 4), positive=True)
-    _agree(lambda a: a.pow(3), (3, 4))
-    _agree(lambda a, b: ember.remainder(a, b), (3, 4), (3, 4), positive=True, grad=False)
-    _agree(lambda a, b: ember.floor_divide(a, b), (3, 4), (3, 4), positive=True, grad=False)
+    assert_agree(lambda a, b: a.pow(b), (3, 4), (3, 4), positive=True)
+    assert_agree(lambda a: a.pow(3), (3, 4))
+    assert_agree(lambda a, b: ember.remainder(a, b), (3, 4), (3, 4), positive=True, grad=False)
+    assert_agree(lambda a, b: ember.floor_divide(a, b), (3, 4), (3, 4), positive=True, grad=False)
 
 
 @pytest.mark.parametrize("name", ["eq", "ne", "lt", "le", "gt", "ge"])
 def test_comparisons_and_where(name):
-    _agree(lambda a, b: getattr(a, name)(b), (6,), (2, 6), grad=False)
-    _agree(lambda a, b: ember.where(getattr(a, name)(b), a, b * 2), (6,), (2, 6))
+    assert_agree(lambda a, b: getattr(a, name)(b), (6,), (2, 6), grad=False)
+    assert_agree(lambda a, b: ember.where(getattr(a, name)(b), a, b * 2), (6,), (2, 6))
 
 
 @pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin", "prod", "argmax", "argmin", "logsumexp"])
 def test_reductions(name):
     f = (lambda x: getattr(x, name)(dim=1)) if name != "logsumexp" else (lambda x: x.logsumexp(1))
-    _agree(f, (4, 6, 3), grad=name not in ("argmax", "argmin"))
+    assert_agree(f, (4, 6, 3), grad=name not in ("argmax", "argmin"))
     if name not in ("logsumexp",):
-        _agree(lambda x: getattr(x, name)(), (5, 4), grad=name not in ("argmax", "argmin"))
-    _agree(lambda x: x.t().sum(0), (7, 3))
+        assert_agree(lambda x: getattr(x, name)(), (5, 4), grad=name not in ("argmax", "argmin"))
+    assert_agree(lambda x: x.t().sum(0), (7, 3))
 
 
 def test_matmul_batched_strided_and_big():
-    _agree(lambda a, b: a @ b, (2, 5, 7), (7, 3))
-    _agree(lambda a, b: a.transpose(-1, -2) @ b.t(), (3, 7, 5), (4, 7))
-    _agree(lambda a, b: a @ b, (130, 70), (70, 150), rtol=1e-4, atol=1e-4)
+    assert_agree(lambda a, b: a @ b, (2, 5, 7), (7, 3))
+    assert_agree(lambda a, b: a.transpose(-1, -2) @ b.t(), (3, 7, 5), (4, 7))
+    assert_agree(lambda a, b: a @ b, (130, 70), (70, 150), rtol=1e-4, atol=1e-4)
     # Few tiles over a long K: split-K partials and their sum (a weight gradient's shape).
-    _agree(lambda a, b: a.t() @ b, (3000, 100), (3000, 40), rtol=1e-4, atol=2e-3)
-    _agree(lambda a, b: a @ b, (2, 50, 2100), (2100, 30), rtol=1e-4, atol=2e-3)
+    assert_agree(lambda a, b: a.t() @ b, (3000, 100), (3000, 40), rtol=1e-4, atol=2e-3)
+    assert_agree(lambda a, b: a @ b, (2, 50, 2100), (2100, 30), rtol=1e-4, atol=2e-3)
 
 
 def test_softmax_cumsum_flip_sort_clamp():
-    _agree(lambda x: x.softmax(-1), (4, 10))
-    _agree(lambda x: x.log_softmax(0), (6, 3))
-    _agree(lambda x: x.cumsum(1), (3, 5))
-    _agree(lambda x: x.flip([0, 1]), (3, 5))
-    _agree(lambda x: x.argsort(dim=1), (3, 5), grad=False)
-    _agree(lambda x: x.clamp(-0.5, 0.7), (3, 5))
+    assert_agree(lambda x: x.softmax(-1), (4, 10))
+    assert_agree(lambda x: x.log_softmax(0), (6, 3))
+    assert_agree(lambda x: x.cumsum(1), (3, 5))
+    assert_agree(lambda x: x.flip([0, 1]), (3, 5))
+    assert_agree(lambda x: x.argsort(dim=1), (3, 5), grad=False)
+    assert_agree(lambda x: x.clamp(-0.5, 0.7), (3, 5))
 
 
 def test_indexing_gather_scatter_cat():
     idx = [[0, 2, 1], [1, 1, 0]]
-    _agree(lambda x: x.gather(1, ember.tensor(idx, device=x.device)), (2, 4))
-    _agree(lambda x: x[ember.tensor([2, 0, 2], device=x.device)], (3, 4))
-    _agree(lambda x: x[:, 1::2].contiguous() * 2, (3, 6))
-    _agree(lambda x, y: ember.cat([x, y], 0), (2, 3), (4, 3))
-    _agree(lambda x, s: x.scatter_add(1, ember.tensor(idx, device=x.device), s), (2, 4), (2, 3))
+    assert_agree(lambda x: x.gather(1, ember.tensor(idx, device=x.device)), (2, 4))
+    assert_agree(lambda x: x[ember.tensor([2, 0, 2], device=x.device)], (3, 4))
+    assert_agree(lambda x: x[:, 1::2].contiguous() * 2, (3, 6))
+    assert_agree(lambda x, y: ember.cat([x, y], 0), (2, 3), (4, 3))
+    assert_agree(lambda x, s: x.scatter_add(1, ember.tensor(idx, device=x.device), s), (2, 4), (2, 3))
 
 
 def test_casts():
-    _agree(lambda x: (x * 10).to(ember.int32).to(ember.float32), (3, 4), grad=False)
-    _agree(lambda x: (x * 10).long().float(), (3, 4), grad=False)
-    _agree(lambda x: (x > 0).float() + x.half().float(), (3, 4))
+    assert_agree(lambda x: (x * 10).to(ember.int32).to(ember.float32), (3, 4), grad=False)
+    assert_agree(lambda x: (x * 10).long().float(), (3, 4), grad=False)
+    assert_agree(lambda x: (x > 0).float() + x.half().float(), (3, 4))
 
 
 def test_nn_ops():
     w = RNG.standard_normal((3, 2, 3, 3)).astype(np.float32)
-    _agree(lambda x: F.conv2d(x, ember.tensor(w, device=x.device), padding=1), (2, 2, 5, 5))
-    _agree(lambda x: F.max_pool2d(x, 2), (2, 3, 4, 6))
-    _agree(lambda x: F.avg_pool2d(x, 2), (2, 3, 4, 6))
-    _agree(lambda x: F.layer_norm(x, (6,)), (4, 6))
+    assert_agree(lambda x: F.conv2d(x, ember.tensor(w, device=x.device), padding=1), (2, 2, 5, 5))
+    assert_agree(lambda x: F.max_pool2d(x, 2), (2, 3, 4, 6))
+    assert_agree(lambda x: F.avg_pool2d(x, 2), (2, 3, 4, 6))
+    assert_agree(lambda x: F.layer_norm(x, (6,)), (4, 6))
     target = [1, 0, 3, 2]
-    _agree(lambda x: F.cross_entropy(x, ember.tensor(target, device=x.device)), (4, 5))
-    _agree(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), (2, 4, 3), (2, 4, 3), (2, 4, 5))
+    assert_agree(lambda x: F.cross_entropy(x, ember.tensor(target, device=x.device)), (4, 5))
+    assert_agree(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), (2, 4, 3), (2, 4, 3), (2, 4, 5))
 
 
 OPTIMIZERS = [

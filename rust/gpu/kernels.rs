@@ -1002,9 +1002,16 @@ fn optimizer_step(
     let mut params = vec![n as u32];
     params.extend(f32_words(hyper));
     params.push(flags);
-    let scratch = Tensor::for_overwrite(&[1], DType::F32, p.device())?;
+    let scratch = match states.iter().any(|s| s.is_none()) {
+        true => Some(Tensor::for_overwrite(&[1], DType::F32, p.device())?),
+        false => None,
+    };
     let mut bufs = vec![buffer(p), buffer(g)];
-    bufs.extend(states.iter().map(|s| buffer(s.unwrap_or(&scratch))));
+    bufs.extend(
+        states
+            .iter()
+            .map(|s| buffer(s.or(scratch.as_ref()).expect("a state or the scratch"))),
+    );
     let k = gpu.kernel(Family::Optim, entry, subs)?;
     gpu.dispatch(&k, &params, &bufs, groups(n, 256));
     Ok(Some(()))

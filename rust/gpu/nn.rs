@@ -87,7 +87,7 @@ pub fn cross_entropy(
     }
     let gpu = gpu_of(x);
     let bad = Tensor::for_overwrite(&[1], DType::I32, x.device())?;
-    gpu.upload(buffer(&bad), 0, &u32::MAX.to_le_bytes());
+    bad.fill_raw(-1.0); // all ones: u32::MAX, "no bad row", by one queued fill
     let k = gpu.kernel(Family::Nn, "cross_entropy", &[])?;
     // Without a weight the logits stand in at its binding (read only, never read there).
     let w = weight.unwrap_or(x);
