@@ -178,3 +178,19 @@ def test_int64_arithmetic_is_emulated_exactly():
         assert got.cpu().tolist() == want.tolist()
     big = RNG.integers(-(2**40), 2**40, 20000)  # two passes: per-chunk partials, then their sum
     assert ember.tensor(big, device="gpu").sum().item() == int(big.sum())
+
+
+def test_float64_arithmetic_keeps_double_precision():
+    if not ember.gpu.get_device_properties().has_float64:
+        pytest.skip("this adapter has no shader-f64: float64 is refused (test_gpu.py checks that)")
+    a = RNG.standard_normal(40) * 1e3
+    b = RNG.standard_normal(40) + 2.0
+    ga, gb = ember.tensor(a, device="gpu"), ember.tensor(b, device="gpu")
+    assert ga.dtype == ember.float64
+    for got, want in [
+        (ga + gb, a + b), (ga - gb, a - b), (ga * gb, a * b), (ga / gb, a / b),
+        (ga.abs().sqrt(), np.sqrt(np.abs(a))), (-ga, -a), (ga.floor(), np.floor(a)),
+        (ga.relu(), np.maximum(a, 0.0)), (ga + 1e-9, a + 1e-9), (ga < gb, a < b),
+        (ga.float().double(), a.astype(np.float32).astype(np.float64)),
+    ]:
+        np.testing.assert_array_equal(got.cpu().numpy(), want)

@@ -30,6 +30,9 @@ fn types(gpu: &Gpu, dtype: DType) -> Option<(&'static str, &'static str)> {
         DType::Bool => Some(("u32", "u32")),
         // Half floats are stored as f16 and computed in f32, as PyTorch's CUDA kernels do.
         DType::F16 if gpu.has_f16 => Some(("f16", "f32")),
+        // float64 where the adapter has shader-f64, for the ops whose tables list it (plain
+        // arithmetic: SPIR-V has no 64-bit exp, log or trigonometry).
+        DType::F64 if gpu.has_f64 => Some(("f64", "f64")),
         _ => None,
     }
 }
@@ -323,6 +326,17 @@ fn unary_expr(op: UnaryOp, dtype: DType) -> Option<&'static str> {
             LogicalNot => "select(0u, 1u, x == 0.0)",
             BitwiseNot => return None,
         },
+        DType::F64 => match op {
+            Neg => "-x",
+            Abs => "abs(x)",
+            Sqrt => "sqrt(x)",
+            Floor => "floor(x)",
+            Ceil => "ceil(x)",
+            Reciprocal => "1.0 / x",
+            Relu => "select(x, 0.0, x < 0.0)",
+            LogicalNot => "select(0u, 1u, x == 0.0)",
+            _ => return None,
+        },
         DType::I32 => match op {
             Neg => "-x",
             Abs => "abs(x)",
@@ -431,6 +445,18 @@ fn binary_expr(op: BinaryOp, dtype: DType) -> Option<&'static str> {
             BitwiseAnd | BitwiseOr | BitwiseXor => return None,
             op => return compare(op),
         }),
+        DType::F64 => Some(match op {
+            Add => "a + b",
+            Sub => "a - b",
+            Mul => "a * b",
+            Div => "a / b",
+            LogicalAnd => "select(0u, 1u, a != 0.0 && b != 0.0)",
+            LogicalOr => "select(0u, 1u, a != 0.0 || b != 0.0)",
+            LogicalXor => "select(0u, 1u, (a != 0.0) != (b != 0.0))",
+            Eq | Ne | Lt | Le | Gt | Ge => return compare(op),
+            // NaN-propagating max/min, pow, remainder and atan2 take the host path.
+            _ => return None,
+        }),
         DType::I32 => Some(match op {
             Add => "a + b",
             Sub => "a - b",
@@ -521,12 +547,15 @@ pub fn cast(x: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
     };
     let expr = match (from, to) {
         (_, "u32") => match from {
-            "f32" => "select(0u, 1u, x != 0.0)",
+            "f32" | "f64" => "select(0u, 1u, x != 0.0)",
             "i32" => "select(0u, 1u, x != 0)",
             _ => "x",
         },
+        // Out-of-range float64 to int32 saturates on the CPU; the conversion here would not.
+        ("f64", "i32") => return Ok(None),
         (_, to) => match to {
             "f32" => "f32(x)",
+            "f64" => "f64(x)",
             _ => "i32(x)",
         },
     };
@@ -663,6 +692,9 @@ pub fn reduce(
     let Some((in_ty, ct)) = reduce_types(x.dtype()) else {
         return Ok(None);
     };
+    if ct == "f64" {
+        return Ok(None); // float64 reductions keep the host path
+    }
     let boolean = matches!(op, ReduceOp::All | ReduceOp::Any);
     if boolean != (x.dtype() == DType::Bool) {
         return Ok(None);
