@@ -29,7 +29,7 @@ def both(a, requires_grad=False, dtype=None):
     return out
 
 
-def close(g, c, rtol=1e-5, atol=1e-5):
+def assert_close_devices(g, c, rtol=1e-5, atol=1e-5):
     assert "gpu" in str(g.device) and "cpu" in str(c.device)
     np.testing.assert_allclose(A(g), A(c), rtol=rtol, atol=atol)
 
@@ -45,12 +45,12 @@ def test_gather_and_backward(dim):
     idx = RNG.integers(0, x.shape[dim], ishape)
     (xc, xg), (ic, ig) = both(x, True), both(idx)
     gc, gg = xc.gather(dim, ic), xg.gather(dim, ig)
-    close(gg, gc, 0, 0)
+    assert_close_devices(gg, gc, 0, 0)
     w = RNG.standard_normal(ishape).astype(np.float32)
     (wc, wg) = both(w)
     (gc * wc).sum().backward()
     (gg * wg).sum().backward()
-    close(xg.grad, xc.grad)
+    assert_close_devices(xg.grad, xc.grad)
 
 
 def test_gather_strided_views_and_int_dtypes():
@@ -59,10 +59,10 @@ def test_gather_strided_views_and_int_dtypes():
     idx = RNG.integers(0, 8, (6, 3))
     (ic, ig) = both(idx)
     # A transposed source and a transposed index.
-    close(xg.t().gather(0, ig.t()), xc.t().gather(0, ic.t()), 0, 0)
+    assert_close_devices(xg.t().gather(0, ig.t()), xc.t().gather(0, ic.t()), 0, 0)
     for dtype in (ember.int64, ember.int32, ember.bool):
         xi = (both(x * 1e6, dtype=dtype))
-        close(xi[1].gather(1, ig[:6, :2]), xi[0].gather(1, ic[:6, :2]), 0, 0)
+        assert_close_devices(xi[1].gather(1, ig[:6, :2]), xi[0].gather(1, ic[:6, :2]), 0, 0)
 
 
 def test_embedding_index_select_forward_backward():
@@ -71,12 +71,12 @@ def test_embedding_index_select_forward_backward():
     tok = RNG.integers(0, 10, (3, 5))  # repeats: the backward accumulates
     (tc, tg) = both(tok)
     yc, yg = F.embedding(tc, wc), F.embedding(tg, wg)
-    close(yg, yc, 0, 0)
+    assert_close_devices(yg, yc, 0, 0)
     g = RNG.standard_normal((3, 5, 4)).astype(np.float32)
     (gc, gg) = both(g)
     (yc * gc).sum().backward()
     (yg * gg).sum().backward()
-    close(wg.grad, wc.grad)
+    assert_close_devices(wg.grad, wc.grad)
 
 
 @pytest.mark.parametrize("add", [False, True])
@@ -89,16 +89,16 @@ def test_scatter_duplicates_match_cpu(add, dim):
     (xc, xg), (ic, ig), (sc, sg) = both(x, True), both(idx), both(src, True)
     op = "scatter_add" if add else "scatter"
     rc, rg = getattr(xc, op)(dim, ic, sc), getattr(xg, op)(dim, ig, sg)
-    close(rg, rc, 1e-6, 1e-6)
+    assert_close_devices(rg, rc, 1e-6, 1e-6)
     big = RNG.standard_normal((6, 7)).astype(np.float32)  # a source larger than the index
     (bc, bg) = both(big)
-    close(getattr(xg, op)(dim, ig, bg), getattr(xc, op)(dim, ic, bc), 1e-6, 1e-6)
+    assert_close_devices(getattr(xg, op)(dim, ig, bg), getattr(xc, op)(dim, ic, bc), 1e-6, 1e-6)
     g = RNG.standard_normal((5, 6)).astype(np.float32)
     (gc, gg) = both(g)
     (rc * gc).sum().backward()
     (rg * gg).sum().backward()
-    close(xg.grad, xc.grad)
-    close(sg.grad, sc.grad)
+    assert_close_devices(xg.grad, xc.grad)
+    assert_close_devices(sg.grad, sc.grad)
 
 
 def test_scatter_out_of_range_still_raises():
@@ -114,14 +114,14 @@ def test_flip_and_cumsum():
     x = RNG.standard_normal((3, 4, 5)).astype(np.float32)
     (xc, xg) = both(x, True)
     for dims in ([0], [1, 2], [0, 1, 2]):
-        close(xg.flip(dims), xc.flip(dims), 0, 0)
-        close(xg.transpose(0, 2).flip(dims), xc.transpose(0, 2).flip(dims), 0, 0)
+        assert_close_devices(xg.flip(dims), xc.flip(dims), 0, 0)
+        assert_close_devices(xg.transpose(0, 2).flip(dims), xc.transpose(0, 2).flip(dims), 0, 0)
     for d in range(3):
-        close(xg.cumsum(d), xc.cumsum(d), 0, 0)
-        close(xg.transpose(0, 1).cumsum(d), xc.transpose(0, 1).cumsum(d), 0, 0)
+        assert_close_devices(xg.cumsum(d), xc.cumsum(d), 0, 0)
+        assert_close_devices(xg.transpose(0, 1).cumsum(d), xc.transpose(0, 1).cumsum(d), 0, 0)
     (xg.cumsum(1) * xg.flip([2])).sum().backward()
     (xc.cumsum(1) * xc.flip([2])).sum().backward()
-    close(xg.grad, xc.grad)
+    assert_close_devices(xg.grad, xc.grad)
     big = np.array([[2**40 + 3, -(2**35), 7], [1, 2, 3]], dtype=np.int64)
     (bc, bg) = both(big)
     assert A(bg.cumsum(1)).tolist() == A(bc.cumsum(1)).tolist()
@@ -165,14 +165,14 @@ def test_conv2d_forward_backward(cin, cout, k, stride, padding, dilation, groups
     (xc, xg), (wc, wg), (bc, bg) = both(x, True), both(w, True), both(b, True)
     kw_ = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     yc, yg = F.conv2d(xc, wc, bc, **kw_), F.conv2d(xg, wg, bg, **kw_)
-    close(yg, yc, 1e-4, 1e-4)
+    assert_close_devices(yg, yc, 1e-4, 1e-4)
     g = RNG.standard_normal(tuple(yc.shape)).astype(np.float32)
     (gc, gg) = both(g)
     (yc * gc).sum().backward()
     (yg * gg).sum().backward()
-    close(xg.grad, xc.grad, 1e-4, 1e-4)
-    close(wg.grad, wc.grad, 1e-4, 1e-4)
-    close(bg.grad, bc.grad, 1e-4, 1e-4)
+    assert_close_devices(xg.grad, xc.grad, 1e-4, 1e-4)
+    assert_close_devices(wg.grad, wc.grad, 1e-4, 1e-4)
+    assert_close_devices(bg.grad, bc.grad, 1e-4, 1e-4)
 
 
 @pytest.mark.parametrize("k,s,p,d", [(2, 2, 0, 1), (3, 2, 1, 1), ((2, 3), (1, 2), (1, 1), 1), (2, 1, 1, 2)])
@@ -182,7 +182,7 @@ def test_pools_forward_backward(k, s, p, d):
     (xc, xg) = both(x, True)
     oc, ic = F.max_pool2d(xc, k, s, p, dilation=d, return_indices=True)
     og, ig = F.max_pool2d(xg, k, s, p, dilation=d, return_indices=True)
-    close(og, oc, 0, 0)
+    assert_close_devices(og, oc, 0, 0)
     assert A(ig).tolist() == A(ic).tolist()
     if d != 1:
         return
@@ -191,9 +191,9 @@ def test_pools_forward_backward(k, s, p, d):
         (xc, xg) = both(x2, True)
         yc = F.avg_pool2d(xc, k, s, p, count_include_pad=pad)
         yg = F.avg_pool2d(xg, k, s, p, count_include_pad=pad)
-        close(yg, yc, 1e-5, 1e-6)
+        assert_close_devices(yg, yc, 1e-5, 1e-6)
         g = RNG.standard_normal(tuple(yc.shape)).astype(np.float32)
         (gc, gg) = both(g)
         (yc * gc).sum().backward()
         (yg * gg).sum().backward()
-        close(xg.grad, xc.grad, 1e-5, 1e-6)
+        assert_close_devices(xg.grad, xc.grad, 1e-5, 1e-6)
