@@ -119,3 +119,78 @@ fn reduce_threads(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     }
     store(o, v, vi);
 }
+
+// Outputs adjacent in memory (column sums of a row-major matrix: bias and norm-weight
+// gradients): a workgroup folds 64 neighbouring outputs over one chunk of the reduced elements,
+// four invocations per output striding through the chunk, so every load instruction reads 64
+// neighbouring words. Same params as `reduce`; with chunks > 1 the output holds [chunks, n_out]
+// partials that a second pass folds the same way.
+@compute @workgroup_size(256)
+fn reduce_columns(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+    let g = group_index(wid, nwg);
+    let n_out = P[0];
+    let chunks = P[3];
+    let col_groups = (n_out + 63u) / 64u;
+    if (g >= col_groups * chunks) {
+        return;
+    }
+    let c = g / col_groups;
+    let o = (g % col_groups) * 64u + lid % 64u;
+    let lane = lid / 64u;
+    let r0 = c * P[2];
+    let r1 = min(r0 + P[2], P[1]);
+    var v: {CT} = {IDENTITY};
+    var vi = 0u;
+    if (o < n_out) {
+        let nk = P[4];
+        let nr = P[5];
+        let red_at = 6u + 2u * nk + 1u;
+        let base = P[red_at + 2u * nr + 1u] + strided_offset(o, nk, 6u, 6u + nk);
+        let one_dim = nr == 1u;
+        let stride = P[red_at + 2u * nr];
+        var r = r0 + lane;
+        // Four loads in flight per iteration where the chunk allows, then the tail.
+        for (; one_dim && r + 12u < r1; r += 16u) {
+            let e0 = {CT}(x[base + r * stride]);
+            let e1 = {CT}(x[base + (r + 4u) * stride]);
+            let e2 = {CT}(x[base + (r + 8u) * stride]);
+            let e3 = {CT}(x[base + (r + 12u) * stride]);
+            var ni = fold_index(v, vi, e0, r);
+            v = fold(v, vi, e0, r);
+            vi = ni;
+            ni = fold_index(v, vi, e1, r + 4u);
+            v = fold(v, vi, e1, r + 4u);
+            vi = ni;
+            ni = fold_index(v, vi, e2, r + 8u);
+            v = fold(v, vi, e2, r + 8u);
+            vi = ni;
+            ni = fold_index(v, vi, e3, r + 12u);
+            v = fold(v, vi, e3, r + 12u);
+            vi = ni;
+        }
+        for (; r < r1; r += 4u) {
+            var at: u32;
+            if (one_dim) {
+                at = base + r * stride;
+            } else {
+                at = base + strided_offset(r, nr, red_at, red_at + nr);
+            }
+            let e = {CT}(x[at]);
+            let ni = fold_index(v, vi, e, r);
+            v = fold(v, vi, e, r);
+            vi = ni;
+        }
+    }
+    acc[lid] = v;
+    arg[lid] = vi;
+    workgroupBarrier();
+    if (lid < 64u && o < n_out) {
+        for (var l = 1u; l < 4u; l++) {
+            let ni = fold_index(v, vi, acc[lid + 64u * l], arg[lid + 64u * l]);
+            v = fold(v, vi, acc[lid + 64u * l], arg[lid + 64u * l]);
+            vi = ni;
+        }
+        store(c * n_out + o, v, vi);
+    }
+}

@@ -80,6 +80,33 @@ def test_reductions(name):
     assert_agree(lambda x: x.t().sum(0), (7, 3))
 
 
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin", "argmax", "argmin"])
+def test_column_reductions(name):
+    # Outputs adjacent in memory over many rows (a bias gradient's shape): 64 columns per
+    # workgroup, the rows split into chunks whose partials a second pass folds.
+    grad = name not in ("argmax", "argmin")
+    f = lambda x: getattr(x, name)(dim=0)
+    assert_agree(f, (700, 130), grad=grad, rtol=1e-4, atol=1e-4)
+    if grad:  # arg* take one dim, as PyTorch's
+        assert_agree(lambda x: getattr(x, name)(dim=(0, 1)), (3, 90, 70), rtol=1e-4, atol=1e-4)
+    assert_agree(lambda x: getattr(x, name)(dim=1), (5, 300, 80), grad=grad, rtol=1e-4, atol=1e-4)
+
+
+def test_column_reductions_of_integers_bools_and_halves():
+    x = RNG.integers(-2**40, 2**40, (500, 70))
+    for op in ("sum", "amax", "argmin"):
+        want = getattr(ember.tensor(x), op)(dim=0).numpy()
+        got = getattr(ember.tensor(x, device="gpu"), op)(dim=0).cpu().numpy()
+        np.testing.assert_array_equal(got, want)
+    m = RNG.random((600, 65)) < 0.002
+    for op in ("any", "all"):
+        np.testing.assert_array_equal(
+            getattr(ember.tensor(m, device="gpu"), op)(dim=0).cpu().numpy(), getattr(m, op)(axis=0))
+    h = RNG.standard_normal((400, 100)).astype(np.float16)
+    got = ember.tensor(h, device="gpu").sum(dim=0).cpu().numpy()
+    np.testing.assert_allclose(got.astype(np.float32), h.astype(np.float32).sum(0), rtol=1e-2, atol=5e-2)
+
+
 def test_matmul_batched_strided_and_big():
     assert_agree(lambda a, b: a @ b, (2, 5, 7), (7, 3))
     assert_agree(lambda a, b: a.transpose(-1, -2) @ b.t(), (3, 7, 5), (4, 7))

@@ -100,3 +100,22 @@ def manual_seed(seed: int) -> None:
 
 
 manual_seed_all = manual_seed
+
+
+def _stream_counts(device=None) -> dict:
+    """Kernels dispatched, batches submitted and host waits on `device` since it opened.
+
+    Not part of torch.cuda: ember's own view of what a piece of work costs the stream, for
+    benchmarks and for tests that hold fused paths to their dispatch counts.
+    """
+    dispatches, submits, waits = _core.gpu_stream_counts(_index(device))
+    return {"dispatches": dispatches, "submits": submits, "waits": waits}
+
+
+def _profile(device=None, reset: bool = False) -> list:
+    """GPU time per kernel, longest first: [(kernel, dispatches, milliseconds)].
+
+    Filled only when the process starts with EMBER_GPU_PROFILE=1 (each dispatch is then timed
+    with GPU timestamps and the stream waits after every batch); empty otherwise.
+    """
+    return _core.gpu_profile(_index(device), reset)

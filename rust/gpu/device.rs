@@ -140,7 +140,11 @@ pub fn context(index: usize) -> Result<Arc<Gpu>> {
 }
 
 fn open(index: usize, adapter: &wgpu::Adapter) -> std::result::Result<Arc<Gpu>, String> {
-    let features = adapter.features() & (wgpu::Features::SHADER_F16 | wgpu::Features::SHADER_F64);
+    let mut wanted = wgpu::Features::SHADER_F16 | wgpu::Features::SHADER_F64;
+    if std::env::var_os("EMBER_GPU_PROFILE").is_some() {
+        wanted |= wgpu::Features::TIMESTAMP_QUERY;
+    }
+    let features = adapter.features() & wanted;
     // Ask for everything the adapter allows: large tensors need large storage bindings.
     let limits = adapter.limits();
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
@@ -157,7 +161,7 @@ fn open(index: usize, adapter: &wgpu::Adapter) -> std::result::Result<Arc<Gpu>, 
     device.on_uncaptured_error(Arc::new(|e: wgpu::Error| {
         eprintln!("ember: wgpu error: {e}");
     }));
-    let stream = Stream::new(&device, &limits);
+    let stream = Stream::new(&device, &queue, &limits);
     Ok(Arc::new(Gpu {
         index,
         info: adapter.get_info(),

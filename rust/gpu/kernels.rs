@@ -816,10 +816,55 @@ pub fn reduce(
     } else {
         store_value
     };
-    // Many outputs over few elements, or outputs adjacent in memory: an invocation per output.
-    let per_thread =
-        (r <= 64 && n_out >= 1024) || (keep_strides.last() == Some(&1) && n_out >= 2048);
-    if per_thread {
+    // Outputs adjacent in memory: 64 neighbours per workgroup, the reduced range split into
+    // chunks of 128 so that a few hundred workgroups share the work; the [chunks, n_out]
+    // partials are then folded by the same kernel as a column reduction of their own.
+    if keep_strides.last() == Some(&1) && n_out >= 64 {
+        let col_groups = n_out.div_ceil(64);
+        let chunks = if arg {
+            1
+        } else {
+            r.div_ceil(128).clamp(1, (1024 / col_groups).max(1))
+        };
+        let chunk = r.div_ceil(chunks).max(1);
+        let columns =
+            |in_ty: &str, out_ty: &str| kernel_entry("reduce_columns", in_ty, out_ty, store);
+        let p = params(
+            chunk,
+            chunks,
+            &keep_shape,
+            &keep_strides,
+            &red_shape,
+            &red_strides,
+            l.offset,
+        );
+        if chunks == 1 {
+            let k = columns(in_ty, out_ty)?;
+            gpu.dispatch(&k, &p, &[buffer(&out), buffer(x)], col_groups as u32);
+            return Ok(Some(out));
+        }
+        let part_dtype = if x.dtype() == DType::F16 {
+            DType::F32
+        } else {
+            x.dtype()
+        };
+        let part = fresh(&[chunks, n_out], part_dtype, x)?;
+        let (part_ty, _) = reduce_types(part_dtype).expect("a GPU dtype");
+        let k1 = columns(in_ty, part_ty)?;
+        gpu.dispatch(
+            &k1,
+            &p,
+            &[buffer(&part), buffer(x)],
+            (col_groups * chunks) as u32,
+        );
+        let k2 = columns(part_ty, out_ty)?;
+        let p2 = params(chunks, 1, &[n_out], &[1], &[chunks], &[n_out], 0);
+        let p2 = [&[n_out as u32, chunks as u32], &p2[2..]].concat();
+        gpu.dispatch(&k2, &p2, &[buffer(&out), buffer(&part)], col_groups as u32);
+        return Ok(Some(out));
+    }
+    // Many outputs over few elements: an invocation per output.
+    if r <= 64 && n_out >= 1024 {
         let k = kernel_entry("reduce_threads", in_ty, out_ty, store)?;
         let p = params(
             r.max(1),

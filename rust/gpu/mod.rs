@@ -12,6 +12,7 @@ pub mod index;
 pub mod kernels;
 pub mod nn;
 pub mod pool;
+pub mod profile;
 pub mod shaders;
 pub mod stream;
 

@@ -40,6 +40,8 @@ const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
 /// A compiled compute pipeline and the layout of its bind group 0.
 pub struct Kernel {
+    /// Family, entry point and specialisation, for the profiler's report.
+    pub name: String,
     pub pipeline: wgpu::ComputePipeline,
     pub layout: wgpu::BindGroupLayout,
 }
@@ -126,7 +128,14 @@ impl Gpu {
                 self.name()
             );
         }
+        let mut name = format!("{family:?}.{entry}");
+        for (_, value) in subs {
+            // Substitutions may be lines of WGSL: one space for each run of whitespace.
+            name.push(' ');
+            name.push_str(&value.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
         let kernel = Arc::new(Kernel {
+            name,
             layout: pipeline.get_bind_group_layout(0),
             pipeline,
         });

@@ -5,12 +5,16 @@
 //! batch is submitted, so recording an op costs no transfer of its own.
 
 use super::device::Gpu;
+use super::profile::Profiler;
 use super::shaders::Kernel;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 /// Dispatches recorded before the batch is submitted without waiting for a read.
-const BATCH: usize = 256;
+pub(super) const BATCH: usize = 256;
+/// How long recorded work may wait for its batch to fill: past this the batch is submitted,
+/// so the GPU starts on a step while the host is still recording the rest of it.
+const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_micros(100);
 /// Bytes of dispatch parameters one batch can hold.
 const PARAM_BYTES: u64 = 1 << 20;
 
@@ -32,10 +36,25 @@ pub struct Stream {
     param_buffer: wgpu::Buffer,
     align: usize,
     recorded: usize,
+    /// When the first dispatch of the open batch was recorded.
+    opened: Option<std::time::Instant>,
+    /// Totals since the device opened: dispatches recorded, batches submitted, waits.
+    pub counts: StreamCounts,
+    /// Per-kernel timestamps, when `EMBER_GPU_PROFILE` asks for them.
+    pub profiler: Option<Profiler>,
+}
+
+/// What a stream has done since its device opened (`ember.gpu._stream_counts`): how many
+/// kernels, submissions and host waits a piece of work costs.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct StreamCounts {
+    pub dispatches: u64,
+    pub submits: u64,
+    pub waits: u64,
 }
 
 impl Stream {
-    pub fn new(device: &wgpu::Device, limits: &wgpu::Limits) -> Stream {
+    pub fn new(device: &wgpu::Device, queue: &wgpu::Queue, limits: &wgpu::Limits) -> Stream {
         Stream {
             pass: None,
             encoder: None,
@@ -48,12 +67,15 @@ impl Stream {
             }),
             align: limits.min_storage_buffer_offset_alignment as usize,
             recorded: 0,
+            opened: None,
+            counts: StreamCounts::default(),
+            profiler: Profiler::from_env(device, queue),
         }
     }
 }
 
 impl Gpu {
-    pub(super) fn stream(&self) -> std::sync::MutexGuard<'_, Stream> {
+    pub fn stream(&self) -> std::sync::MutexGuard<'_, Stream> {
         self.stream.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -82,8 +104,12 @@ impl Gpu {
         let mut s = self.stream();
         let bytes = (params.len().max(1) * 4) as u64;
         let start = s.params.len().next_multiple_of(s.align);
-        if start as u64 + bytes > PARAM_BYTES || s.recorded >= BATCH {
+        let waited = s.opened.is_some_and(|t| t.elapsed() > FLUSH_AFTER);
+        if start as u64 + bytes > PARAM_BYTES || s.recorded >= BATCH || waited {
             self.submit(&mut s);
+        }
+        if s.opened.is_none() {
+            s.opened = Some(std::time::Instant::now());
         }
         let start = s.params.len().next_multiple_of(s.align);
         s.params.resize(start, 0);
@@ -113,18 +139,34 @@ impl Gpu {
         let max = self.limits.max_compute_workgroups_per_dimension;
         let x = groups.min(max);
         let y = groups.div_ceil(x);
-        if s.pass.is_none() {
-            let pass = self
+        if let Some(mut profiler) = s.profiler.take() {
+            // Its own pass, so the pass's timestamps time this dispatch alone.
+            let mut pass = self
                 .encoder(&mut s)
-                .begin_compute_pass(&wgpu::ComputePassDescriptor::default())
-                .forget_lifetime();
-            s.pass = Some(pass);
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: None,
+                    timestamp_writes: Some(profiler.next_pass(&kernel.name)),
+                });
+            pass.set_pipeline(&kernel.pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(x, y, 1);
+            drop(pass);
+            s.profiler = Some(profiler);
+        } else {
+            if s.pass.is_none() {
+                let pass = self
+                    .encoder(&mut s)
+                    .begin_compute_pass(&wgpu::ComputePassDescriptor::default())
+                    .forget_lifetime();
+                s.pass = Some(pass);
+            }
+            let pass = s.pass.as_mut().expect("an open pass");
+            pass.set_pipeline(&kernel.pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(x, y, 1);
         }
-        let pass = s.pass.as_mut().expect("an open pass");
-        pass.set_pipeline(&kernel.pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(x, y, 1);
         s.recorded += 1;
+        s.counts.dispatches += 1;
     }
 
     /// Zero-fills the first `bytes` bytes of `buffer` in stream order.
@@ -206,95 +248,107 @@ impl Gpu {
         Ok(())
     }
 
-    /// Reads the pending checks' flags (one copy each into one staging buffer) and raises the
-    /// first failed one's error.
-    fn resolve_checks(&self) -> Result<()> {
-        let pending = std::mem::take(&mut *self.checks.lock().unwrap_or_else(|e| e.into_inner()));
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("ember checks"),
-            size: 4 * pending.len() as u64,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        {
-            let mut s = self.stream();
-            for (i, c) in pending.iter().enumerate() {
-                let b = c.flag.storage().gpu_buffer().expect("a GPU flag").raw();
-                let at = (c.flag.layout().offset * 4) as u64;
-                self.encoder(&mut s)
-                    .copy_buffer_to_buffer(b, at, &staging, 4 * i as u64, 4);
-            }
-            self.submit(&mut s);
-        }
-        let words = self.map_read(&staging, 0, 4 * pending.len());
-        for (c, w) in pending.into_iter().zip(words.chunks_exact(4)) {
-            if u32::from_le_bytes(w.try_into().expect("4 bytes")) != c.healthy {
-                return Err((c.describe)());
-            }
-        }
-        Ok(())
-    }
-
     /// Reads `len` bytes from byte `offset` of `buffer` after all work recorded so far, then
     /// raises any failed deferred check.
     pub fn download(&self, buffer: &wgpu::Buffer, offset: u64, len: usize) -> Result<Vec<u8>> {
-        let bytes = self.download_raw(buffer, offset, len);
-        self.resolve_checks()?;
-        Ok(bytes)
+        self.read(Some((buffer, offset, len)))
     }
 
-    fn download_raw(&self, buffer: &wgpu::Buffer, offset: u64, len: usize) -> Vec<u8> {
-        if len == 0 {
-            return Vec::new();
-        }
-        let start = offset - offset % 4;
-        let size = (offset + len as u64 - start).next_multiple_of(4);
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("ember download"),
-            size,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+    /// Submits what is recorded, with copies of `what` (buffer, byte offset, length) and of the
+    /// pending checks' flag words into staging buffers, waits once for all of it, and returns
+    /// the bytes read, or the first failed check's error.
+    fn read(&self, what: Option<(&wgpu::Buffer, u64, usize)>) -> Result<Vec<u8>> {
+        let pending = std::mem::take(&mut *self.checks.lock().unwrap_or_else(|e| e.into_inner()));
+        let staging = |size: u64, label| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        // (staging buffer, bytes to skip, bytes to keep) of the data, then of the flags.
+        let mut reads = Vec::new();
         {
             let mut s = self.stream();
-            self.encoder(&mut s)
-                .copy_buffer_to_buffer(buffer, start, &staging, 0, size);
+            if let Some((buffer, offset, len)) = what.filter(|w| w.2 > 0) {
+                let start = offset - offset % 4;
+                let size = (offset + len as u64 - start).next_multiple_of(4);
+                let data = staging(size, "ember download");
+                self.encoder(&mut s)
+                    .copy_buffer_to_buffer(buffer, start, &data, 0, size);
+                reads.push((data, (offset - start) as usize, len));
+            }
+            if !pending.is_empty() {
+                let flags = staging(4 * pending.len() as u64, "ember checks");
+                for (i, c) in pending.iter().enumerate() {
+                    let b = c.flag.storage().gpu_buffer().expect("a GPU flag").raw();
+                    let at = (c.flag.layout().offset * 4) as u64;
+                    self.encoder(&mut s)
+                        .copy_buffer_to_buffer(b, at, &flags, 4 * i as u64, 4);
+                }
+                reads.push((flags, 0, 4 * pending.len()));
+            }
             self.submit(&mut s);
         }
-        self.map_read(&staging, (offset - start) as usize, len)
+        let mut bytes = self.map_read(&reads);
+        if !pending.is_empty() {
+            let words = bytes.pop().expect("the flags were read");
+            for (c, w) in pending.into_iter().zip(words.chunks_exact(4)) {
+                if u32::from_le_bytes(w.try_into().expect("4 bytes")) != c.healthy {
+                    return Err((c.describe)());
+                }
+            }
+        }
+        Ok(bytes.pop().unwrap_or_default())
     }
 
-    /// Waits for the submitted work, then copies `len` bytes from `skip` out of `staging`.
-    fn map_read(&self, staging: &wgpu::Buffer, skip: usize, len: usize) -> Vec<u8> {
+    /// Waits for the submitted work, then copies `len` bytes from `skip` out of each staging
+    /// buffer.
+    fn map_read(&self, reads: &[(wgpu::Buffer, usize, usize)]) -> Vec<Vec<u8>> {
         let (tx, rx) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
+        for (staging, _, _) in reads {
+            let tx = tx.clone();
+            staging.map_async(wgpu::MapMode::Read, .., move |r| {
+                let _ = tx.send(r);
+            });
+        }
         self.wait();
-        rx.recv()
-            .expect("map callback ran")
-            .expect("mapping a download buffer");
-        let out = staging.get_mapped_range(..).expect("mapped")[skip..skip + len].to_vec();
-        staging.unmap();
-        out
+        reads
+            .iter()
+            .map(|(staging, skip, len)| {
+                rx.recv()
+                    .expect("map callback ran")
+                    .expect("mapping a download buffer");
+                let out = staging.get_mapped_range(..).expect("mapped")[*skip..skip + len].to_vec();
+                staging.unmap();
+                out
+            })
+            .collect()
     }
 
     fn submit(&self, s: &mut Stream) {
         s.pass = None;
-        if let Some(encoder) = s.encoder.take() {
+        if let Some(mut encoder) = s.encoder.take() {
             if !s.params.is_empty() {
                 self.queue.write_buffer(&s.param_buffer, 0, &s.params);
             }
+            if let Some(p) = &s.profiler {
+                p.resolve(&mut encoder);
+            }
             self.queue.submit([encoder.finish()]);
+            s.counts.submits += 1;
+            if let Some(p) = &mut s.profiler {
+                p.collect(&self.device);
+            }
         }
         s.params.clear();
         s.recorded = 0;
+        s.opened = None;
     }
 
     fn wait(&self) {
+        self.stream().counts.waits += 1;
         // A lost device is reported by the next allocation or read; here there is nothing to
         // give back but the wait itself.
         let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
@@ -308,8 +362,6 @@ impl Gpu {
 
     /// Waits for all recorded work (`ember.gpu.synchronize`), raising a failed deferred check.
     pub fn synchronize(&self) -> Result<()> {
-        self.flush();
-        self.wait();
-        self.resolve_checks()
+        self.read(None).map(drop)
     }
 }

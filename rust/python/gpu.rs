@@ -43,6 +43,27 @@ fn gpu_reset_peak(index: usize) -> PyResult<()> {
     Ok(())
 }
 
+/// (dispatches, submits, waits) recorded by device `index`'s stream since it opened.
+#[pyfunction]
+fn gpu_stream_counts(index: usize) -> PyResult<(u64, u64, u64)> {
+    let c = gpu::context(index).py()?.stream().counts;
+    Ok((c.dispatches, c.submits, c.waits))
+}
+
+/// Per kernel (name, dispatches, milliseconds) timed under `EMBER_GPU_PROFILE=1`, longest
+/// first; empty when profiling is off.
+#[pyfunction]
+#[pyo3(signature = (index, reset=false))]
+fn gpu_profile(index: usize, reset: bool) -> PyResult<Vec<(String, u64, f64)>> {
+    let g = gpu::context(index).py()?;
+    g.flush();
+    let mut s = g.stream();
+    Ok(s.profiler
+        .as_mut()
+        .map(|p| p.report(reset))
+        .unwrap_or_default())
+}
+
 /// (has shader-f16, has shader-f64, largest tensor in bytes) of device `index`.
 #[pyfunction]
 fn gpu_capabilities(index: usize) -> PyResult<(bool, bool, u64)> {
@@ -62,5 +83,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gpu_empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_reset_peak, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_capabilities, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_stream_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_profile, m)?)?;
     Ok(())
 }
