@@ -1,8 +1,8 @@
 // Matmul family: C[b] = A[b] · B[b] for strided, batch-broadcast A [.., M, K] and B [.., K, N]
-// into a contiguous C. A workgroup of 16×16 invocations computes a 128×128 tile from 8-deep
-// slices of A and B staged in workgroup memory as vec4s; each invocation holds an 8×8 block in
-// sixteen vec4 registers (rows 4ty.. and 64+4ty.., columns 4tx.. and 64+4tx..), so every
-// workgroup-memory read feeds four or eight multiply-adds.
+// into a contiguous C. A workgroup of 16×16 invocations computes a 128×BN tile (BN 128 or 64)
+// from BK-deep slices (8 or 16) of A and B staged in workgroup memory as vec4s; each invocation
+// holds an 8×8 (or 8×4) block in vec4 registers (rows 4ty.. and 64+4ty.., columns 4tx.. and
+// 64+4tx..), so every workgroup-memory read feeds four or eight multiply-adds.
 // Params: M, N, K, tiles_m, tiles_n, nb, batch_shape[nb], a_offset, a_batch_strides[nb],
 // b_offset, b_batch_strides[nb], a_row_stride, a_col_stride, b_row_stride, b_col_stride,
 // splits, k_chunk. With splits > 1 (few tiles over a long K: weight gradients) each workgroup
@@ -14,13 +14,17 @@
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 
 const BM: u32 = 128u;
-const BN: u32 = 128u;
-const BK: u32 = 8u;
+const BN: u32 = {BN}u;
+const BK: u32 = {BK}u;
+const WIDE: bool = BN == 128u;
+// vec4 slots per k: of A's 128 rows, of B's BN columns.
+const SA: u32 = 32u;
+const SB: u32 = BN / 4u;
 const A_COLUMN_MAJOR: bool = {A_COLUMN_MAJOR};
 const B_COLUMN_MAJOR: bool = {B_COLUMN_MAJOR};
 
-var<workgroup> tile_a: array<vec4<f32>, 256>; // [k][m / 4]
-var<workgroup> tile_b: array<vec4<f32>, 256>; // [k][n / 4]
+var<workgroup> tile_a: array<vec4<f32>, 512>; // [k][m / 4]
+var<workgroup> tile_b: array<vec4<f32>, 512>; // [k][n / 4]
 
 // Four rows of A (from row m) at column k, zero outside the matrix or past k_hi.
 fn load_a(base: u32, k: u32, k_hi: u32, m: u32, M: u32, sak: u32, sam: u32) -> vec4<f32> {
@@ -69,6 +73,16 @@ fn store4(base: u32, m: u32, n: u32, M: u32, N: u32, v: vec4<f32>) {
     }
 }
 
+// The (k, vec4 slot) that staging element e of a tile stands for: neighbouring invocations
+// take neighbouring memory, along k where the operand is contiguous in k (row-major A,
+// column-major B: runs of BK words), along m or n otherwise (16-byte runs).
+fn slot_of(e: u32, along_k: bool, slots: u32) -> vec2<u32> {
+    if (along_k) {
+        return vec2<u32>(e % BK, e / BK);
+    }
+    return vec2<u32>(e / slots, e % slots);
+}
+
 @compute @workgroup_size(256)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
@@ -105,24 +119,15 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let sbn = P[s + 3u];
     let ty = lid / 16u;
     let tx = lid % 16u;
-    // The slice each invocation stages is four rows of A at one k (slot = which four) and four
-    // columns of B at one k, mapped so that neighbouring invocations read neighbouring memory:
-    // along k where the operand is contiguous in k (row-major A, column-major B: eight
-    // neighbours read 32 bytes), along m or n otherwise (16-byte runs).
-    var la_k = lid % 8u;
-    var la_slot = lid / 8u;
-    if (A_COLUMN_MAJOR) {
-        la_k = lid / 32u;
-        la_slot = lid % 32u;
-    }
-    var lb_k = lid / 32u;
-    var lb_slot = lid % 32u;
-    if (B_COLUMN_MAJOR) {
-        lb_k = lid % 8u;
-        lb_slot = lid / 8u;
-    }
-    let la_m = m0 + 4u * la_slot;
-    let lb_n = n0 + 4u * lb_slot;
+    // Each invocation stages BK / 8 vec4s of A and BK·BN / 1024 of B per slice (for a
+    // 64-wide tile over 8-deep slices, only the first half of the invocations stage B).
+    let la0 = slot_of(lid, !A_COLUMN_MAJOR, SA);
+    let la1 = slot_of(lid + 256u, !A_COLUMN_MAJOR, SA);
+    let lb0 = slot_of(lid, B_COLUMN_MAJOR, SB);
+    let lb1 = slot_of(lid + 256u, B_COLUMN_MAJOR, SB);
+    let two_a = BK == 16u;
+    let two_b = BK * SB > 256u;
+    let stage_b = lid < BK * SB;
     var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
     var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
     var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
@@ -133,29 +138,67 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     var c70 = vec4<f32>(0.0); var c71 = vec4<f32>(0.0);
     // Double buffering in registers: the next slice's global loads are issued before this
     // slice's multiply-adds, so their latency hides behind the arithmetic.
-    var va = load_a(a_base, k_lo + la_k, k_hi, la_m, M, sak, sam);
-    var vb = load_b(b_base, k_lo + lb_k, k_hi, lb_n, N, sbk, sbn);
+    var va0 = load_a(a_base, k_lo + la0.x, k_hi, m0 + 4u * la0.y, M, sak, sam);
+    var va1 = vec4<f32>(0.0);
+    if (two_a) {
+        va1 = load_a(a_base, k_lo + la1.x, k_hi, m0 + 4u * la1.y, M, sak, sam);
+    }
+    var vb0 = vec4<f32>(0.0);
+    var vb1 = vec4<f32>(0.0);
+    if (stage_b) {
+        vb0 = load_b(b_base, k_lo + lb0.x, k_hi, n0 + 4u * lb0.y, N, sbk, sbn);
+    }
+    if (two_b) {
+        vb1 = load_b(b_base, k_lo + lb1.x, k_hi, n0 + 4u * lb1.y, N, sbk, sbn);
+    }
     for (var k0 = k_lo; k0 < k_hi; k0 += BK) {
-        tile_a[la_k * 32u + la_slot] = va;
-        tile_b[lb_k * 32u + lb_slot] = vb;
+        tile_a[la0.x * SA + la0.y] = va0;
+        if (two_a) {
+            tile_a[la1.x * SA + la1.y] = va1;
+        }
+        if (stage_b) {
+            tile_b[lb0.x * SB + lb0.y] = vb0;
+        }
+        if (two_b) {
+            tile_b[lb1.x * SB + lb1.y] = vb1;
+        }
         workgroupBarrier();
-        if (k0 + BK < k_hi) {
-            va = load_a(a_base, k0 + BK + la_k, k_hi, la_m, M, sak, sam);
-            vb = load_b(b_base, k0 + BK + lb_k, k_hi, lb_n, N, sbk, sbn);
+        let kn = k0 + BK;
+        if (kn < k_hi) {
+            va0 = load_a(a_base, kn + la0.x, k_hi, m0 + 4u * la0.y, M, sak, sam);
+            if (two_a) {
+                va1 = load_a(a_base, kn + la1.x, k_hi, m0 + 4u * la1.y, M, sak, sam);
+            }
+            if (stage_b) {
+                vb0 = load_b(b_base, kn + lb0.x, k_hi, n0 + 4u * lb0.y, N, sbk, sbn);
+            }
+            if (two_b) {
+                vb1 = load_b(b_base, kn + lb1.x, k_hi, n0 + 4u * lb1.y, N, sbk, sbn);
+            }
         }
         for (var k = 0u; k < BK; k++) {
-            let a0 = tile_a[k * 32u + ty];
-            let a1 = tile_a[k * 32u + 16u + ty];
-            let b0 = tile_b[k * 32u + tx];
-            let b1 = tile_b[k * 32u + 16u + tx];
-            c00 = fma(vec4<f32>(a0.x), b0, c00); c01 = fma(vec4<f32>(a0.x), b1, c01);
-            c10 = fma(vec4<f32>(a0.y), b0, c10); c11 = fma(vec4<f32>(a0.y), b1, c11);
-            c20 = fma(vec4<f32>(a0.z), b0, c20); c21 = fma(vec4<f32>(a0.z), b1, c21);
-            c30 = fma(vec4<f32>(a0.w), b0, c30); c31 = fma(vec4<f32>(a0.w), b1, c31);
-            c40 = fma(vec4<f32>(a1.x), b0, c40); c41 = fma(vec4<f32>(a1.x), b1, c41);
-            c50 = fma(vec4<f32>(a1.y), b0, c50); c51 = fma(vec4<f32>(a1.y), b1, c51);
-            c60 = fma(vec4<f32>(a1.z), b0, c60); c61 = fma(vec4<f32>(a1.z), b1, c61);
-            c70 = fma(vec4<f32>(a1.w), b0, c70); c71 = fma(vec4<f32>(a1.w), b1, c71);
+            let a0 = tile_a[k * SA + ty];
+            let a1 = tile_a[k * SA + 16u + ty];
+            let b0 = tile_b[k * SB + tx];
+            c00 = fma(vec4<f32>(a0.x), b0, c00);
+            c10 = fma(vec4<f32>(a0.y), b0, c10);
+            c20 = fma(vec4<f32>(a0.z), b0, c20);
+            c30 = fma(vec4<f32>(a0.w), b0, c30);
+            c40 = fma(vec4<f32>(a1.x), b0, c40);
+            c50 = fma(vec4<f32>(a1.y), b0, c50);
+            c60 = fma(vec4<f32>(a1.z), b0, c60);
+            c70 = fma(vec4<f32>(a1.w), b0, c70);
+            if (WIDE) {
+                let b1 = tile_b[k * SB + 16u + tx];
+                c01 = fma(vec4<f32>(a0.x), b1, c01);
+                c11 = fma(vec4<f32>(a0.y), b1, c11);
+                c21 = fma(vec4<f32>(a0.z), b1, c21);
+                c31 = fma(vec4<f32>(a0.w), b1, c31);
+                c41 = fma(vec4<f32>(a1.x), b1, c41);
+                c51 = fma(vec4<f32>(a1.y), b1, c51);
+                c61 = fma(vec4<f32>(a1.z), b1, c61);
+                c71 = fma(vec4<f32>(a1.w), b1, c71);
+            }
         }
         workgroupBarrier();
     }
@@ -163,15 +206,25 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let r0 = m0 + 4u * ty;
     let r1 = m0 + 64u + 4u * ty;
     let n_0 = n0 + 4u * tx;
-    let n_1 = n0 + 64u + 4u * tx;
-    store4(base, r0, n_0, M, N, c00); store4(base, r0, n_1, M, N, c01);
-    store4(base, r0 + 1u, n_0, M, N, c10); store4(base, r0 + 1u, n_1, M, N, c11);
-    store4(base, r0 + 2u, n_0, M, N, c20); store4(base, r0 + 2u, n_1, M, N, c21);
-    store4(base, r0 + 3u, n_0, M, N, c30); store4(base, r0 + 3u, n_1, M, N, c31);
-    store4(base, r1, n_0, M, N, c40); store4(base, r1, n_1, M, N, c41);
-    store4(base, r1 + 1u, n_0, M, N, c50); store4(base, r1 + 1u, n_1, M, N, c51);
-    store4(base, r1 + 2u, n_0, M, N, c60); store4(base, r1 + 2u, n_1, M, N, c61);
-    store4(base, r1 + 3u, n_0, M, N, c70); store4(base, r1 + 3u, n_1, M, N, c71);
+    store4(base, r0, n_0, M, N, c00);
+    store4(base, r0 + 1u, n_0, M, N, c10);
+    store4(base, r0 + 2u, n_0, M, N, c20);
+    store4(base, r0 + 3u, n_0, M, N, c30);
+    store4(base, r1, n_0, M, N, c40);
+    store4(base, r1 + 1u, n_0, M, N, c50);
+    store4(base, r1 + 2u, n_0, M, N, c60);
+    store4(base, r1 + 3u, n_0, M, N, c70);
+    if (WIDE) {
+        let n_1 = n0 + 64u + 4u * tx;
+        store4(base, r0, n_1, M, N, c01);
+        store4(base, r0 + 1u, n_1, M, N, c11);
+        store4(base, r0 + 2u, n_1, M, N, c21);
+        store4(base, r0 + 3u, n_1, M, N, c31);
+        store4(base, r1, n_1, M, N, c41);
+        store4(base, r1 + 1u, n_1, M, N, c51);
+        store4(base, r1 + 2u, n_1, M, N, c61);
+        store4(base, r1 + 3u, n_1, M, N, c71);
+    }
 }
 
 // C[b, e] = Σ_s partial[b, s, e] over the split-K partials. Params: M·N, splits, total outputs.

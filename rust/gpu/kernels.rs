@@ -948,6 +948,27 @@ fn batch_strides(l: &Layout, batch: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+/// The output tile's width (128 or 64 columns) and the depth of the K slices (8 or 16) for an
+/// [m, k] · [k, n] product over `nbatch` batches. `EMBER_GPU_MATMUL=<width>x<depth>` fixes
+/// them, for tuning on a new GPU.
+fn matmul_tile(m: usize, n: usize, k: usize, nbatch: usize) -> (usize, usize) {
+    static FIXED: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+    let fixed = FIXED.get_or_init(|| {
+        let v = std::env::var("EMBER_GPU_MATMUL").ok()?;
+        let (w, d) = v.split_once('x')?;
+        let (w, d) = (w.trim().parse().ok()?, d.trim().parse().ok()?);
+        ([64, 128].contains(&w) && [8, 16].contains(&d)).then_some((w, d))
+    });
+    if let Some(tile) = *fixed {
+        return tile;
+    }
+    let _ = k;
+    // Narrow outputs waste half of a 128-wide tile; few tiles leave the device's cores idle.
+    let wide_tiles = m.div_ceil(128) * n.div_ceil(128) * nbatch;
+    let bn = if n <= 64 || wide_tiles < 256 { 64 } else { 128 };
+    (bn, 8)
+}
+
 pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>> {
     if a.dtype() != DType::F32 {
         return Ok(None);
@@ -969,8 +990,8 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
     if m * n * nbatch == 0 || k == 0 {
         return Ok(Some(out));
     }
-    // 128×128 output tiles (shaders/matmul.wgsl).
-    let (tiles_m, tiles_n) = (m.div_ceil(128), n.div_ceil(128));
+    let (bn, bk) = matmul_tile(m, n, k, nbatch);
+    let (tiles_m, tiles_n) = (m.div_ceil(128), n.div_ceil(bn));
     let mut p = vec![
         m as u32,
         n as u32,
@@ -998,12 +1019,15 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
     let flag = |b: bool| if b { "true" } else { "false" };
     let a_col = la.strides[na - 2] == 1 && la.strides[na - 1] != 1;
     let b_col = lb.strides[nb - 2] == 1 && lb.strides[nb - 1] != 1;
+    let (bn_text, bk_text) = (bn.to_string(), bk.to_string());
     let kernel = gpu.kernel(
         Family::Matmul,
         "matmul",
         &[
             ("A_COLUMN_MAJOR", flag(a_col)),
             ("B_COLUMN_MAJOR", flag(b_col)),
+            ("BN", &bn_text),
+            ("BK", &bk_text),
         ],
     )?;
     // Too few tiles to fill the device over a long K: split K, then add the partials. A
@@ -1037,7 +1061,12 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
     let sum = gpu.kernel(
         Family::Matmul,
         "sum_splits",
-        &[("A_COLUMN_MAJOR", "false"), ("B_COLUMN_MAJOR", "false")],
+        &[
+            ("A_COLUMN_MAJOR", "false"),
+            ("B_COLUMN_MAJOR", "false"),
+            ("BN", "128"),
+            ("BK", "8"),
+        ],
     )?;
     let sp = [(m * n) as u32, splits as u32, total as u32];
     gpu.dispatch(
