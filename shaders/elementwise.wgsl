@@ -7,13 +7,26 @@
 
 const CONTIG: bool = {CONTIG};
 
-fn operand(k: u32, i: u32) -> u32 {
+// Offsets of element i in out (component 0) and in each input (1..): the index is unravelled
+// once for all operands. Strided variants only; contiguous ones add `i` to each base.
+fn offsets(i: u32) -> vec4<u32> {
     let ndim = P[1];
-    let desc = 2u + ndim + k * (ndim + 1u);
-    if (CONTIG) {
-        return P[desc] + i;
+    let w = ndim + 1u;
+    let desc = 2u + ndim;
+    var off = vec4<u32>(0u);
+    for (var k = 0u; k < {NOPS}u; k++) {
+        off[k] = P[desc + k * w];
     }
-    return strided_offset(i, ndim, 2u, desc);
+    var rem = i;
+    for (var d = ndim; d > 0u; d--) {
+        let size = P[1u + d];
+        let c = rem % size;
+        rem = rem / size;
+        for (var k = 0u; k < {NOPS}u; k++) {
+            off[k] += c * P[desc + k * w + d];
+        }
+    }
+    return off;
 }
 
 fn scalar_at(k: u32) -> u32 {

@@ -2,7 +2,7 @@
 
 use super::elementwise::{binary, binary_scalar, Scalar};
 use super::same_device;
-use super::view::{squeeze, unsqueeze};
+use super::view::{reshape, squeeze, unsqueeze};
 use crate::autograd::tape::record;
 use crate::backend;
 use crate::bail;
@@ -73,6 +73,17 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         }
         (1, _) => squeeze(&matmul_nd(&unsqueeze(a, 0)?, b)?, Some(&[-2])),
         (_, 1) => squeeze(&matmul_nd(a, &unsqueeze(b, 1)?)?, Some(&[-1])),
+        (na, 2) if na > 2 => {
+            // A batch of rows times one matrix (`Linear` on [batch, seq, features]) is one
+            // product over all the rows, as PyTorch folds it: one large matmul instead of a
+            // batch of small ones, and a weight gradient that is one product too rather than
+            // a batch of them summed.
+            let k = a.shape()[na - 1] as isize;
+            let rows = reshape(a, &[-1, k])?;
+            let mut shape: Vec<isize> = a.shape()[..na - 1].iter().map(|&d| d as isize).collect();
+            shape.push(b.shape()[1] as isize);
+            reshape(&matmul_nd(&rows, b)?, &shape)
+        }
         _ => matmul_nd(a, b),
     }
 }
