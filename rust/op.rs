@@ -43,6 +43,9 @@ named_enum!(
         Eq => "eq", Ne => "ne", Lt => "lt", Le => "le", Gt => "gt", Ge => "ge",
         LogicalAnd => "logical_and", LogicalOr => "logical_or", LogicalXor => "logical_xor",
         BitwiseAnd => "bitwise_and", BitwiseOr => "bitwise_or", BitwiseXor => "bitwise_xor",
+        // relu's gradient: 0 where `b` (relu's output) is <= 0, else `a`; one kernel where a
+        // comparison and a select would take two (PyTorch's threshold_backward).
+        ReluBackward => "relu_backward",
     }
 );
 

@@ -53,6 +53,21 @@ def test_activations(name):
     assert_agree(lambda x: getattr(F, name)(x), (4, 9))
 
 
+def test_relu_backward_is_one_masking_kernel(device):
+    # PyTorch's threshold_backward: zero where the output is <= 0, the gradient elsewhere (a
+    # NaN output passes it); on the GPU one kernel, not a comparison and a select.
+    x = ember.tensor([-1.0, 0.0, 2.0, float("nan"), 3.0], device=device, requires_grad=True)
+    y = x.relu()
+    w = ember.tensor([1.0, 2.0, 3.0, 4.0, 5.0], device=device)
+    if device == "gpu":
+        ember.gpu.synchronize()
+        before = ember.gpu._stream_counts()["dispatches"]
+    y.backward(w)
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [0.0, 0.0, 3.0, 4.0, 5.0])
+    if device == "gpu":
+        assert ember.gpu._stream_counts()["dispatches"] - before == 1
+
+
 @pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "maximum", "minimum", "atan2"])
 def test_binary_broadcast(name):
     assert_agree(lambda a, b: getattr(ember, name)(a, b), (3, 1, 5), (4, 5))

@@ -100,12 +100,8 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
                     g,
                     &mul(out, &scalar_binary(B::Sub, Scalar::Float(1.0), out)?)?,
                 )),
-                // One comparison and one select: the gradient passes where the output is positive.
-                U::Relu => one(where_(
-                    &binary_scalar(B::Gt, out, Scalar::Float(0.0))?,
-                    g,
-                    &Scalar::Float(0.0).tensor_next_to(g)?,
-                )),
+                // The gradient passes where the output is positive: one fused kernel.
+                U::Relu => one(binary(B::ReluBackward, g, out)),
                 U::GeluErf => {
                     let cdf = muls(
                         &adds(
@@ -212,6 +208,8 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
                         .then(|| mul(&un(U::Neg, g)?, &binary(B::FloorDivide, a, b)?))
                         .transpose()?,
                 ),
+                // Linear in the incoming gradient; the mask (relu's output) has none.
+                B::ReluBackward => (Some(binary(B::ReluBackward, g, b)?), None),
                 B::Atan2 => {
                     let den = add(&mul(a, a)?, &mul(b, b)?)?;
                     (

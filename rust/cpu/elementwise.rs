@@ -191,6 +191,19 @@ fn binary_num<T: Num>(op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor) -> Res
         BinaryOp::Minimum => map2(a, b, out, |x: T, y: T| x.min_(y)),
         BinaryOp::Remainder => map2(a, b, out, |x: T, y: T| x.rem(y)),
         BinaryOp::FloorDivide => map2(a, b, out, |x: T, y: T| x.floor_div(y)),
+        // As PyTorch's threshold_backward: 0 where y <= 0, so a NaN output passes its gradient.
+        BinaryOp::ReluBackward => map2(
+            a,
+            b,
+            out,
+            |g: T, y: T| {
+                if y <= T::zero() {
+                    T::zero()
+                } else {
+                    g
+                }
+            },
+        ),
         _ => compare::<T>(op, a, b, out),
     }
 }

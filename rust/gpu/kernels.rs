@@ -407,7 +407,7 @@ fn binary_i64_expr(op: BinaryOp) -> Option<&'static str> {
         LogicalAnd => "select(0u, 1u, any(a != vec2<u32>(0u)) && any(b != vec2<u32>(0u)))",
         LogicalOr => "select(0u, 1u, any(a != vec2<u32>(0u)) || any(b != vec2<u32>(0u)))",
         LogicalXor => "select(0u, 1u, any(a != vec2<u32>(0u)) != any(b != vec2<u32>(0u)))",
-        Div | Pow | Remainder | FloorDivide | Atan2 => return None,
+        Div | Pow | Remainder | FloorDivide | Atan2 | ReluBackward => return None,
     })
 }
 
@@ -436,6 +436,7 @@ fn binary_expr(op: BinaryOp, dtype: DType) -> Option<&'static str> {
             Remainder => "remainder_f32(a, b)",
             FloorDivide => "floor(a / b)",
             Atan2 => "atan2(a, b)",
+            ReluBackward => "select(a, 0.0, b <= 0.0)",
             LogicalAnd => "select(0u, 1u, a != 0.0 && b != 0.0)",
             LogicalOr => "select(0u, 1u, a != 0.0 || b != 0.0)",
             LogicalXor => "select(0u, 1u, (a != 0.0) != (b != 0.0))",
@@ -447,6 +448,7 @@ fn binary_expr(op: BinaryOp, dtype: DType) -> Option<&'static str> {
             Sub => "a - b",
             Mul => "a * b",
             Div => "a / b",
+            ReluBackward => "select(a, 0.0, b <= 0.0)",
             LogicalAnd => "select(0u, 1u, a != 0.0 && b != 0.0)",
             LogicalOr => "select(0u, 1u, a != 0.0 || b != 0.0)",
             LogicalXor => "select(0u, 1u, (a != 0.0) != (b != 0.0))",
