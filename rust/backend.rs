@@ -147,6 +147,17 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
         |t| cpu::matmul::matmul(t[0], t[1], batch),
     )
 }
+/// `x @ w.t() + b` for a 2-D x (float32 or float64, one dtype): the bias in the GPU
+/// product's epilogue, after the product on the CPU.
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    let mut inputs = vec![x, w];
+    inputs.extend(b);
+    routed(
+        &inputs,
+        || gk::linear(x, w, b),
+        |t| cpu::matmul::linear(t[0], t[1], t.get(2).copied()),
+    )
+}
 pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     routed(
         &[x, index],

@@ -166,6 +166,9 @@ pub enum Op {
         keep_dim: bool,
     },
     Matmul,
+    /// `x @ w.t() + b` over the last dim of x (PyTorch's `linear`): inputs `[x, w]` or
+    /// `[x, w, b]`, saved `[x, w]`.
+    Linear,
     Cat {
         dim: usize,
         sizes: Vec<usize>,

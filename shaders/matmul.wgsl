@@ -5,7 +5,7 @@
 // 64+4tx..), so every workgroup-memory read feeds four or eight multiply-adds.
 // Params: M, N, K, tiles_m, tiles_n, nb, batch_shape[nb], a_offset, a_batch_strides[nb],
 // b_offset, b_batch_strides[nb], a_row_stride, a_col_stride, b_row_stride, b_col_stride,
-// splits, k_chunk. With splits > 1 (few tiles over a long K: weight gradients) each workgroup
+// splits, k_chunk, bias_offset, bias_stride. With splits > 1 (few tiles over a long K: weight gradients) each workgroup
 // covers one k_chunk of K and writes its partial tile to C as [batch, split, M, N];
 // `sum_splits` then adds the partials.
 
@@ -17,14 +17,28 @@ const BM: u32 = 128u;
 const BN: u32 = {BN}u;
 const BK: u32 = {BK}u;
 const WIDE: bool = BN == 128u;
-// vec4 slots per k: of A's 128 rows, of B's BN columns.
+// vec4 slots per k: of A's 128 rows, of B's BN columns. Each k's row of a tile is padded by
+// one vec4: an operand staged along k (row-major A, column-major B) has neighbouring
+// invocations store to neighbouring k, which would otherwise all land in the same banks.
 const SA: u32 = 32u;
 const SB: u32 = BN / 4u;
+const PA: u32 = SA + 1u;
+const PB: u32 = SB + 1u;
+const HAS_BIAS: bool = {HAS_BIAS};
 const A_COLUMN_MAJOR: bool = {A_COLUMN_MAJOR};
 const B_COLUMN_MAJOR: bool = {B_COLUMN_MAJOR};
 
-var<workgroup> tile_a: array<vec4<f32>, 512>; // [k][m / 4]
-var<workgroup> tile_b: array<vec4<f32>, 512>; // [k][n / 4]
+{BIAS_DECL}
+
+// The bias of columns n.. (`linear`'s epilogue), zero past N. Params: its offset and stride.
+fn bias4(n: u32, N: u32, at: u32, stride: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    {BIAS_LOAD}
+    return v;
+}
+
+var<workgroup> tile_a: array<vec4<f32>, 528>; // [k][m / 4], rows of PA
+var<workgroup> tile_b: array<vec4<f32>, 528>; // [k][n / 4], rows of PB
 
 // Four rows of A (from row m) at column k, zero outside the matrix or past k_hi.
 fn load_a(base: u32, k: u32, k_hi: u32, m: u32, M: u32, sak: u32, sam: u32) -> vec4<f32> {
@@ -152,15 +166,15 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         vb1 = load_b(b_base, k_lo + lb1.x, k_hi, n0 + 4u * lb1.y, N, sbk, sbn);
     }
     for (var k0 = k_lo; k0 < k_hi; k0 += BK) {
-        tile_a[la0.x * SA + la0.y] = va0;
+        tile_a[la0.x * PA + la0.y] = va0;
         if (two_a) {
-            tile_a[la1.x * SA + la1.y] = va1;
+            tile_a[la1.x * PA + la1.y] = va1;
         }
         if (stage_b) {
-            tile_b[lb0.x * SB + lb0.y] = vb0;
+            tile_b[lb0.x * PB + lb0.y] = vb0;
         }
         if (two_b) {
-            tile_b[lb1.x * SB + lb1.y] = vb1;
+            tile_b[lb1.x * PB + lb1.y] = vb1;
         }
         workgroupBarrier();
         let kn = k0 + BK;
@@ -177,9 +191,9 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
             }
         }
         for (var k = 0u; k < BK; k++) {
-            let a0 = tile_a[k * SA + ty];
-            let a1 = tile_a[k * SA + 16u + ty];
-            let b0 = tile_b[k * SB + tx];
+            let a0 = tile_a[k * PA + ty];
+            let a1 = tile_a[k * PA + 16u + ty];
+            let b0 = tile_b[k * PB + tx];
             c00 = fma(vec4<f32>(a0.x), b0, c00);
             c10 = fma(vec4<f32>(a0.y), b0, c10);
             c20 = fma(vec4<f32>(a0.z), b0, c20);
@@ -189,7 +203,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
             c60 = fma(vec4<f32>(a1.z), b0, c60);
             c70 = fma(vec4<f32>(a1.w), b0, c70);
             if (WIDE) {
-                let b1 = tile_b[k * SB + 16u + tx];
+                let b1 = tile_b[k * PB + 16u + tx];
                 c01 = fma(vec4<f32>(a0.x), b1, c01);
                 c11 = fma(vec4<f32>(a0.y), b1, c11);
                 c21 = fma(vec4<f32>(a0.z), b1, c21);
@@ -206,24 +220,31 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let r0 = m0 + 4u * ty;
     let r1 = m0 + 64u + 4u * ty;
     let n_0 = n0 + 4u * tx;
-    store4(base, r0, n_0, M, N, c00);
-    store4(base, r0 + 1u, n_0, M, N, c10);
-    store4(base, r0 + 2u, n_0, M, N, c20);
-    store4(base, r0 + 3u, n_0, M, N, c30);
-    store4(base, r1, n_0, M, N, c40);
-    store4(base, r1 + 1u, n_0, M, N, c50);
-    store4(base, r1 + 2u, n_0, M, N, c60);
-    store4(base, r1 + 3u, n_0, M, N, c70);
+    let n_1 = n0 + 64u + 4u * tx;
+    // The bias goes into one split's partial only, so the sum of the splits holds it once.
+    var bias_0 = vec4<f32>(0.0);
+    var bias_1 = vec4<f32>(0.0);
+    if (HAS_BIAS && split == 0u) {
+        bias_0 = bias4(n_0, N, P[s + 6u], P[s + 7u]);
+        bias_1 = bias4(n_1, N, P[s + 6u], P[s + 7u]);
+    }
+    store4(base, r0, n_0, M, N, c00 + bias_0);
+    store4(base, r0 + 1u, n_0, M, N, c10 + bias_0);
+    store4(base, r0 + 2u, n_0, M, N, c20 + bias_0);
+    store4(base, r0 + 3u, n_0, M, N, c30 + bias_0);
+    store4(base, r1, n_0, M, N, c40 + bias_0);
+    store4(base, r1 + 1u, n_0, M, N, c50 + bias_0);
+    store4(base, r1 + 2u, n_0, M, N, c60 + bias_0);
+    store4(base, r1 + 3u, n_0, M, N, c70 + bias_0);
     if (WIDE) {
-        let n_1 = n0 + 64u + 4u * tx;
-        store4(base, r0, n_1, M, N, c01);
-        store4(base, r0 + 1u, n_1, M, N, c11);
-        store4(base, r0 + 2u, n_1, M, N, c21);
-        store4(base, r0 + 3u, n_1, M, N, c31);
-        store4(base, r1, n_1, M, N, c41);
-        store4(base, r1 + 1u, n_1, M, N, c51);
-        store4(base, r1 + 2u, n_1, M, N, c61);
-        store4(base, r1 + 3u, n_1, M, N, c71);
+        store4(base, r0, n_1, M, N, c01 + bias_1);
+        store4(base, r0 + 1u, n_1, M, N, c11 + bias_1);
+        store4(base, r0 + 2u, n_1, M, N, c21 + bias_1);
+        store4(base, r0 + 3u, n_1, M, N, c31 + bias_1);
+        store4(base, r1, n_1, M, N, c41 + bias_1);
+        store4(base, r1 + 1u, n_1, M, N, c51 + bias_1);
+        store4(base, r1 + 2u, n_1, M, N, c61 + bias_1);
+        store4(base, r1 + 3u, n_1, M, N, c71 + bias_1);
     }
 }
 

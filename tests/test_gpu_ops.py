@@ -68,6 +68,19 @@ def test_relu_backward_is_one_masking_kernel(device):
         assert ember.gpu._stream_counts()["dispatches"] - before == 1
 
 
+def test_linear_is_one_dispatch_with_the_bias_in_the_epilogue():
+    m = ember.nn.Linear(64, 96).to("gpu")
+    x = ember.randn(2, 40, 64, device="gpu")
+    ember.gpu.synchronize()
+    before = ember.gpu._stream_counts()["dispatches"]
+    y = m(x)
+    assert ember.gpu._stream_counts()["dispatches"] - before == 1
+    want = x.cpu().numpy() @ m.weight.detach().cpu().numpy().T + m.bias.detach().cpu().numpy()
+    np.testing.assert_allclose(y.detach().cpu().numpy(), want, rtol=1e-4, atol=1e-4)
+    # Split-K (few tiles over a long K) adds the bias to one split's partial only.
+    assert_agree(lambda a, w, b: F.linear(a, w, b), (3, 2100), (5, 2100), (5,), rtol=1e-4, atol=2e-3)
+
+
 @pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "maximum", "minimum", "atan2"])
 def test_binary_broadcast(name):
     assert_agree(lambda a, b: getattr(ember, name)(a, b), (3, 1, 5), (4, 5))

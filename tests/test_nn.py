@@ -198,6 +198,48 @@ def test_linear_gradcheck(device):
     gradcheck(lambda x, w, b: F.linear(x, w, b), x, m.weight, m.bias)
 
 
+@pytest.mark.parametrize("lead", [(), (7,), (2, 3, 70)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_functional_linear_is_one_node_over_any_leading_dims(device, lead, with_bias):
+    # F.linear is one native op: every row of a [.., in] input times w^T plus the bias (on the
+    # GPU in the matmul's epilogue), with the gradients of x, w and b.
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(lead + (20,)).astype(np.float32)
+    w = rng.standard_normal((70, 20)).astype(np.float32)
+    b = rng.standard_normal(70).astype(np.float32)
+    g = rng.standard_normal(lead + (70,)).astype(np.float32)
+    xt, wt, bt = (T(v, device, requires_grad=True) for v in (x, w, b))
+    out = F.linear(xt, wt, bt if with_bias else None)
+    want = x @ w.T + (b if with_bias else 0)
+    assert tuple(out.shape) == want.shape
+    assert_close(out, want, rtol=1e-4, atol=1e-4)
+    (out * T(g, device)).sum().backward()
+    g2, x2 = g.reshape(-1, 70), x.reshape(-1, 20)
+    assert_close(xt.grad, (g2 @ w).reshape(x.shape), rtol=1e-4, atol=1e-4)
+    assert_close(wt.grad, g2.T @ x2, rtol=1e-4, atol=1e-4)
+    if with_bias:
+        assert_close(bt.grad, g2.sum(0), rtol=1e-4, atol=1e-4)
+    else:
+        assert bt.grad is None
+
+
+def test_functional_linear_strided_operands_and_errors(device):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    w = rng.standard_normal((4, 5)).astype(np.float32)  # used transposed: a strided weight
+    b = rng.standard_normal(10).astype(np.float32)  # used with a step: a strided bias
+    out = F.linear(T(x, device).t().contiguous().t(), T(w, device).t(), T(b, device)[::2])
+    assert_close(out, x @ w + b[::2], rtol=1e-5, atol=1e-5)
+    # No input features: the output is the bias on every row.
+    out = F.linear(T(np.zeros((3, 0), np.float32), device), T(np.zeros((2, 0), np.float32), device),
+                   T(np.array([1.0, 2.0], np.float32), device))
+    assert_close(out, np.array([[1.0, 2.0]] * 3, np.float32))
+    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(6x4 and 3x5\)"):
+        F.linear(T(x, device), T(np.zeros((5, 3), np.float32), device))
+    with pytest.raises(RuntimeError):
+        F.linear(T(x, device), T(np.zeros((5, 4), np.float32), device), T(np.zeros(3, np.float32), device))
+
+
 # -------------------------------------------------------------------------------------- Conv2d
 CONV_CASES = [
     # (cin, cout, k, stride, padding, dilation, groups)

@@ -349,6 +349,11 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
                 .transpose()?;
             Ok(vec![ga, gb])
         }
+        Op::Linear => {
+            let [gx, gw, gb] =
+                crate::ops::linalg::linear_backward(g, &s[0], &s[1], [want(0), want(1), want(2)])?;
+            Ok(vec![gx, gw, gb].into_iter().take(inp.len()).collect())
+        }
         Op::Cat { dim, sizes } => {
             let parts = index::split_sizes(g, sizes, *dim as isize)?;
             Ok(parts.into_iter().map(Some).collect())

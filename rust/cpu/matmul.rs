@@ -190,3 +190,37 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
         d => crate::bail!(DType, "\"matmul\" not implemented for '{}'", d.name()),
     }
 }
+
+/// `x @ w.t() + b` for a 2-D x, w [n, k] and an optional bias [n] of the same float dtype: the
+/// product, then the bias added to each of its rows.
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    let out = matmul(x, &w.with_layout(w.layout().transpose(0, 1)), &[])?;
+    let Some(b) = b else {
+        return Ok(out);
+    };
+    fn add_rows<T: Num>(out: &Tensor, b: &Tensor) {
+        let bias: Vec<T> = b.to_vec();
+        if bias.is_empty() {
+            return;
+        }
+        let add = |row: &mut [T]| {
+            for (o, &v) in row.iter_mut().zip(&bias) {
+                *o = *o + v;
+            }
+        };
+        let rows = out.storage().as_mut_slice::<T>();
+        // Threads only where there is enough to share: a small batch's rows take less time
+        // than waking them.
+        if rows.len() >= 1 << 16 {
+            rows.par_chunks_mut(bias.len()).for_each(add);
+        } else {
+            rows.chunks_mut(bias.len()).for_each(add);
+        }
+    }
+    match out.dtype() {
+        DType::F32 => add_rows::<f32>(&out, b),
+        DType::F64 => add_rows::<f64>(&out, b),
+        d => crate::bail!(DType, "\"linear\" not implemented for '{}'", d.name()),
+    }
+    Ok(out)
+}

@@ -947,6 +947,11 @@ fn batch_strides(l: &Layout, batch: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+/// `linear`'s bias binding and its load (shaders/matmul.wgsl `bias4`).
+const BIAS_DECL: &str = "@group(0) @binding(4) var<storage, read> bias: array<f32>;";
+const BIAS_LOAD: &str =
+    "for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = bias[at + (n + j) * stride]; } }";
+
 /// The output tile's width (128 or 64 columns) and the depth of the K slices (8 or 16) for an
 /// [m, k] · [k, n] product over `nbatch` batches. `EMBER_GPU_MATMUL=<width>x<depth>` fixes
 /// them, for tuning on a new GPU.
@@ -974,6 +979,25 @@ fn matmul_tile(m: usize, n: usize, nbatch: usize) -> (usize, usize) {
 }
 
 pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>> {
+    matmul_plus(a, b, batch, None)
+}
+
+/// `x @ w.t() + bias` for a 2-D float32 x: the product with the bias added as it is stored.
+pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Option<Tensor>> {
+    if x.dtype() != DType::F32 {
+        return Ok(None);
+    }
+    let wt = w.with_layout(w.layout().transpose(0, 1));
+    matmul_plus(x, &wt, &[], bias)
+}
+
+/// The batched product, with `bias` (one value per output column) added in its epilogue.
+fn matmul_plus(
+    a: &Tensor,
+    b: &Tensor,
+    batch: &[usize],
+    bias: Option<&Tensor>,
+) -> Result<Option<Tensor>> {
     if a.dtype() != DType::F32 {
         return Ok(None);
     }
@@ -991,7 +1015,14 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
         fresh(&shape, DType::F32, a)?
     };
     let nbatch: usize = batch.iter().product();
-    if m * n * nbatch == 0 || k == 0 {
+    if m * n * nbatch == 0 {
+        return Ok(Some(out));
+    }
+    if k == 0 {
+        // No product to add the bias to: the output is the bias on every row.
+        if let Some(bias) = bias {
+            copy_into(&out, &bias.with_layout(bias.layout().expand(&shape)?))?;
+        }
         return Ok(Some(out));
     }
     let (bn, bk) = matmul_tile(m, n, nbatch);
@@ -1032,6 +1063,9 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
             ("B_COLUMN_MAJOR", flag(b_col)),
             ("BN", &bn_text),
             ("BK", &bk_text),
+            ("HAS_BIAS", flag(bias.is_some())),
+            ("BIAS_DECL", if bias.is_some() { BIAS_DECL } else { "" }),
+            ("BIAS_LOAD", if bias.is_some() { BIAS_LOAD } else { "" }),
         ],
     )?;
     // Too few tiles to fill the device over a long K: split K, then add the partials. A
@@ -1044,12 +1078,20 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
     };
     let k_chunk = k.div_ceil(splits).next_multiple_of(8);
     p.extend([splits as u32, k_chunk as u32]);
+    let mut operands = vec![buffer(a), buffer(b)];
+    match bias {
+        Some(t) => {
+            p.extend([t.layout().offset as u32, t.layout().strides[0] as u32]);
+            operands.push(buffer(t));
+        }
+        None => p.extend([0, 0]),
+    }
     let workgroups = (tiles * splits) as u32;
     if splits == 1 {
         gpu.dispatch(
             &kernel,
             &p,
-            &[buffer(&out), buffer(a), buffer(b)],
+            &[&[buffer(&out)], &operands[..]].concat(),
             workgroups,
         );
         return Ok(Some(out));
@@ -1058,7 +1100,7 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
     gpu.dispatch(
         &kernel,
         &p,
-        &[buffer(&partial), buffer(a), buffer(b)],
+        &[&[buffer(&partial)], &operands[..]].concat(),
         workgroups,
     );
     let total = nbatch * m * n;
@@ -1070,6 +1112,9 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
             ("B_COLUMN_MAJOR", "false"),
             ("BN", "128"),
             ("BK", "8"),
+            ("HAS_BIAS", "false"),
+            ("BIAS_DECL", ""),
+            ("BIAS_LOAD", ""),
         ],
     )?;
     let sp = [(m * n) as u32, splits as u32, total as u32];

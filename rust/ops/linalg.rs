@@ -88,6 +88,69 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// `x @ w.t() + b` over the last dim of x (PyTorch's `F.linear`). For float32 and float64 it
+/// is one node: one product over all rows of x with the bias added as the product is stored
+/// (on the GPU, in the matmul's epilogue). Other dtypes, or shapes that do not fit (their
+/// errors are matmul's and add's), take the composed path.
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    let mut all = vec![x, w];
+    all.extend(b);
+    same_device("linear", &all)?;
+    let dtype = x.dtype();
+    let fits = w.ndim() == 2
+        && x.ndim() >= 1
+        && x.shape()[x.ndim() - 1] == w.shape()[1]
+        && matches!(dtype, DType::F32 | DType::F64)
+        && all.iter().all(|t| t.dtype() == dtype)
+        && b.is_none_or(|b| b.shape() == [w.shape()[0]]);
+    if !fits {
+        let out = matmul(x, &super::view::transpose(w, 0, 1)?)?;
+        return match b {
+            Some(b) => binary(BinaryOp::Add, &out, b),
+            None => Ok(out),
+        };
+    }
+    let (k, n) = (w.shape()[1], w.shape()[0]);
+    let lead = &x.shape()[..x.ndim() - 1];
+    let rows: usize = lead.iter().product();
+    let x2 = reshape(&x.detach(), &[rows as isize, k as isize])?;
+    let out = backend::linear(&x2, &w.detach(), b.map(|b| b.detach()).as_ref())?;
+    let shape: Vec<isize> = lead.iter().chain([&n]).map(|&d| d as isize).collect();
+    let out = reshape(&out, &shape)?;
+    Ok(record(Op::Linear, &all, &[x, w], false, out))
+}
+
+/// The gradients of `linear` for x, w and b (each only where `want`), given the output's `g`.
+pub fn linear_backward(
+    g: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    want: [bool; 3],
+) -> Result<[Option<Tensor>; 3]> {
+    let (k, n) = (w.shape()[1] as isize, w.shape()[0] as isize);
+    let rows = x.shape()[..x.ndim() - 1].iter().product::<usize>() as isize;
+    let g2 = reshape(g, &[rows, n])?;
+    let gx = want[0]
+        .then(|| {
+            let shape: Vec<isize> = x.shape().iter().map(|&d| d as isize).collect();
+            reshape(&matmul(&g2, w)?, &shape)
+        })
+        .transpose()?;
+    // [n, rows] · [rows, k] is w's own [n, k] layout: no copy to match it.
+    let gw = want[1]
+        .then(|| {
+            matmul(
+                &super::view::transpose(&g2, 0, 1)?,
+                &reshape(x, &[rows, k])?,
+            )
+        })
+        .transpose()?;
+    let gb = want[2]
+        .then(|| super::reduce::sum(&g2, &[0], false))
+        .transpose()?;
+    Ok([gx, gw, gb])
+}
+
 pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if a.ndim() != 2 || b.ndim() != 2 {
         bail!(

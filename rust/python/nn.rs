@@ -1,4 +1,5 @@
-//! Bindings of the fused nn ops: cross entropy, last-dim normalisation, average pooling, attention.
+//! Bindings of the fused nn ops: cross entropy, last-dim normalisation, average pooling,
+//! attention, linear.
 
 use super::tensor::{PyTensor, R};
 use super::IntoPyResult;
@@ -71,6 +72,22 @@ fn _avg_pool2d(
     ))
 }
 
+/// `input @ weight.t() + bias` as one node (the bias in the product's epilogue).
+#[pyfunction]
+#[pyo3(signature = (input, weight, bias=None))]
+fn _linear(
+    py: Python<'_>,
+    input: PyRef<'_, PyTensor>,
+    weight: PyRef<'_, PyTensor>,
+    bias: Option<PyRef<'_, PyTensor>>,
+) -> R {
+    let (x, w, b) = (input.t.clone(), weight.t.clone(), bias.map(|b| b.t.clone()));
+    Ok(PyTensor::new(
+        py.detach(|| crate::ops::linalg::linear(&x, &w, b.as_ref()))
+            .py()?,
+    ))
+}
+
 /// Native scaled dot-product attention with an optional additive mask.
 #[pyfunction]
 #[pyo3(signature = (query, key, value, mask, scale, is_causal))]
@@ -100,5 +117,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_norm_rows, m)?)?;
     m.add_function(wrap_pyfunction!(_avg_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_attention, m)?)?;
+    m.add_function(wrap_pyfunction!(_linear, m)?)?;
     Ok(())
 }
