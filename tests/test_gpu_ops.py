@@ -81,6 +81,18 @@ def test_linear_is_one_dispatch_with_the_bias_in_the_epilogue():
     assert_agree(lambda a, w, b: F.linear(a, w, b), (3, 2100), (5, 2100), (5,), rtol=1e-4, atol=2e-3)
 
 
+def test_attention_reads_strided_heads_without_copies():
+    # Heads split out of [n, l, h, d] (MultiheadAttention's layout) are strided views; the GPU
+    # kernels read them, and a permuted output's gradient, as they are.
+    def heads(q, k, v):
+        split = lambda t: t.permute(0, 2, 1, 3)
+        out = F.scaled_dot_product_attention(split(q), split(k), split(v), is_causal=True)
+        return out.permute(0, 2, 1, 3)
+    assert_agree(heads, (2, 9, 3, 4), (2, 9, 3, 4), (2, 9, 3, 5), rtol=1e-4, atol=1e-4)
+    packed = lambda x: heads(*x.unflatten(-1, (3, 3, 4)).unbind(-3))
+    assert_agree(packed, (2, 7, 36), rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "maximum", "minimum", "atan2"])
 def test_binary_broadcast(name):
     assert_agree(lambda a, b: getattr(ember, name)(a, b), (3, 1, 5), (4, 5))

@@ -952,10 +952,10 @@ const BIAS_DECL: &str = "@group(0) @binding(4) var<storage, read> bias: array<f3
 const BIAS_LOAD: &str =
     "for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = bias[at + (n + j) * stride]; } }";
 
-/// The output tile's width (128 or 64 columns) and the depth of the K slices (8 or 16) for an
-/// [m, k] · [k, n] product over `nbatch` batches. `EMBER_GPU_MATMUL=<width>x<depth>` fixes
+/// The output tile's width (128 or 64 columns) and the depth of the K slices (8 or 16) for a
+/// product with `n` output columns. `EMBER_GPU_MATMUL=<width>x<depth>` fixes
 /// them, for tuning on a new GPU.
-fn matmul_tile(m: usize, n: usize, nbatch: usize) -> (usize, usize) {
+fn matmul_tile(n: usize) -> (usize, usize) {
     static FIXED: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
     let fixed = FIXED.get_or_init(|| {
         let v = std::env::var("EMBER_GPU_MATMUL").ok()?;
@@ -966,12 +966,11 @@ fn matmul_tile(m: usize, n: usize, nbatch: usize) -> (usize, usize) {
     if let Some(tile) = *fixed {
         return tile;
     }
-    // Narrow outputs waste half of a 128-wide tile, and very few tiles leave most of the
-    // device's cores idle: those take 64-wide tiles over 8-deep slices. Everything else takes
-    // 128-wide tiles over 16-deep slices, half the barriers per multiply-add of 8-deep ones.
-    // (Measured on an H200 over the products of the G4 and G5 steps, `.gl/mm.py`.)
-    let wide_tiles = m.div_ceil(128) * n.div_ceil(128) * nbatch;
-    if n <= 64 || wide_tiles < 64 {
+    // Narrow outputs would waste half of a 128-wide tile: they take 64-wide tiles over 8-deep
+    // slices. Everything else takes 128-wide tiles over 16-deep slices, half the barriers per
+    // multiply-add of 8-deep ones (few tiles over a long K are split along K instead).
+    // Measured on an H200 over the products of the G4 and G5 steps (`.gl/mm.py`).
+    if n <= 64 {
         (64, 8)
     } else {
         (128, 16)
@@ -1025,7 +1024,7 @@ fn matmul_plus(
         }
         return Ok(Some(out));
     }
-    let (bn, bk) = matmul_tile(m, n, nbatch);
+    let (bn, bk) = matmul_tile(n);
     let (tiles_m, tiles_n) = (m.div_ceil(128), n.div_ceil(bn));
     let mut p = vec![
         m as u32,

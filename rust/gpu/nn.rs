@@ -16,9 +16,13 @@ use crate::error::Result;
 use crate::layout::Layout;
 use crate::tensor::Tensor;
 
-fn all_f32(ts: &[&Tensor]) -> bool {
+fn contiguous_f32(ts: &[&Tensor]) -> bool {
     ts.iter()
         .all(|t| t.dtype() == DType::F32 && t.is_contiguous())
+}
+
+fn float32(ts: &[&Tensor]) -> bool {
+    ts.iter().all(|t| t.dtype() == DType::F32)
 }
 
 /// Outputs are written from element 0 of their buffer.
@@ -45,7 +49,7 @@ fn ce_params(
 ) -> Option<Vec<u32>> {
     let mut ins = vec![x];
     ins.extend(weight);
-    if !all_f32(&ins) || target.dtype() != DType::I64 || !target.is_contiguous() {
+    if !contiguous_f32(&ins) || target.dtype() != DType::I64 || !target.is_contiguous() {
         return None;
     }
     let (n, c) = (x.shape()[0], x.shape()[1]);
@@ -78,7 +82,7 @@ pub fn cross_entropy(
     let Some(params) = ce_params(x, target, weight, ignore_index, smoothing) else {
         return Ok(None);
     };
-    if !all_f32(&[loss, denom]) || !fresh_outputs(&[loss, denom]) {
+    if !contiguous_f32(&[loss, denom]) || !fresh_outputs(&[loss, denom]) {
         return Ok(None);
     }
     let n = x.shape()[0];
@@ -139,7 +143,7 @@ pub fn cross_entropy_backward(
     let Some(params) = ce_params(x, target, weight, ignore_index, smoothing) else {
         return Ok(None);
     };
-    if !all_f32(&[dx, scale]) || !fresh_outputs(&[dx, scale]) {
+    if !contiguous_f32(&[dx, scale]) || !fresh_outputs(&[dx, scale]) {
         return Ok(None);
     }
     let n = x.shape()[0];
@@ -173,7 +177,7 @@ pub fn norm_rows(
     mean: &Tensor,
     rstd: &Tensor,
 ) -> Result<Option<()>> {
-    if !all_f32(&[x, y, mean, rstd]) || !fresh_outputs(&[y, mean, rstd]) {
+    if !contiguous_f32(&[x, y, mean, rstd]) || !fresh_outputs(&[y, mean, rstd]) {
         return Ok(None);
     }
     let k = *x.shape().last().expect("a row dim");
@@ -202,7 +206,7 @@ pub fn norm_rows_backward(
     rstd: &Tensor,
     dx: &Tensor,
 ) -> Result<Option<()>> {
-    if !all_f32(&[x, g, mean, rstd, dx]) || !fresh_outputs(&[dx]) {
+    if !contiguous_f32(&[x, g, mean, rstd, dx]) || !fresh_outputs(&[dx]) {
         return Ok(None);
     }
     let k = *x.shape().last().expect("a row dim");
@@ -231,22 +235,31 @@ pub fn norm_rows_backward(
 }
 
 /// `t` (contiguous, `b` blocks of `[r, c]`) viewed as `[b, r, c]`, or transposed as `[b, c, r]`.
-fn view3(t: &Tensor, b: usize, r: usize, c: usize, transposed: bool) -> Tensor {
-    let (shape, strides) = if transposed {
-        (vec![b, c, r], vec![r * c, 1, c])
+/// `t` as a batch of [r, c] matrices over the batch dims `batch` (optionally transposed): a
+/// tensor of rank len(batch) + 2 keeps its own strides (query, key and value may be views of a
+/// packed projection, as in MultiheadAttention); a flat [b, r, c] one is read as contiguous.
+fn view_nd(t: &Tensor, batch: &[usize], r: usize, c: usize, transposed: bool) -> Tensor {
+    let mut l = if t.ndim() == batch.len() + 2 {
+        t.layout().clone()
     } else {
-        (vec![b, r, c], vec![r * c, c, 1])
+        let mut shape = batch.to_vec();
+        shape.extend([r, c]);
+        Layout {
+            strides: Layout::contiguous(&shape).strides,
+            shape,
+            offset: t.layout().offset,
+        }
     };
-    t.with_layout(Layout {
-        shape,
-        strides,
-        offset: t.layout().offset,
-    })
+    if transposed {
+        let n = l.ndim();
+        l = l.transpose(n - 2, n - 1);
+    }
+    t.with_layout(l)
 }
 
-/// `a @ b` per batch-head on the GPU, into a fresh contiguous `[b, .., ..]` tensor.
-fn bmm(a: &Tensor, b: &Tensor, batch: usize) -> Result<Tensor> {
-    Ok(matmul(a, b, &[batch])?.expect("a float32 matmul"))
+/// `a @ b` per batch-head on the GPU, into a fresh contiguous `[batch.., .., ..]` tensor.
+fn bmm(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
+    Ok(matmul(a, b, batch)?.expect("a float32 matmul"))
 }
 
 /// Copies the fresh contiguous `src` into the caller's output `dst` (same element count).
@@ -271,9 +284,10 @@ pub fn attention(
     p: &Tensor,
     o: &Tensor,
 ) -> Result<Option<()>> {
-    let mut ts = vec![q, k, v, p, o];
+    // Query, key and value go to matmuls, which read any strides.
+    let mut ts = vec![p, o];
     ts.extend(mask);
-    if !all_f32(&ts) || !fresh_outputs(&[p, o]) {
+    if !float32(&[q, k, v]) || !contiguous_f32(&ts) || !fresh_outputs(&[p, o]) {
         return Ok(None);
     }
     let (b, l, s, e, ev) = (a.b, a.l, a.s, a.e, a.ev);
@@ -282,8 +296,13 @@ pub fn attention(
         return Ok(Some(()));
     }
     let gpu = gpu_of(q);
+    let batch = &q.shape()[..q.ndim() - 2];
     if s > 0 {
-        let scores = bmm(&view3(q, b, l, e, false), &view3(k, b, s, e, true), b)?;
+        let scores = bmm(
+            &view_nd(q, batch, l, e, false),
+            &view_nd(k, batch, s, e, true),
+            batch,
+        )?;
         let flags = mask.is_some() as u32 | (a.causal as u32) << 1;
         let params = [
             rows as u32,
@@ -303,7 +322,11 @@ pub fn attention(
             rows as u32,
         );
     }
-    let out = bmm(&view3(p, b, l, s, false), &view3(v, b, s, ev, false), b)?;
+    let out = bmm(
+        &view_nd(p, batch, l, s, false),
+        &view_nd(v, batch, s, ev, false),
+        batch,
+    )?;
     store(&out, o);
     Ok(Some(()))
 }
@@ -321,16 +344,21 @@ pub fn attention_backward(
     dk: &Tensor,
     dv: &Tensor,
 ) -> Result<Option<()>> {
-    if !all_f32(&[q, k, v, p, go, dq, dk, dv]) || !fresh_outputs(&[dq, dk, dv]) {
+    if !float32(&[q, k, v, go])
+        || !contiguous_f32(&[p, dq, dk, dv])
+        || !fresh_outputs(&[dq, dk, dv])
+    {
         return Ok(None);
     }
     let (b, l, s, e, ev) = (a.b, a.l, a.s, a.e, a.ev);
     let gpu = gpu_of(q);
+    let batch = &q.shape()[..q.ndim() - 2];
+    let nd = |t: &Tensor, r: usize, c: usize, transposed: bool| view_nd(t, batch, r, c, transposed);
     // dv = p^T @ go
-    let dv_ = bmm(&view3(p, b, l, s, true), &view3(go, b, l, ev, false), b)?;
+    let dv_ = bmm(&nd(p, l, s, true), &nd(go, l, ev, false), batch)?;
     store(&dv_, dv);
     // dp = go @ v^T, then ds = p * (dp - rowsum(dp * p)) * scale in place
-    let ds = bmm(&view3(go, b, l, ev, false), &view3(v, b, s, ev, true), b)?;
+    let ds = bmm(&nd(go, l, ev, false), &nd(v, s, ev, true), batch)?;
     let rows = b * l;
     if rows > 0 && s > 0 {
         let kernel = gpu.kernel(Family::Nn, "attention_softmax_backward", &[])?;
@@ -342,9 +370,9 @@ pub fn attention_backward(
         );
     }
     // dq = ds @ k ; dk = ds^T @ q
-    let dq_ = bmm(&view3(&ds, b, l, s, false), &view3(k, b, s, e, false), b)?;
+    let dq_ = bmm(&nd(&ds, l, s, false), &nd(k, s, e, false), batch)?;
     store(&dq_, dq);
-    let dk_ = bmm(&view3(&ds, b, l, s, true), &view3(q, b, l, e, false), b)?;
+    let dk_ = bmm(&nd(&ds, l, s, true), &nd(q, l, e, false), batch)?;
     store(&dk_, dk);
     Ok(Some(()))
 }

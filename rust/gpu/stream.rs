@@ -12,9 +12,14 @@ use crate::tensor::Tensor;
 
 /// Dispatches recorded before the batch is submitted without waiting for a read.
 pub(super) const BATCH: usize = 256;
-/// How long recorded work may wait for its batch to fill: past this the batch is submitted,
-/// so the GPU starts on a step while the host is still recording the rest of it.
+/// How long recorded work may wait for its batch to fill before it is submitted, so that the GPU
+/// starts on a step while the host is still recording the rest of it: soon where the batch
+/// holds enough workgroups to keep a GPU busy (a train step's matmuls), later where it holds
+/// only small ops, whose submission would cost the host more than the GPU gains.
 const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_micros(100);
+const FLUSH_SMALL_AFTER: std::time::Duration = std::time::Duration::from_millis(1);
+/// Workgroups recorded in a batch that make it worth submitting after `FLUSH_AFTER`.
+const BUSY_GROUPS: u64 = 1024;
 /// Bytes of dispatch parameters one batch can hold.
 const PARAM_BYTES: u64 = 1 << 20;
 
@@ -38,6 +43,8 @@ pub struct Stream {
     recorded: usize,
     /// When the first dispatch of the open batch was recorded.
     opened: Option<std::time::Instant>,
+    /// Workgroups dispatched in the open batch.
+    groups: u64,
     /// Totals since the device opened: dispatches recorded, batches submitted, waits.
     pub counts: StreamCounts,
     /// Per-kernel timestamps, when `EMBER_GPU_PROFILE` asks for them.
@@ -68,6 +75,7 @@ impl Stream {
             align: limits.min_storage_buffer_offset_alignment as usize,
             recorded: 0,
             opened: None,
+            groups: 0,
             counts: StreamCounts::default(),
             profiler: Profiler::from_env(device, queue),
         }
@@ -104,7 +112,10 @@ impl Gpu {
         let mut s = self.stream();
         let bytes = (params.len().max(1) * 4) as u64;
         let start = s.params.len().next_multiple_of(s.align);
-        let waited = s.opened.is_some_and(|t| t.elapsed() > FLUSH_AFTER);
+        let waited = s.opened.is_some_and(|t| {
+            let waited = t.elapsed();
+            waited > FLUSH_SMALL_AFTER || (waited > FLUSH_AFTER && s.groups >= BUSY_GROUPS)
+        });
         if start as u64 + bytes > PARAM_BYTES || s.recorded >= BATCH || waited {
             self.submit(&mut s);
         }
@@ -166,6 +177,7 @@ impl Gpu {
             pass.dispatch_workgroups(x, y, 1);
         }
         s.recorded += 1;
+        s.groups += groups as u64;
         s.counts.dispatches += 1;
     }
 
@@ -345,6 +357,7 @@ impl Gpu {
         s.params.clear();
         s.recorded = 0;
         s.opened = None;
+        s.groups = 0;
     }
 
     fn wait(&self) {

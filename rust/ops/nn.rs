@@ -430,10 +430,17 @@ pub fn attention(
     );
     let dtype = DType::promote(DType::promote(q.dtype(), k.dtype()), v.dtype());
     let prep = |t: &Tensor| -> Result<Tensor> {
-        contiguous(&float_compute(
+        let t = float_compute(
             &to_dtype(&t.detach(), dtype)?,
             "scaled_dot_product_attention",
-        )?)
+        )?;
+        // The GPU's float32 kernels read any strides (heads split out of a packed projection
+        // are views); the CPU kernels want contiguous rows.
+        if strided_ok(&t) {
+            Ok(t)
+        } else {
+            contiguous(&t)
+        }
     };
     let (qc, kc, vc) = (prep(q)?, prep(k)?, prep(v)?);
     let cdt = qc.dtype();
@@ -487,6 +494,11 @@ pub fn attention(
     ))
 }
 
+/// Whether attention can take `t` with its strides as they are: float32 on a GPU.
+fn strided_ok(t: &Tensor) -> bool {
+    t.device() != crate::storage::Device::Cpu && t.dtype() == DType::F32
+}
+
 /// Gradients of an attention node for query, key and value.
 pub fn attention_backward(
     a: &crate::cpu::attention::Attn,
@@ -500,7 +512,12 @@ pub fn attention_backward(
         bail!(Autograd, "double backward (create_graph=True) through scaled_dot_product_attention is not supported yet");
     }
     let dtype = q.dtype();
-    let gc = contiguous(&to_dtype(g, dtype)?)?;
+    let gc = to_dtype(g, dtype)?;
+    let gc = if strided_ok(&gc) {
+        gc
+    } else {
+        contiguous(&gc)?
+    };
     let (dq, dk, dv) = (
         Tensor::for_overwrite(q.shape(), dtype, q.device())?,
         Tensor::for_overwrite(k.shape(), dtype, q.device())?,
