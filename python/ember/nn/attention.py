@@ -113,13 +113,15 @@ class MultiheadAttention(Module):
                 key_padding_mask = key_padding_mask.unsqueeze(0)
         elif query.dim() != 3:
             raise ValueError(f"query should be unbatched 2D or batched 3D tensor but received {query.dim()}-D query tensor")
-        elif self.batch_first:
-            query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
-        # From here on: [L, N, E] (sequence first), as torch's functional implementation.
-        L, N, E = query.shape
+        # Projections and heads stay in the input's own layout, [N, L, E] with batch_first and
+        # [L, N, E] without, so that no transposed copy of the input or output is made: the
+        # heads are strided views that the attention kernel reads as they are.
+        bf = self.batch_first and not unbatched
+        seq = 1 if bf else 0  # the sequence dim
+        L, N, E = (query.shape[1], query.shape[0], query.shape[2]) if bf else tuple(query.shape)
         if E != self.embed_dim:
             raise AssertionError(f"was expecting embedding dimension of {self.embed_dim}, but got {E}")
-        if key.shape[0] != value.shape[0] or key.shape[1] != value.shape[1]:
+        if key.shape[:2] != value.shape[:2]:
             raise AssertionError(f"key shape {tuple(key.shape)} does not match value shape {tuple(value.shape)}")
         (wq, bq), (wk, bk), (wv, bv) = self._projections()
         q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
@@ -129,28 +131,29 @@ class MultiheadAttention(Module):
         mask = _additive_mask(attn_mask, q.dtype, "attn_mask")
         if mask is not None:
             if mask.dim() == 2:
-                if tuple(mask.shape) != (L, key.shape[0]):
-                    raise RuntimeError(f"The shape of the 2D attn_mask is {tuple(mask.shape)}, but should be {(L, key.shape[0])}.")
-                mask = mask.reshape(1, 1, L, key.shape[0])
+                if tuple(mask.shape) != (L, key.shape[seq]):
+                    raise RuntimeError(f"The shape of the 2D attn_mask is {tuple(mask.shape)}, but should be {(L, key.shape[seq])}.")
+                mask = mask.reshape(1, 1, L, key.shape[seq])
             elif mask.dim() == 3:
-                if tuple(mask.shape) != (N * self.num_heads, L, key.shape[0]):
-                    raise RuntimeError(f"The shape of the 3D attn_mask is {tuple(mask.shape)}, but should be {(N * self.num_heads, L, key.shape[0])}.")
-                mask = mask.reshape(N, self.num_heads, L, key.shape[0])
+                if tuple(mask.shape) != (N * self.num_heads, L, key.shape[seq]):
+                    raise RuntimeError(f"The shape of the 3D attn_mask is {tuple(mask.shape)}, but should be {(N * self.num_heads, L, key.shape[seq])}.")
+                mask = mask.reshape(N, self.num_heads, L, key.shape[seq])
             else:
                 raise RuntimeError(f"attn_mask's dimension {mask.dim()} is not supported")
         pad = _additive_mask(key_padding_mask, q.dtype, "key_padding_mask")
 
+        one_step = (N, 1, E) if bf else (1, N, E)
         if self.bias_k is not None:
-            k = _core.cat([k, self.bias_k.expand(1, N, E)], dim=0)
-            v = _core.cat([v, self.bias_v.expand(1, N, E)], dim=0)
+            k = _core.cat([k, self.bias_k.reshape(1, 1, E).expand(*one_step)], dim=seq)
+            v = _core.cat([v, self.bias_v.reshape(1, 1, E).expand(*one_step)], dim=seq)
             mask = F.pad(mask, (0, 1)) if mask is not None else None
             pad = F.pad(pad, (0, 1)) if pad is not None else None
         if self.add_zero_attn:
-            k = _core.cat([k, _core.zeros(1, N, E, dtype=k.dtype, device=k.device)], dim=0)
-            v = _core.cat([v, _core.zeros(1, N, E, dtype=v.dtype, device=v.device)], dim=0)
+            k = _core.cat([k, _core.zeros(*one_step, dtype=k.dtype, device=k.device)], dim=seq)
+            v = _core.cat([v, _core.zeros(*one_step, dtype=v.dtype, device=v.device)], dim=seq)
             mask = F.pad(mask, (0, 1)) if mask is not None else None
             pad = F.pad(pad, (0, 1)) if pad is not None else None
-        S = k.shape[0]
+        S = k.shape[seq]
         if pad is not None:
             if tuple(pad.shape) != (N, S):
                 raise AssertionError(f"expecting key_padding_mask shape of {(N, S)}, but got {tuple(pad.shape)}")
@@ -158,10 +161,11 @@ class MultiheadAttention(Module):
             mask = pad if mask is None else mask + pad
 
         h, d = self.num_heads, self.head_dim
-        # [L, N, E] -> [N, h, L, d]
-        q = q.reshape(L, N, h, d).permute(1, 2, 0, 3)
-        k = k.reshape(S, N, h, d).permute(1, 2, 0, 3)
-        v = v.reshape(S, N, h, d).permute(1, 2, 0, 3)
+        # [N, L, E] or [L, N, E] -> [N, h, L, d] (views)
+        if bf:
+            q, k, v = (t.reshape(N, t.shape[1], h, d).permute(0, 2, 1, 3) for t in (q, k, v))
+        else:
+            q, k, v = (t.reshape(t.shape[0], N, h, d).permute(1, 2, 0, 3) for t in (q, k, v))
         p = self.dropout if self.training else 0.0
         if need_weights:
             # The weights are wanted, so the softmax is done here rather than inside the fused op.
@@ -176,11 +180,9 @@ class MultiheadAttention(Module):
         else:
             weights = None
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        # [N, h, L, d] -> [L, N, E]
-        out = out.permute(2, 0, 1, 3).reshape(L, N, E)
+        # [N, h, L, d] -> the input's layout
+        out = out.permute(0, 2, 1, 3).reshape(N, L, E) if bf else out.permute(2, 0, 1, 3).reshape(L, N, E)
         out = self.out_proj(out)
-        if self.batch_first and not unbatched:
-            out = out.transpose(0, 1)
         if unbatched:
             out = out.squeeze(1)
         if weights is not None:
