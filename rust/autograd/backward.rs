@@ -301,8 +301,7 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             } else {
                 view::unsqueeze(g, *dim as isize)?
             };
-            let base = Tensor::zeros(from, g.dtype(), g.device())?;
-            one(index::slice_assign(&base, *dim, *start, *len, *step, &g))
+            one(index::slice_of_zeros(from, *dim, *start, *len, *step, &g))
         }
         Op::SliceAssign {
             dim,

@@ -425,6 +425,25 @@ pub fn take_rows(x: &Tensor, index: &Tensor) -> Result<Tensor> {
 }
 
 /// A copy of `base` with `src` (broadcast) written into the slice `(dim, start, len, step)`.
+/// Zeros of `shape` with `src` at the slice `(dim, start, len, step)`: a slice's gradient.
+/// Written straight into the fresh zeros, unless the graph is recorded (create_graph).
+pub fn slice_of_zeros(
+    shape: &[usize],
+    dim: usize,
+    start: usize,
+    len: usize,
+    step: usize,
+    src: &Tensor,
+) -> Result<Tensor> {
+    let base = Tensor::zeros(shape, src.dtype(), src.device())?;
+    if crate::autograd::tape::is_grad_enabled() && src.requires_grad() {
+        return slice_assign(&base, dim, start, len, step, src);
+    }
+    let dst = base.with_layout(base.layout().slice(dim, start, len, step));
+    backend::copy_into(&dst, &src.detach())?;
+    Ok(base)
+}
+
 pub fn slice_assign(
     base: &Tensor,
     dim: usize,
