@@ -63,6 +63,7 @@ def test_relu_backward_is_one_masking_kernel(device):
         ember.gpu.synchronize()
         before = ember.gpu._stream_counts()["dispatches"]
     y.backward(w)
+    np.testing.assert_array_equal(y.detach().cpu().numpy(), [0.0, 0.0, 2.0, np.nan, 3.0])
     np.testing.assert_array_equal(x.grad.cpu().numpy(), [0.0, 0.0, 3.0, 4.0, 5.0])
     if device == "gpu":
         assert ember.gpu._stream_counts()["dispatches"] - before == 1
@@ -154,6 +155,11 @@ def test_matmul_batched_strided_and_big():
     # Few tiles over a long K: split-K partials and their sum (a weight gradient's shape).
     assert_agree(lambda a, b: a.t() @ b, (3000, 100), (3000, 40), rtol=1e-4, atol=2e-3)
     assert_agree(lambda a, b: a @ b, (2, 50, 2100), (2100, 30), rtol=1e-4, atol=2e-3)
+    # Column-major A and row-major B on 16-byte boundaries load as vec4s; an offset or a
+    # width that breaks the alignment takes the scalar loads.
+    assert_agree(lambda a, b: a[4:].t() @ b[4:], (68, 36), (68, 44), rtol=1e-4, atol=1e-4)
+    assert_agree(lambda a, b: a[:, 1:].t() @ b[:, 3:], (40, 37), (40, 47), rtol=1e-4, atol=1e-4)
+    assert_agree(lambda a, b: a.transpose(-1, -2) @ b, (3, 40, 36), (3, 40, 44), rtol=1e-4, atol=1e-4)
 
 
 def test_softmax_cumsum_flip_sort_clamp():

@@ -307,7 +307,8 @@ fn unary_expr(op: UnaryOp, dtype: DType) -> Option<&'static str> {
             Cos => "cos(x)",
             Tanh => "tanh_f32(x)",
             Sigmoid => "sigmoid_f32(x)",
-            Relu => "select(x, 0.0, x < 0.0)",
+            // NaN passes (as PyTorch's); tested on the bits, which GL drivers keep.
+            Relu => "select(x, 0.0, x < 0.0 && !isnan_f32(f32(x)))",
             GeluErf => "0.5 * x * (1.0 + erf_f32(x * 0.7071067811865476))",
             GeluTanh => {
                 "0.5 * x * (1.0 + tanh_f32(0.7978845608028654 * (x + 0.044715 * x * x * x)))"
@@ -436,7 +437,8 @@ fn binary_expr(op: BinaryOp, dtype: DType) -> Option<&'static str> {
             Remainder => "remainder_f32(a, b)",
             FloorDivide => "floor(a / b)",
             Atan2 => "atan2(a, b)",
-            ReluBackward => "select(a, 0.0, b <= 0.0)",
+            // NaN tested on the bits: GL drivers may take `NaN <= 0` as true.
+            ReluBackward => "select(a, 0.0, f32(b) <= 0.0 && !isnan_f32(f32(b)))",
             LogicalAnd => "select(0u, 1u, a != 0.0 && b != 0.0)",
             LogicalOr => "select(0u, 1u, a != 0.0 || b != 0.0)",
             LogicalXor => "select(0u, 1u, (a != 0.0) != (b != 0.0))",
@@ -1054,6 +1056,38 @@ fn matmul_plus(
     let a_col = la.strides[na - 2] == 1 && la.strides[na - 1] != 1;
     let b_col = lb.strides[nb - 2] == 1 && lb.strides[nb - 1] != 1;
     let (bn_text, bk_text) = (bn.to_string(), bk.to_string());
+    // Operands whose four staged values are aligned neighbours in memory are read as vec4s,
+    // through a second binding of the same buffer after the others.
+    let aligned = |l: &Layout, run_stride: usize, other: usize, extent: usize| {
+        run_stride == 1
+            && other % 4 == 0
+            && extent % 4 == 0
+            && l.offset % 4 == 0
+            && batch_strides(l, batch).iter().all(|s| s % 4 == 0)
+    };
+    let vec_a = a_col && aligned(la, la.strides[na - 2], la.strides[na - 1], m);
+    let vec_b = !b_col && aligned(lb, lb.strides[nb - 1], lb.strides[nb - 2], n);
+    let mut vec_decl = String::new();
+    let mut next_binding = 4 + bias.is_some() as usize;
+    for (on, name) in [(vec_a, "a4"), (vec_b, "b4")] {
+        if on {
+            vec_decl += &format!(
+                "@group(0) @binding({next_binding}) var<storage, read> {name}: array<vec4<f32>>;\n"
+            );
+            next_binding += 1;
+        }
+    }
+    let vec_load = |on: bool, name: &str, at: &str, i: &str, extent: &str| {
+        if on {
+            format!("if ({i} < {extent}) {{ return {name}[({at} + {i}) / 4u]; }} return v;")
+        } else {
+            String::new()
+        }
+    };
+    let (vec_a_load, vec_b_load) = (
+        vec_load(vec_a, "a4", "at", "m", "M"),
+        vec_load(vec_b, "b4", "bt", "n", "N"),
+    );
     let kernel = gpu.kernel(
         Family::Matmul,
         "matmul",
@@ -1065,6 +1099,9 @@ fn matmul_plus(
             ("HAS_BIAS", flag(bias.is_some())),
             ("BIAS_DECL", if bias.is_some() { BIAS_DECL } else { "" }),
             ("BIAS_LOAD", if bias.is_some() { BIAS_LOAD } else { "" }),
+            ("VEC_DECL", &vec_decl),
+            ("VEC_A", &vec_a_load),
+            ("VEC_B", &vec_b_load),
         ],
     )?;
     // Too few tiles to fill the device over a long K: split K, then add the partials. A
@@ -1084,6 +1121,12 @@ fn matmul_plus(
             operands.push(buffer(t));
         }
         None => p.extend([0, 0]),
+    }
+    if vec_a {
+        operands.push(buffer(a));
+    }
+    if vec_b {
+        operands.push(buffer(b));
     }
     let workgroups = (tiles * splits) as u32;
     if splits == 1 {
@@ -1114,6 +1157,9 @@ fn matmul_plus(
             ("HAS_BIAS", "false"),
             ("BIAS_DECL", ""),
             ("BIAS_LOAD", ""),
+            ("VEC_DECL", ""),
+            ("VEC_A", ""),
+            ("VEC_B", ""),
         ],
     )?;
     let sp = [(m * n) as u32, splits as u32, total as u32];

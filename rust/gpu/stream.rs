@@ -19,7 +19,7 @@ pub(super) const BATCH: usize = 256;
 const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_micros(100);
 const FLUSH_SMALL_AFTER: std::time::Duration = std::time::Duration::from_millis(1);
 /// Workgroups recorded in a batch that make it worth submitting after `FLUSH_AFTER`.
-const BUSY_GROUPS: u64 = 1024;
+const BUSY_GROUPS: u64 = 256;
 /// Bytes of dispatch parameters one batch can hold.
 const PARAM_BYTES: u64 = 1 << 20;
 
