@@ -1,5 +1,6 @@
-// Index family: gather, scatter(-add), flip, cumsum and the int64 casts. Elements are moved as
-// {T} (int64 and float64 as vec2<u32>, bool as u32). Each entry point declares its own bindings
+// Index family: gather, scatter(-add), flip, cumsum, argsort and the int64 casts. Elements are
+// moved as {T} (int64 and float64 as vec2<u32>, bool as u32); {SUM} is how scatter-add adds
+// two of them, `v` and `s`. Each entry point declares its own bindings
 // (only the ones it uses count for its pipeline). An index operand is int64 (two words, little
 // endian) or int32, as `P[3]` says; out-of-range indices read nothing and are counted in `bad`.
 
@@ -68,12 +69,75 @@ fn i64_to_i32(v: vec2<u32>) -> i32 {
     return bitcast<i32>(v.x);
 }
 
+// float16 bits (the low half of `h`) as float32: exact, NaN and infinities kept.
+fn half_to_f32(h: u32) -> f32 {
+    let sign = (h & 0x8000u) << 16u;
+    let e = (h >> 10u) & 0x1fu;
+    let m = h & 0x3ffu;
+    if (e == 0x1fu) { return bitcast<f32>(sign | 0x7f800000u | (m << 13u)); }
+    if (e == 0u) {
+        let v = f32(m) * 5.9604644775390625e-8;
+        return select(v, -v, sign != 0u);
+    }
+    return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
+}
+
+// int64 -> float16 bits as the CPU's `from_f64(v as f64)`: to 11 significant bits, ties to
+// even, infinity from 65520 on (below 2^16 the trip through float64 is exact).
+fn i64_to_half(v: vec2<u32>) -> u32 {
+    let neg = i64_negative(v);
+    let m = i64_abs(v);
+    let sign = select(0u, 0x8000u, neg);
+    if (m.y != 0u || m.x >= 65520u) { return sign | 0x7c00u; }
+    let r = round64(m, 11u).x;
+    if (r == 0u) { return sign; }
+    let p = 31u - countLeadingZeros(r);
+    let frac = select(r << (10u - p), r >> (p - 10u), p >= 10u) & 0x3ffu;
+    return sign | ((p + 15u) << 10u) | frac;
+}
+
+// The CPU's `(a as f64 + b as f64) as i64`, what its scatter-add does for int64: both rounded
+// to 53 bits, their sum rounded again, out-of-range sums saturating.
+fn i64_add_as_f64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    let na = i64_negative(a);
+    let nb = i64_negative(b);
+    let ma = round64(i64_abs(a), 53u);
+    let mb = round64(i64_abs(b), 53u);
+    var neg = na;
+    var m = vec2<u32>(0u);
+    var huge = false;
+    if (na == nb) {
+        m = i64_add(ma, mb);
+        huge = gt64(ma, m); // carried out of 64 bits
+    } else if (gt64(mb, ma)) {
+        m = i64_sub(mb, ma);
+        neg = nb;
+    } else {
+        m = i64_sub(ma, mb);
+    }
+    // From 2^63 on (where rounding could also carry out) only the saturated ends remain.
+    let top = 0x80000000u;
+    if (huge || m.y >= top) { return select(vec2<u32>(0xffffffffu, 0x7fffffffu), vec2<u32>(0u, top), neg); }
+    let r = round64(m, 53u);
+    if (r.y >= top) { return select(vec2<u32>(0xffffffffu, 0x7fffffffu), vec2<u32>(0u, top), neg); }
+    return select(r, i64_neg(r), neg);
+}
+
+// The CPU's `(a as f64 + b as f64) as i32` for its int32 scatter-add: a saturating add.
+fn i32_add_saturating(a: i32, b: i32) -> i32 {
+    let s = a + b;
+    if ((a < 0) == (b < 0) && (s < 0) != (a < 0)) {
+        return select(2147483647, bitcast<i32>(0x80000000u), a < 0);
+    }
+    return s;
+}
+
 // ---- casts: P = n, kind, input offset; contiguous ----
 
 @group(0) @binding(1) var<storage, read_write> c_out32: array<u32>;
 @group(0) @binding(2) var<storage, read> c_in64: array<vec2<u32>>;
 
-// kind 0: float32, 1: int32, 2: bool.
+// kind 0: float32, 1: int32, 2: bool (float16: `i64_to_halves`).
 @compute @workgroup_size(256)
 fn from_i64(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
@@ -89,6 +153,18 @@ fn from_i64(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     c_out32[i] = r;
 }
 
+// float16 packs two elements per word: an invocation per output word.
+@compute @workgroup_size(256)
+fn i64_to_halves(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+    let w = group_index(wid, nwg) * 256u + lid;
+    let i = 2u * w;
+    if (i >= P[0]) { return; }
+    var bits = i64_to_half(c_in64[P[2] + i]);
+    if (i + 1u < P[0]) { bits = bits | (i64_to_half(c_in64[P[2] + i + 1u]) << 16u); }
+    c_out32[w] = bits;
+}
+
 @group(0) @binding(1) var<storage, read_write> c_out64: array<vec2<u32>>;
 @group(0) @binding(2) var<storage, read> c_in32: array<u32>;
 
@@ -97,12 +173,17 @@ fn to_i64(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
           @builtin(local_invocation_index) lid: u32) {
     let i = group_index(wid, nwg) * 256u + lid;
     if (i >= P[0]) { return; }
-    let v = c_in32[P[2] + i];
+    let e = P[2] + i;
     var r = vec2<u32>(0u, 0u);
     switch (P[1]) {
-        case 0u: { r = f32_to_i64(bitcast<f32>(v)); }
-        case 1u: { r = vec2<u32>(v, select(0u, 0xffffffffu, bitcast<i32>(v) < 0)); }
-        default: { r = vec2<u32>(select(0u, 1u, v != 0u), 0u); }
+        case 0u: { r = f32_to_i64(bitcast<f32>(c_in32[e])); }
+        case 1u: {
+            let v = c_in32[e];
+            r = vec2<u32>(v, select(0u, 0xffffffffu, bitcast<i32>(v) < 0));
+        }
+        case 2u: { r = vec2<u32>(select(0u, 1u, c_in32[e] != 0u), 0u); }
+        // float16, two to a word; exact in float32, so one conversion as on the CPU.
+        default: { r = f32_to_i64(half_to_f32(c_in32[e / 2u] >> (16u * (e & 1u)))); }
     }
     c_out64[i] = r;
 }
@@ -222,7 +303,7 @@ fn scatter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
             if (lo == cdim) {
                 let s = s_src[soff + k * P[so + 1u + dim]];
                 if (P[4] != 0u) {
-                    v = v + s;
+                    v = {SUM};
                 } else {
                     v = s;
                 }
