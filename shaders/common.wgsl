@@ -200,10 +200,6 @@ fn i64_divmod(a: vec2<u32>, b: vec2<u32>) -> vec4<u32> {
     return vec4<u32>(q, r);
 }
 
-fn i64_div(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
-    return i64_divmod(a, b).xy;
-}
-
 // Python's `//`: rounds toward negative infinity.
 fn floor_divide_i64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     let qr = i64_divmod(a, b);

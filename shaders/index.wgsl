@@ -368,3 +368,202 @@ fn cumsum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         }
     }
 }
+
+// ---- argsort: a bitonic sort of (key, index) pairs per row ----
+// Keys are made so that comparing (key, index) as unsigned words orders as the CPU kernel does:
+// NaN above +inf, -0 level with 0, ties by index (so any correct sort gives its one answer);
+// descending inverts the key, never the index. Rows are padded to a power of two `pad` with
+// keys and indices above every real one. The network is the one where every comparator puts
+// the smaller pair first: stage k first compares each k-block's mirror pairs, then halves.
+//
+// sort_local holds SORT_CHUNK pairs in workgroup memory: a chunk of rows (pad <= SORT_CHUNK) or
+// a chunk of one row. P = rows, len, pad, kind (0 float32, 1 float16, 2 int32, 3 bool, 4 int64,
+// 5 float64), descending, mode (1: load from x, else from o_keys/o_idx; 2: store the int64
+// result, else to o_keys/o_idx; 4: all stages up to min(pad, SORT_CHUNK), else only the
+// half-steps of distance SORT_CHUNK / 2 down to 1), inner (elements after dim), nr,
+// row_shape[nr] (the shape without dim), x_offset, row_strides[nr], dim_stride.
+
+const SORT_CHUNK: u32 = 1024u;
+
+var<workgroup> sort_keys: array<vec2<u32>, 1024>;
+var<workgroup> sort_idx: array<u32, 1024>;
+
+@group(0) @binding(1) var<storage, read_write> o_out: array<u32>;
+@group(0) @binding(2) var<storage, read> o_x: array<u32>;
+@group(0) @binding(3) var<storage, read_write> o_keys: array<vec2<u32>>;
+@group(0) @binding(4) var<storage, read_write> o_idx: array<u32>;
+
+// float32 bits whose unsigned order is the CPU's order: one NaN above +inf, -0 as 0.
+fn float_key(bits: u32) -> u32 {
+    var b = bits;
+    if ((b & 0x7fffffffu) > 0x7f800000u) { b = 0x7fc00000u; }
+    if (b == 0x80000000u) { b = 0u; }
+    return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+// The same for float16 bits (the low half of `h`).
+fn half_key(h: u32) -> u32 {
+    var b = h & 0xffffu;
+    if ((b & 0x7fffu) > 0x7c00u) { b = 0x7e00u; }
+    if (b == 0x8000u) { b = 0u; }
+    return select(b | 0x8000u, ~b & 0xffffu, (b & 0x8000u) != 0u);
+}
+
+// The same for float64 words.
+fn double_key(v: vec2<u32>) -> vec2<u32> {
+    var b = v;
+    let e = b.y & 0x7fffffffu;
+    if (e > 0x7ff00000u || (e == 0x7ff00000u && b.x != 0u)) { b = vec2<u32>(0u, 0x7ff80000u); }
+    if (b.y == 0x80000000u && b.x == 0u) { b = vec2<u32>(0u); }
+    return select(vec2<u32>(b.x, b.y | 0x80000000u), ~b, (b.y & 0x80000000u) != 0u);
+}
+
+// int64: the CPU compares `v as f64`, so values that round to one float64 tie. The rounded
+// magnitude 2^63 becomes 2^63 - 1, which no other rounded magnitude is, to stay in 64 bits.
+fn long_key(v: vec2<u32>) -> vec2<u32> {
+    var m = round64(i64_abs(v), 53u);
+    if (m.y >= 0x80000000u) { m = vec2<u32>(0xffffffffu, 0x7fffffffu); }
+    let s = select(m, i64_neg(m), i64_negative(v));
+    return vec2<u32>(s.x, s.y ^ 0x80000000u);
+}
+
+// The key of the element at offset `e` of x; 32-bit keys go in the high word.
+fn sort_key_at(e: u32) -> vec2<u32> {
+    var k = vec2<u32>(0u);
+    switch (P[3]) {
+        case 0u: { k.y = float_key(o_x[e]); }
+        case 1u: { k.y = half_key(o_x[e / 2u] >> (16u * (e & 1u))); }
+        case 2u: { k.y = o_x[e] ^ 0x80000000u; }
+        case 3u: { k.y = select(0u, 1u, o_x[e] != 0u); }
+        case 4u: { k = long_key(vec2<u32>(o_x[2u * e], o_x[2u * e + 1u])); }
+        default: { k = double_key(vec2<u32>(o_x[2u * e], o_x[2u * e + 1u])); }
+    }
+    return select(k, ~k, P[4] != 0u);
+}
+
+// Whether (ka, ia) sorts after (kb, ib).
+fn sort_after(ka: vec2<u32>, ia: u32, kb: vec2<u32>, ib: u32) -> bool {
+    if (ka.y != kb.y) { return ka.y > kb.y; }
+    if (ka.x != kb.x) { return ka.x > kb.x; }
+    return ia > ib;
+}
+
+// The lower position of comparator `c` among pairs `d` apart (d a power of two).
+fn sort_low(c: u32, d: u32) -> u32 {
+    return ((c & ~(d - 1u)) << 1u) | (c & (d - 1u));
+}
+
+fn sort_exchange(a: u32, b: u32) {
+    let ka = sort_keys[a];
+    let kb = sort_keys[b];
+    let ia = sort_idx[a];
+    let ib = sort_idx[b];
+    if (sort_after(ka, ia, kb, ib)) {
+        sort_keys[a] = kb;
+        sort_keys[b] = ka;
+        sort_idx[a] = ib;
+        sort_idx[b] = ia;
+    }
+}
+
+// One step over the chunk: the mirror pairs of k-blocks (`mirror`), or pairs `d` apart.
+fn sort_chunk_step(lid: u32, d: u32, mirror: bool) {
+    for (var c = lid; c < SORT_CHUNK / 2u; c += 256u) {
+        let lo = sort_low(c, d);
+        sort_exchange(lo, select(lo + d, lo ^ (2u * d - 1u), mirror));
+    }
+    workgroupBarrier();
+}
+
+fn sort_row_base(r: u32) -> u32 {
+    let nr = P[7];
+    var rem = r;
+    var off = P[8u + nr];
+    for (var d = nr; d > 0u; d--) {
+        let size = P[7u + d];
+        off += (rem % size) * P[8u + nr + d];
+        rem = rem / size;
+    }
+    return off;
+}
+
+@compute @workgroup_size(256)
+fn sort_local(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let base = group_index(wid, nwg) * SORT_CHUNK;
+    let rows = P[0];
+    let len = P[1];
+    let pad = P[2];
+    let mode = P[5];
+    for (var c = lid; c < SORT_CHUNK; c += 256u) {
+        let g = base + c;
+        let row = g / pad;
+        let t = g % pad;
+        var k = vec2<u32>(0xffffffffu);
+        var i = t;
+        if ((mode & 1u) == 0u) {
+            k = o_keys[g];
+            i = o_idx[g];
+        } else if (row < rows && t < len) {
+            k = sort_key_at(sort_row_base(row) + t * P[9u + 2u * P[7]]);
+        }
+        sort_keys[c] = k;
+        sort_idx[c] = i;
+    }
+    workgroupBarrier();
+    if ((mode & 4u) != 0u) {
+        for (var k = 2u; k <= min(pad, SORT_CHUNK); k = k << 1u) {
+            sort_chunk_step(lid, k >> 1u, true);
+            for (var d = k >> 2u; d > 0u; d = d >> 1u) {
+                sort_chunk_step(lid, d, false);
+            }
+        }
+    } else {
+        for (var d = SORT_CHUNK >> 1u; d > 0u; d = d >> 1u) {
+            sort_chunk_step(lid, d, false);
+        }
+    }
+    let inner = P[6];
+    for (var c = lid; c < SORT_CHUNK; c += 256u) {
+        let g = base + c;
+        if ((mode & 2u) == 0u) {
+            o_keys[g] = sort_keys[c];
+            o_idx[g] = sort_idx[c];
+            continue;
+        }
+        let row = g / pad;
+        let t = g % pad;
+        if (row < rows && t < len) {
+            let o = (row / inner) * len * inner + row % inner + t * inner;
+            o_out[2u * o] = sort_idx[c];
+            o_out[2u * o + 1u] = 0u;
+        }
+    }
+}
+
+// One step of a stage k > SORT_CHUNK over all rows' pairs in o_keys/o_idx, whose partners lie in
+// other chunks. P = pairs, k, d (0: the mirror step, else the distance).
+
+@group(0) @binding(1) var<storage, read_write> t_keys: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read_write> t_idx: array<u32>;
+
+@compute @workgroup_size(256)
+fn sort_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let c = group_index(wid, nwg) * 256u + lid;
+    if (c >= P[0]) { return; }
+    let k = P[1];
+    let d = select(P[2], k >> 1u, P[2] == 0u);
+    let lo = sort_low(c, d);
+    let hi = select(lo + d, lo ^ (k - 1u), P[2] == 0u);
+    let ka = t_keys[lo];
+    let kb = t_keys[hi];
+    let ia = t_idx[lo];
+    let ib = t_idx[hi];
+    if (sort_after(ka, ia, kb, ib)) {
+        t_keys[lo] = kb;
+        t_keys[hi] = ka;
+        t_idx[lo] = ib;
+        t_idx[hi] = ia;
+    }
+}

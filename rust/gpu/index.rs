@@ -282,3 +282,91 @@ pub fn cumsum(x: &Tensor, dim: usize) -> Result<Option<Tensor>> {
     );
     Ok(Some(out))
 }
+
+/// Pairs one workgroup sorts in workgroup memory (index.wgsl's SORT_CHUNK).
+const SORT_CHUNK: usize = 1024;
+
+/// Indices that sort `x` along `dim` (int64, contiguous), exactly the CPU kernel's: a bitonic
+/// sort of (key, index) pairs, in workgroup memory for rows of up to SORT_CHUNK, with global
+/// steps between chunks for longer rows. None for dtypes without a key (bfloat16), 0-d inputs
+/// and sizes past the u32 positions or one binding.
+pub fn argsort(x: &Tensor, dim: usize, descending: bool) -> Result<Option<Tensor>> {
+    let kind = match x.dtype() {
+        DType::F32 => 0u32,
+        DType::F16 => 1,
+        DType::I32 => 2,
+        DType::Bool => 3,
+        DType::I64 => 4,
+        DType::F64 => 5,
+        _ => return Ok(None),
+    };
+    if x.ndim() == 0 {
+        return Ok(None);
+    }
+    let out = Tensor::for_overwrite(x.shape(), DType::I64, x.device())?;
+    if x.numel() == 0 {
+        return Ok(Some(out));
+    }
+    let gpu = gpu_of(x);
+    let len = x.shape()[dim];
+    let rows = x.numel() / len;
+    let pad = len.next_power_of_two();
+    let total = rows * pad;
+    let binding = gpu.limits.max_storage_buffer_binding_size as usize;
+    if total > 1 << 31 || (pad > SORT_CHUNK && total * 8 > binding) {
+        return Ok(None);
+    }
+    let l = x.layout();
+    let row_dims: Vec<usize> = (0..x.ndim()).filter(|&d| d != dim).collect();
+    let mut p = vec![
+        rows as u32,
+        len as u32,
+        pad as u32,
+        kind,
+        descending as u32,
+        0, // mode, set per pass
+        x.shape()[dim + 1..].iter().product::<usize>() as u32,
+        row_dims.len() as u32,
+    ];
+    p.extend(row_dims.iter().map(|&d| x.shape()[d] as u32));
+    p.push(l.offset as u32);
+    p.extend(row_dims.iter().map(|&d| l.strides[d] as u32));
+    p.push(l.strides[dim] as u32);
+    let (load_x, store_out, all_stages) = (1, 2, 4);
+    let local = kernel(&gpu, "sort_local", "u32", None)?;
+    let chunks = total.div_ceil(SORT_CHUNK) as u32;
+    if pad <= SORT_CHUNK {
+        // Only workgroup memory: the pair buffers are bound but never touched.
+        let (k0, i0) = (counter(x)?, counter(x)?);
+        p[5] = load_x | store_out | all_stages;
+        let bound = [buffer(&out), buffer(x), buffer(&k0), buffer(&i0)];
+        gpu.dispatch(&local, &p, &bound, chunks);
+        return Ok(Some(out));
+    }
+    let keys = Tensor::for_overwrite(&[total], DType::I64, x.device())?;
+    let idx = Tensor::for_overwrite(&[total], DType::I32, x.device())?;
+    let bound = [buffer(&out), buffer(x), buffer(&keys), buffer(&idx)];
+    p[5] = load_x | all_stages;
+    gpu.dispatch(&local, &p, &bound, chunks);
+    let step = kernel(&gpu, "sort_step", "u32", None)?;
+    let pairs = (total / 2) as u32;
+    let mut k = 2 * SORT_CHUNK;
+    while k <= pad {
+        // The steps whose partners lie in other chunks, then the rest of the stage in chunks.
+        let mut d = 0;
+        while d == 0 || d >= SORT_CHUNK {
+            let sp = [pairs, k as u32, d as u32];
+            gpu.dispatch(
+                &step,
+                &sp,
+                &[buffer(&keys), buffer(&idx)],
+                groups(total / 2, 256),
+            );
+            d = if d == 0 { k / 4 } else { d / 2 };
+        }
+        p[5] = if k == pad { store_out } else { 0 };
+        gpu.dispatch(&local, &p, &bound, chunks);
+        k *= 2;
+    }
+    Ok(Some(out))
+}

@@ -407,12 +407,11 @@ fn binary_i64_expr(op: BinaryOp) -> Option<&'static str> {
         LogicalAnd => "select(0u, 1u, any(a != vec2<u32>(0u)) && any(b != vec2<u32>(0u)))",
         LogicalOr => "select(0u, 1u, any(a != vec2<u32>(0u)) || any(b != vec2<u32>(0u)))",
         LogicalXor => "select(0u, 1u, any(a != vec2<u32>(0u)) != any(b != vec2<u32>(0u)))",
-        Div => "i64_div(a, b)",
         Pow => "pow_i64(a, b)",
         Remainder => "remainder_i64(a, b)",
         FloorDivide => "floor_divide_i64(a, b)",
-        // Integer atan2 computes in float32, and relu's gradient is float-only.
-        Atan2 | ReluBackward => return None,
+        // Integer div and atan2 compute in float32, and relu's gradient is float-only.
+        Div | Atan2 | ReluBackward => return None,
     })
 }
 
