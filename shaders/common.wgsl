@@ -106,15 +106,21 @@ fn remainder_f32(a: f32, b: f32) -> f32 {
     return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));
 }
 
+// The truncated remainder, without `%` on negative integers: GLSL leaves that undefined (wgpu's
+// GL backend passes it through) and llvmpipe answers as if the operands were unsigned.
+fn rem_trunc_i32(a: i32, b: i32) -> i32 {
+    return a - (a / b) * b;
+}
+
 fn floor_divide_i32(a: i32, b: i32) -> i32 {
     if (b == 0) { return 0; }
     let q = a / b;
-    return select(q, q - 1, (a % b != 0) && ((a < 0) != (b < 0)));
+    return select(q, q - 1, (rem_trunc_i32(a, b) != 0) && ((a < 0) != (b < 0)));
 }
 
 fn remainder_i32(a: i32, b: i32) -> i32 {
     if (b == 0) { return 0; }
-    let r = a % b;
+    let r = rem_trunc_i32(a, b);
     return select(r, r + b, r != 0 && ((r < 0) != (b < 0)));
 }
 

@@ -219,8 +219,10 @@ def test_int64_division_family(op):
     for s in [3, -3, 2**33]:
         want = getattr(np, op)(a, s)
         np.testing.assert_array_equal(_gpu_values(getattr(ember, op)(ga, s)), want)
-    small = RNG.integers(-50, 50, 40).astype(np.int32)
-    divisor = np.where(small == 0, 7, small[::-1]).astype(np.int32)
+    # int32 (negative operands were wrong on the GL backend, whose `%` is unsigned there).
+    small = np.concatenate([RNG.integers(-50, 50, 40), [-7, 7, -7, 2**31 - 1, -(2**31)]]).astype(np.int32)
+    divisor = np.concatenate([RNG.integers(1, 9, 40) * RNG.choice([-1, 1], 40), [3, -3, -3, -2, 3]])
+    divisor = divisor.astype(np.int32)
     got = _gpu_values(getattr(ember, op)(_both(small)[1], _both(divisor)[1]))
     np.testing.assert_array_equal(got, getattr(np, op)(small, divisor))
 
