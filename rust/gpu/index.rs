@@ -337,7 +337,8 @@ pub fn argsort(x: &Tensor, dim: usize, descending: bool) -> Result<Option<Tensor
     let chunks = total.div_ceil(SORT_CHUNK) as u32;
     if pad <= SORT_CHUNK {
         // Only workgroup memory: the pair buffers are bound but never touched.
-        let (k0, i0) = (counter(x)?, counter(x)?);
+        let unused = || Tensor::for_overwrite(&[1], DType::I32, x.device());
+        let (k0, i0) = (unused()?, unused()?);
         p[5] = load_x | store_out | all_stages;
         let bound = [buffer(&out), buffer(x), buffer(&k0), buffer(&i0)];
         gpu.dispatch(&local, &p, &bound, chunks);
