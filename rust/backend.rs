@@ -52,11 +52,6 @@ fn routed_into<R>(
     })
 }
 
-/// No GPU kernel for this family yet: the CPU kernel runs on host copies.
-fn no_gpu<R>() -> Result<Option<R>> {
-    Ok(None)
-}
-
 fn done(ran: bool) -> Option<Result<()>> {
     ran.then_some(Ok(()))
 }
@@ -176,7 +171,11 @@ pub fn flip(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
     routed(&[x], || gi::flip(x, dims), |t| cpu::index::flip(t[0], dims))
 }
 pub fn argsort(x: &Tensor, dim: usize, descending: bool) -> Result<Tensor> {
-    routed(&[x], no_gpu, |t| cpu::index::argsort(t[0], dim, descending))
+    routed(
+        &[x],
+        || gi::argsort(x, dim, descending),
+        |t| cpu::index::argsort(t[0], dim, descending),
+    )
 }
 
 // ---- fused nn kernels: contiguous float inputs, outputs allocated by the caller ----

@@ -106,15 +106,21 @@ fn remainder_f32(a: f32, b: f32) -> f32 {
     return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));
 }
 
+// The truncated remainder, without `%` on negative integers: GLSL leaves that undefined (wgpu's
+// GL backend passes it through) and llvmpipe answers as if the operands were unsigned.
+fn rem_trunc_i32(a: i32, b: i32) -> i32 {
+    return a - (a / b) * b;
+}
+
 fn floor_divide_i32(a: i32, b: i32) -> i32 {
     if (b == 0) { return 0; }
     let q = a / b;
-    return select(q, q - 1, (a % b != 0) && ((a < 0) != (b < 0)));
+    return select(q, q - 1, (rem_trunc_i32(a, b) != 0) && ((a < 0) != (b < 0)));
 }
 
 fn remainder_i32(a: i32, b: i32) -> i32 {
     if (b == 0) { return 0; }
-    let r = a % b;
+    let r = rem_trunc_i32(a, b);
     return select(r, r + b, r != 0 && ((r < 0) != (b < 0)));
 }
 
@@ -159,4 +165,87 @@ fn u32_wide_mul(a: u32, b: u32) -> vec2<u32> {
 fn i64_mul(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     let low = u32_wide_mul(a.x, b.x);
     return vec2<u32>(low.x, low.y + a.x * b.y + a.y * b.x);
+}
+
+// Unsigned 64-bit `a / b` and `a % b` as (quotient, remainder) words, for magnitudes of int64
+// (at most 2^63, so the running remainder never outgrows 64 bits); b != 0.
+fn u64_divmod(a: vec2<u32>, b: vec2<u32>) -> vec4<u32> {
+    if (a.y == 0u && b.y == 0u) {
+        return vec4<u32>(a.x / b.x, 0u, a.x % b.x, 0u);
+    }
+    var q = vec2<u32>(0u);
+    var r = vec2<u32>(0u);
+    for (var k = 0u; k < 64u; k++) {
+        let i = 63u - k;
+        let bit = (select(a.x, a.y, i >= 32u) >> (i & 31u)) & 1u;
+        r = vec2<u32>((r.x << 1u) | bit, (r.y << 1u) | (r.x >> 31u));
+        q = vec2<u32>(q.x << 1u, (q.y << 1u) | (q.x >> 31u));
+        if (r.y > b.y || (r.y == b.y && r.x >= b.x)) {
+            r = i64_sub(r, b);
+            q.x = q.x | 1u;
+        }
+    }
+    return vec4<u32>(q, r);
+}
+
+fn i64_abs(a: vec2<u32>) -> vec2<u32> {
+    return select(a, i64_neg(a), i64_negative(a));
+}
+
+fn i64_is_zero(a: vec2<u32>) -> bool {
+    return a.x == 0u && a.y == 0u;
+}
+
+// Rust's wrapping_div and wrapping_rem (truncating; MIN / -1 wraps to MIN) as (q, r); 0 for a
+// zero divisor, as the CPU kernel answers.
+fn i64_divmod(a: vec2<u32>, b: vec2<u32>) -> vec4<u32> {
+    if (i64_is_zero(b)) { return vec4<u32>(0u); }
+    let m = u64_divmod(i64_abs(a), i64_abs(b));
+    let q = select(m.xy, i64_neg(m.xy), i64_negative(a) != i64_negative(b));
+    let r = select(m.zw, i64_neg(m.zw), i64_negative(a));
+    return vec4<u32>(q, r);
+}
+
+// Python's `//`: rounds toward negative infinity.
+fn floor_divide_i64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    let qr = i64_divmod(a, b);
+    let down = !i64_is_zero(qr.zw) && i64_negative(a) != i64_negative(b);
+    return select(qr.xy, i64_sub(qr.xy, vec2<u32>(1u, 0u)), down);
+}
+
+// Python's `%`: the result takes the divisor's sign.
+fn remainder_i64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    let r = i64_divmod(a, b).zw;
+    let shift = !i64_is_zero(r) && i64_negative(r) != i64_negative(b);
+    return select(r, i64_add(r, b), shift);
+}
+
+// Integer powers wrap as Rust's wrapping_pow (which reads the exponent as u32); a negative
+// exponent gives 1 for a base of 1, else 0, as the CPU kernel answers.
+fn pow_i32(a: i32, b: i32) -> i32 {
+    if (b < 0) { return select(0, 1, a == 1); }
+    var e = u32(b);
+    var base = a;
+    var r = 1;
+    while (e != 0u) {
+        if ((e & 1u) != 0u) { r = r * base; }
+        e = e >> 1u;
+        base = base * base;
+    }
+    return r;
+}
+
+fn pow_i64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    if (i64_negative(b)) {
+        return select(vec2<u32>(0u), vec2<u32>(1u, 0u), a.x == 1u && a.y == 0u);
+    }
+    var e = b.x;
+    var base = a;
+    var r = vec2<u32>(1u, 0u);
+    while (e != 0u) {
+        if ((e & 1u) != 0u) { r = i64_mul(r, base); }
+        e = e >> 1u;
+        base = i64_mul(base, base);
+    }
+    return r;
 }

@@ -1,15 +1,27 @@
-//! GPU indexing kernels (gather, scatter(-add), flip, cumsum) and the int64 casts, with the
-//! CPU kernels' semantics (`cpu/index.rs`, `cpu/reduce.rs`, `cpu/elementwise.rs`).
+//! GPU indexing kernels (gather, scatter(-add), flip, cumsum, argsort) and the int64 casts,
+//! with the CPU kernels' semantics (`cpu/index.rs`, `cpu/reduce.rs`, `cpu/elementwise.rs`).
 //!
 //! Each returns `Ok(None)` where it has no WGSL variant (the dtype, or an index that is out of
 //! range: the CPU kernel on host copies then raises PyTorch's error).
 
+use super::device::Gpu;
 use super::host::{cpu_error, to_host};
 use super::kernels::{buffer, cast as gpu_cast, gpu_of};
-use super::shaders::Family;
+use super::shaders::{Family, Kernel};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::tensor::Tensor;
+use std::sync::Arc;
+
+/// The index.wgsl kernel `entry` moving elements as `ty`; scatter-add's sum is `v + s` unless
+/// `sum` says otherwise (every variant must fill the placeholder in).
+fn kernel(gpu: &Gpu, entry: &str, ty: &str, sum: Option<&str>) -> Result<Arc<Kernel>> {
+    gpu.kernel(
+        Family::Index,
+        entry,
+        &[("T", ty), ("SUM", sum.unwrap_or("v + s"))],
+    )
+}
 
 /// The WGSL type one element of `dtype` moves as, where the device stores it.
 fn move_type(t: &Tensor) -> Option<&'static str> {
@@ -44,18 +56,21 @@ fn counter(like: &Tensor) -> Result<Tensor> {
     Tensor::zeros(&[1], DType::I32, like.device())
 }
 
-/// A cast from or to int64 (float32, int32 and bool on the other side); None for the rest.
+/// A cast from or to int64 (float32, float16, int32 and bool on the other side); None for the
+/// rest.
 pub fn cast_i64(x: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
     let kind = match (x.dtype(), dtype) {
         (DType::I64, DType::F32) | (DType::F32, DType::I64) => 0u32,
         (DType::I64, DType::I32) | (DType::I32, DType::I64) => 1,
         (DType::I64, DType::Bool) | (DType::Bool, DType::I64) => 2,
+        (DType::I64, DType::F16) | (DType::F16, DType::I64) => 3,
         _ => return Ok(None),
     };
-    let entry = if x.dtype() == DType::I64 {
-        "from_i64"
-    } else {
-        "to_i64"
+    // float16 moves as bits two to a word, so no shader-f16 is needed.
+    let (entry, per_invocation) = match (x.dtype(), dtype) {
+        (_, DType::F16) => ("i64_to_halves", 2),
+        (DType::I64, _) => ("from_i64", 1),
+        _ => ("to_i64", 1),
     };
     let Some(x) = contiguous(x)? else {
         return Ok(None);
@@ -66,12 +81,12 @@ pub fn cast_i64(x: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
     if n == 0 {
         return Ok(Some(out));
     }
-    let k = gpu.kernel(Family::Index, entry, &[("T", "u32")])?;
+    let k = kernel(&gpu, entry, "u32", None)?;
     gpu.dispatch(
         &k,
         &[n as u32, kind, x.layout().offset as u32],
         &[buffer(&out), buffer(&x)],
-        groups(n, 256),
+        groups(n.div_ceil(per_invocation), 256),
     );
     Ok(Some(out))
 }
@@ -113,7 +128,7 @@ pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Option<Tensor>> 
     p.push(li.offset as u32);
     p.extend(words(&li.strides));
     let bad = counter(x)?;
-    let k = gpu.kernel(Family::Index, "gather", &[("T", ty)])?;
+    let k = kernel(&gpu, "gather", ty, None)?;
     gpu.dispatch(
         &k,
         &p,
@@ -139,10 +154,16 @@ pub fn scatter(
     let Some(ty) = move_type(x) else {
         return Ok(None);
     };
-    // Adds follow the CPU's float arithmetic only for float32.
-    if add && x.dtype() != DType::F32 {
-        return Ok(None);
-    }
+    // Adds as the CPU's `from_f64(a.to_f64() + b.to_f64())`: exact for float32, saturating for
+    // int32, rounded through float64 for int64 (index.wgsl), `or` for bool.
+    let sum = match x.dtype() {
+        _ if !add => None,
+        DType::F32 => None,
+        DType::I32 => Some("i32_add_saturating(v, s)"),
+        DType::I64 => Some("i64_add_as_f64(v, s)"),
+        DType::Bool => Some("v | s"),
+        _ => return Ok(None),
+    };
     let n = x.ndim();
     if !index_ok(index)
         || src.dtype() != x.dtype()
@@ -177,7 +198,7 @@ pub fn scatter(
     p.push(ls.offset as u32);
     p.extend(words(&ls.strides));
     let bad = counter(x)?;
-    let k = gpu.kernel(Family::Index, "scatter", &[("T", ty)])?;
+    let k = kernel(&gpu, "scatter", ty, sum)?;
     gpu.dispatch(
         &k,
         &p,
@@ -223,7 +244,7 @@ pub fn flip(x: &Tensor, dims: &[usize]) -> Result<Option<Tensor>> {
     p.push(l.offset as u32);
     p.extend(words(&l.strides));
     p.push(dims.iter().fold(0u32, |m, &d| m | 1 << d));
-    let k = gpu.kernel(Family::Index, "flip", &[("T", ty)])?;
+    let k = kernel(&gpu, "flip", ty, None)?;
     gpu.dispatch(&k, &p, &[buffer(&out), buffer(x)], groups(total, 256));
     Ok(Some(out))
 }
@@ -246,7 +267,7 @@ pub fn cumsum(x: &Tensor, dim: usize) -> Result<Option<Tensor>> {
     }
     let rows = x.numel() / len;
     let gpu = gpu_of(&x);
-    let k = gpu.kernel(Family::Index, "cumsum", &[("T", "u32")])?;
+    let k = kernel(&gpu, "cumsum", "u32", None)?;
     gpu.dispatch(
         &k,
         &[
@@ -259,5 +280,94 @@ pub fn cumsum(x: &Tensor, dim: usize) -> Result<Option<Tensor>> {
         &[buffer(&out), buffer(&x)],
         groups(rows, 64),
     );
+    Ok(Some(out))
+}
+
+/// Pairs one workgroup sorts in workgroup memory (index.wgsl's SORT_CHUNK).
+const SORT_CHUNK: usize = 1024;
+
+/// Indices that sort `x` along `dim` (int64, contiguous), exactly the CPU kernel's: a bitonic
+/// sort of (key, index) pairs, in workgroup memory for rows of up to SORT_CHUNK, with global
+/// steps between chunks for longer rows. None for dtypes without a key (bfloat16), 0-d inputs
+/// and sizes past the u32 positions or one binding.
+pub fn argsort(x: &Tensor, dim: usize, descending: bool) -> Result<Option<Tensor>> {
+    let kind = match x.dtype() {
+        DType::F32 => 0u32,
+        DType::F16 => 1,
+        DType::I32 => 2,
+        DType::Bool => 3,
+        DType::I64 => 4,
+        DType::F64 => 5,
+        _ => return Ok(None),
+    };
+    if x.ndim() == 0 {
+        return Ok(None);
+    }
+    let out = Tensor::for_overwrite(x.shape(), DType::I64, x.device())?;
+    if x.numel() == 0 {
+        return Ok(Some(out));
+    }
+    let gpu = gpu_of(x);
+    let len = x.shape()[dim];
+    let rows = x.numel() / len;
+    let pad = len.next_power_of_two();
+    let total = rows * pad;
+    let binding = gpu.limits.max_storage_buffer_binding_size as usize;
+    if total > 1 << 31 || (pad > SORT_CHUNK && total * 8 > binding) {
+        return Ok(None);
+    }
+    let l = x.layout();
+    let row_dims: Vec<usize> = (0..x.ndim()).filter(|&d| d != dim).collect();
+    let mut p = vec![
+        rows as u32,
+        len as u32,
+        pad as u32,
+        kind,
+        descending as u32,
+        0, // mode, set per pass
+        x.shape()[dim + 1..].iter().product::<usize>() as u32,
+        row_dims.len() as u32,
+    ];
+    p.extend(row_dims.iter().map(|&d| x.shape()[d] as u32));
+    p.push(l.offset as u32);
+    p.extend(row_dims.iter().map(|&d| l.strides[d] as u32));
+    p.push(l.strides[dim] as u32);
+    let (load_x, store_out, all_stages) = (1, 2, 4);
+    let local = kernel(&gpu, "sort_local", "u32", None)?;
+    let chunks = total.div_ceil(SORT_CHUNK) as u32;
+    if pad <= SORT_CHUNK {
+        // Only workgroup memory: the pair buffers are bound but never touched.
+        let unused = || Tensor::for_overwrite(&[1], DType::I32, x.device());
+        let (k0, i0) = (unused()?, unused()?);
+        p[5] = load_x | store_out | all_stages;
+        let bound = [buffer(&out), buffer(x), buffer(&k0), buffer(&i0)];
+        gpu.dispatch(&local, &p, &bound, chunks);
+        return Ok(Some(out));
+    }
+    let keys = Tensor::for_overwrite(&[total], DType::I64, x.device())?;
+    let idx = Tensor::for_overwrite(&[total], DType::I32, x.device())?;
+    let bound = [buffer(&out), buffer(x), buffer(&keys), buffer(&idx)];
+    p[5] = load_x | all_stages;
+    gpu.dispatch(&local, &p, &bound, chunks);
+    let step = kernel(&gpu, "sort_step", "u32", None)?;
+    let pairs = (total / 2) as u32;
+    let mut k = 2 * SORT_CHUNK;
+    while k <= pad {
+        // The steps whose partners lie in other chunks, then the rest of the stage in chunks.
+        let mut d = 0;
+        while d == 0 || d >= SORT_CHUNK {
+            let sp = [pairs, k as u32, d as u32];
+            gpu.dispatch(
+                &step,
+                &sp,
+                &[buffer(&keys), buffer(&idx)],
+                groups(total / 2, 256),
+            );
+            d = if d == 0 { k / 4 } else { d / 2 };
+        }
+        p[5] = if k == pad { store_out } else { 0 };
+        gpu.dispatch(&local, &p, &bound, chunks);
+        k *= 2;
+    }
     Ok(Some(out))
 }

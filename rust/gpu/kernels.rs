@@ -408,7 +408,11 @@ fn binary_i64_expr(op: BinaryOp) -> Option<&'static str> {
         LogicalAnd => "select(0u, 1u, any(a != vec2<u32>(0u)) && any(b != vec2<u32>(0u)))",
         LogicalOr => "select(0u, 1u, any(a != vec2<u32>(0u)) || any(b != vec2<u32>(0u)))",
         LogicalXor => "select(0u, 1u, any(a != vec2<u32>(0u)) != any(b != vec2<u32>(0u)))",
-        Div | Pow | Remainder | FloorDivide | Atan2 | ReluBackward => return None,
+        Pow => "pow_i64(a, b)",
+        Remainder => "remainder_i64(a, b)",
+        FloorDivide => "floor_divide_i64(a, b)",
+        // Integer div and atan2 compute in float32, and relu's gradient is float-only.
+        Div | Atan2 | ReluBackward => return None,
     })
 }
 
@@ -473,7 +477,8 @@ fn binary_expr(op: BinaryOp, dtype: DType) -> Option<&'static str> {
             BitwiseAnd => "a & b",
             BitwiseOr => "a | b",
             BitwiseXor => "a ^ b",
-            Pow | Atan2 => return None,
+            Pow => "pow_i32(a, b)",
+            Atan2 => return None,
             op => return compare(op),
         }),
         DType::Bool => Some(match op {
