@@ -227,11 +227,14 @@ def test_int64_division_family(op):
     np.testing.assert_array_equal(got, getattr(np, op)(small, divisor))
 
 
-def test_int64_min_floor_divide_minus_one_wraps_on_gpu():
-    # PyTorch's answer (the CPU kernel panics on this one, so it is not compared here).
-    g = ember.tensor([-(2**63)], device="gpu")
-    assert _gpu_values(g // ember.tensor([-1], device="gpu")).tolist() == [-(2**63)]
-    assert _gpu_values(g % ember.tensor([-1], device="gpu")).tolist() == [0]
+@pytest.mark.parametrize("device", ["cpu", "gpu"])
+def test_int64_min_floor_divide_minus_one_wraps(device):
+    # PyTorch's answer: the quotient wraps to MIN, the remainder is 0 (no overflow panic).
+    g = ember.tensor([-(2**63)], device=device)
+    assert (g // ember.tensor([-1], device=device)).cpu().numpy().tolist() == [-(2**63)]
+    assert (g % ember.tensor([-1], device=device)).cpu().numpy().tolist() == [0]
+    h = ember.tensor([-(2**31)], dtype=ember.int32, device=device)
+    assert (h // ember.tensor([-1], dtype=ember.int32, device=device)).cpu().numpy().tolist() == [-(2**31)]
 
 
 @pytest.mark.parametrize("op", ["remainder", "floor_divide"])

@@ -145,7 +145,8 @@ macro_rules! int_num {
                     0
                 } else {
                     let q = self.wrapping_div(o);
-                    if (self % o != 0) && ((self < 0) != (o < 0)) {
+                    // wrapping_rem: MIN % -1 overflows a plain `%` (the quotient wraps to MIN).
+                    if (self.wrapping_rem(o) != 0) && ((self < 0) != (o < 0)) {
                         q - 1
                     } else {
                         q
