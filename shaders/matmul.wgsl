@@ -40,16 +40,12 @@ fn bias4(n: u32, N: u32, at: u32, stride: u32) -> vec4<f32> {
 var<workgroup> tile_a: array<vec4<f32>, 528>; // [k][m / 4], rows of PA
 var<workgroup> tile_b: array<vec4<f32>, 528>; // [k][n / 4], rows of PB
 
-{VEC_DECL}
-
-// Four rows of A (from row m) at column k, zero outside the matrix or past k_hi. Where the four
-// are neighbours in memory on a 16-byte boundary (checked on the host: column-major A, offsets
-// and strides multiples of 4, M too), one vec4 load through `a4`, the same buffer.
+// Four rows of A (from row m) at column k, zero outside the matrix or past k_hi. (Loading
+// aligned neighbours as one vec4 through a second binding measured slower on an H200.)
 fn load_a(base: u32, k: u32, k_hi: u32, m: u32, M: u32, sak: u32, sam: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
     if (k < k_hi) {
         let at = base + k * sak;
-        {VEC_A}
         for (var i = 0u; i < 4u; i++) {
             if (m + i < M) {
                 v[i] = a[at + (m + i) * sam];
@@ -59,13 +55,11 @@ fn load_a(base: u32, k: u32, k_hi: u32, m: u32, M: u32, sak: u32, sam: u32) -> v
     return v;
 }
 
-// Four columns of B (from column n) at row k, zero outside the matrix or past k_hi; one vec4
-// load through `b4` where they are aligned neighbours (row-major B).
+// Four columns of B (from column n) at row k, zero outside the matrix or past k_hi.
 fn load_b(base: u32, k: u32, k_hi: u32, n: u32, N: u32, sbk: u32, sbn: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
     if (k < k_hi) {
         let bt = base + k * sbk;
-        {VEC_B}
         for (var j = 0u; j < 4u; j++) {
             if (n + j < N) {
                 v[j] = b[bt + (n + j) * sbn];

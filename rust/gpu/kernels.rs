@@ -959,6 +959,18 @@ const BIAS_DECL: &str = "@group(0) @binding(4) var<storage, read> bias: array<f3
 const BIAS_LOAD: &str =
     "for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = bias[at + (n + j) * stride]; } }";
 
+/// Workgroups a split-K product aims for: `EMBER_GPU_MATMUL_SPLIT`, else 384.
+fn split_target() -> usize {
+    static TARGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *TARGET.get_or_init(|| {
+        std::env::var("EMBER_GPU_MATMUL_SPLIT")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|&n: &usize| n >= 1)
+            .unwrap_or(384)
+    })
+}
+
 /// The output tile's width (128 or 64 columns) and the depth of the K slices (8 or 16) for a
 /// product with `n` output columns. `EMBER_GPU_MATMUL=<width>x<depth>` fixes
 /// them, for tuning on a new GPU.
@@ -1061,38 +1073,6 @@ fn matmul_plus(
     let a_col = la.strides[na - 2] == 1 && la.strides[na - 1] != 1;
     let b_col = lb.strides[nb - 2] == 1 && lb.strides[nb - 1] != 1;
     let (bn_text, bk_text) = (bn.to_string(), bk.to_string());
-    // Operands whose four staged values are aligned neighbours in memory are read as vec4s,
-    // through a second binding of the same buffer after the others.
-    let aligned = |l: &Layout, run_stride: usize, other: usize, extent: usize| {
-        run_stride == 1
-            && other % 4 == 0
-            && extent % 4 == 0
-            && l.offset % 4 == 0
-            && batch_strides(l, batch).iter().all(|s| s % 4 == 0)
-    };
-    let vec_a = a_col && aligned(la, la.strides[na - 2], la.strides[na - 1], m);
-    let vec_b = !b_col && aligned(lb, lb.strides[nb - 1], lb.strides[nb - 2], n);
-    let mut vec_decl = String::new();
-    let mut next_binding = 4 + bias.is_some() as usize;
-    for (on, name) in [(vec_a, "a4"), (vec_b, "b4")] {
-        if on {
-            vec_decl += &format!(
-                "@group(0) @binding({next_binding}) var<storage, read> {name}: array<vec4<f32>>;\n"
-            );
-            next_binding += 1;
-        }
-    }
-    let vec_load = |on: bool, name: &str, at: &str, i: &str, extent: &str| {
-        if on {
-            format!("if ({i} < {extent}) {{ return {name}[({at} + {i}) / 4u]; }} return v;")
-        } else {
-            String::new()
-        }
-    };
-    let (vec_a_load, vec_b_load) = (
-        vec_load(vec_a, "a4", "at", "m", "M"),
-        vec_load(vec_b, "b4", "bt", "n", "N"),
-    );
     let kernel = gpu.kernel(
         Family::Matmul,
         "matmul",
@@ -1104,16 +1084,15 @@ fn matmul_plus(
             ("HAS_BIAS", flag(bias.is_some())),
             ("BIAS_DECL", if bias.is_some() { BIAS_DECL } else { "" }),
             ("BIAS_LOAD", if bias.is_some() { BIAS_LOAD } else { "" }),
-            ("VEC_DECL", &vec_decl),
-            ("VEC_A", &vec_a_load),
-            ("VEC_B", &vec_b_load),
         ],
     )?;
-    // Too few tiles to fill the device over a long K: split K, then add the partials. A
-    // workgroup per SM and then some is the aim; each split keeps at least 512 of K.
+    // Too few tiles to fill the device over a long K: split K, then add the partials. A few
+    // workgroups per SM is the aim (`EMBER_GPU_MATMUL_SPLIT` sets how many workgroups in all);
+    // each split keeps at least 256 of K.
     let tiles = tiles_m * tiles_n * nbatch;
-    let splits = if tiles < 192 && k >= 1024 {
-        (384 / tiles).clamp(1, k / 512)
+    let target = split_target();
+    let splits = if tiles < target / 2 && k >= 1024 {
+        (target / tiles).clamp(1, k / 256)
     } else {
         1
     };
@@ -1126,12 +1105,6 @@ fn matmul_plus(
             operands.push(buffer(t));
         }
         None => p.extend([0, 0]),
-    }
-    if vec_a {
-        operands.push(buffer(a));
-    }
-    if vec_b {
-        operands.push(buffer(b));
     }
     let workgroups = (tiles * splits) as u32;
     if splits == 1 {
@@ -1162,9 +1135,6 @@ fn matmul_plus(
             ("HAS_BIAS", "false"),
             ("BIAS_DECL", ""),
             ("BIAS_LOAD", ""),
-            ("VEC_DECL", ""),
-            ("VEC_A", ""),
-            ("VEC_B", ""),
         ],
     )?;
     let sp = [(m * n) as u32, splits as u32, total as u32];

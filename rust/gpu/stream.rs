@@ -16,7 +16,7 @@ pub(super) const BATCH: usize = 256;
 /// starts on a step while the host is still recording the rest of it: soon where the batch
 /// holds enough workgroups to keep a GPU busy (a train step's matmuls), later where it holds
 /// only small ops, whose submission would cost the host more than the GPU gains.
-const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_micros(100);
+const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_micros(25);
 const FLUSH_SMALL_AFTER: std::time::Duration = std::time::Duration::from_millis(1);
 /// Workgroups recorded in a batch that make it worth submitting after `FLUSH_AFTER`.
 const BUSY_GROUPS: u64 = 256;
