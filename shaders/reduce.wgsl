@@ -22,6 +22,45 @@ fn fold_index(a: {CT}, ai: u32, b: {CT}, bi: u32) -> u32 {
     {FOLD_INDEX}
 }
 
+// A running fold: the value so far and (for arg*) its index.
+struct Folded {
+    v: {CT},
+    i: u32,
+}
+
+fn fold_in(a: Folded, e: {CT}, ei: u32) -> Folded {
+    return Folded(fold(a.v, a.i, e, ei), fold_index(a.v, a.i, e, ei));
+}
+
+// Folds x[base + offset of r] for r = first, first + step, .. below end: four loads in flight
+// per iteration where the range allows, then the tail.
+fn fold_range(base: u32, first: u32, end: u32, step: u32, nr: u32, red_at: u32) -> Folded {
+    var f = Folded({IDENTITY}, 0u);
+    let one_dim = nr == 1u;
+    let stride = P[red_at + 2u * nr];
+    var r = first;
+    for (; one_dim && r + 3u * step < end; r += 4u * step) {
+        let e0 = {CT}(x[base + r * stride]);
+        let e1 = {CT}(x[base + (r + step) * stride]);
+        let e2 = {CT}(x[base + (r + 2u * step) * stride]);
+        let e3 = {CT}(x[base + (r + 3u * step) * stride]);
+        f = fold_in(f, e0, r);
+        f = fold_in(f, e1, r + step);
+        f = fold_in(f, e2, r + 2u * step);
+        f = fold_in(f, e3, r + 3u * step);
+    }
+    for (; r < end; r += step) {
+        var at: u32;
+        if (one_dim) {
+            at = base + r * stride; // one reduced dim: no unravelling
+        } else {
+            at = base + strided_offset(r, nr, red_at, red_at + nr);
+        }
+        f = fold_in(f, {CT}(x[at]), r);
+    }
+    return f;
+}
+
 @compute @workgroup_size(256)
 fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
@@ -39,44 +78,9 @@ fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let base = P[red_at + 2u * nr + 1u] + strided_offset(o, nk, 6u, 6u + nk);
     let r0 = c * P[2];
     let r1 = min(r0 + P[2], P[1]);
-    var v: {CT} = {IDENTITY};
-    var vi = 0u;
-    // Four loads in flight per iteration where the range allows, then the tail.
-    let one_dim = nr == 1u;
-    let stride = P[red_at + 2u * nr];
-    var r = r0 + lid;
-    for (; one_dim && r + 768u < r1; r += 1024u) {
-        let e0 = {CT}(x[base + r * stride]);
-        let e1 = {CT}(x[base + (r + 256u) * stride]);
-        let e2 = {CT}(x[base + (r + 512u) * stride]);
-        let e3 = {CT}(x[base + (r + 768u) * stride]);
-        var ni = fold_index(v, vi, e0, r);
-        v = fold(v, vi, e0, r);
-        vi = ni;
-        ni = fold_index(v, vi, e1, r + 256u);
-        v = fold(v, vi, e1, r + 256u);
-        vi = ni;
-        ni = fold_index(v, vi, e2, r + 512u);
-        v = fold(v, vi, e2, r + 512u);
-        vi = ni;
-        ni = fold_index(v, vi, e3, r + 768u);
-        v = fold(v, vi, e3, r + 768u);
-        vi = ni;
-    }
-    for (; r < r1; r += 256u) {
-        var at: u32;
-        if (one_dim) {
-            at = base + r * stride; // one reduced dim: no unravelling
-        } else {
-            at = base + strided_offset(r, nr, red_at, red_at + nr);
-        }
-        let e = {CT}(x[at]);
-        let ni = fold_index(v, vi, e, r);
-        v = fold(v, vi, e, r);
-        vi = ni;
-    }
-    acc[lid] = v;
-    arg[lid] = vi;
+    let f = fold_range(base, r0 + lid, r1, 256u, nr, red_at);
+    acc[lid] = f.v;
+    arg[lid] = f.i;
     workgroupBarrier();
     for (var s = 128u; s > 0u; s >>= 1u) {
         if (lid < s) {
@@ -109,15 +113,8 @@ fn reduce_threads(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     let nr = P[5];
     let red_at = 6u + 2u * nk + 1u;
     let base = P[red_at + 2u * nr + 1u] + strided_offset(o, nk, 6u, 6u + nk);
-    var v: {CT} = {IDENTITY};
-    var vi = 0u;
-    for (var r = 0u; r < P[1]; r++) {
-        let e = {CT}(x[base + strided_offset(r, nr, red_at, red_at + nr)]);
-        let ni = fold_index(v, vi, e, r);
-        v = fold(v, vi, e, r);
-        vi = ni;
-    }
-    store(o, v, vi);
+    let f = fold_range(base, 0u, P[1], 1u, nr, red_at);
+    store(o, f.v, f.i);
 }
 
 // Outputs adjacent in memory (column sums of a row-major matrix: bias and norm-weight
@@ -140,57 +137,21 @@ fn reduce_columns(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     let lane = lid / 64u;
     let r0 = c * P[2];
     let r1 = min(r0 + P[2], P[1]);
-    var v: {CT} = {IDENTITY};
-    var vi = 0u;
+    var f = Folded({IDENTITY}, 0u);
     if (o < n_out) {
         let nk = P[4];
         let nr = P[5];
         let red_at = 6u + 2u * nk + 1u;
         let base = P[red_at + 2u * nr + 1u] + strided_offset(o, nk, 6u, 6u + nk);
-        let one_dim = nr == 1u;
-        let stride = P[red_at + 2u * nr];
-        var r = r0 + lane;
-        // Four loads in flight per iteration where the chunk allows, then the tail.
-        for (; one_dim && r + 12u < r1; r += 16u) {
-            let e0 = {CT}(x[base + r * stride]);
-            let e1 = {CT}(x[base + (r + 4u) * stride]);
-            let e2 = {CT}(x[base + (r + 8u) * stride]);
-            let e3 = {CT}(x[base + (r + 12u) * stride]);
-            var ni = fold_index(v, vi, e0, r);
-            v = fold(v, vi, e0, r);
-            vi = ni;
-            ni = fold_index(v, vi, e1, r + 4u);
-            v = fold(v, vi, e1, r + 4u);
-            vi = ni;
-            ni = fold_index(v, vi, e2, r + 8u);
-            v = fold(v, vi, e2, r + 8u);
-            vi = ni;
-            ni = fold_index(v, vi, e3, r + 12u);
-            v = fold(v, vi, e3, r + 12u);
-            vi = ni;
-        }
-        for (; r < r1; r += 4u) {
-            var at: u32;
-            if (one_dim) {
-                at = base + r * stride;
-            } else {
-                at = base + strided_offset(r, nr, red_at, red_at + nr);
-            }
-            let e = {CT}(x[at]);
-            let ni = fold_index(v, vi, e, r);
-            v = fold(v, vi, e, r);
-            vi = ni;
-        }
+        f = fold_range(base, r0 + lane, r1, 4u, nr, red_at);
     }
-    acc[lid] = v;
-    arg[lid] = vi;
+    acc[lid] = f.v;
+    arg[lid] = f.i;
     workgroupBarrier();
     if (lid < 64u && o < n_out) {
         for (var l = 1u; l < 4u; l++) {
-            let ni = fold_index(v, vi, acc[lid + 64u * l], arg[lid + 64u * l]);
-            v = fold(v, vi, acc[lid + 64u * l], arg[lid + 64u * l]);
-            vi = ni;
+            f = fold_in(f, acc[lid + 64u * l], arg[lid + 64u * l]);
         }
-        store(c * n_out + o, v, vi);
+        store(c * n_out + o, f.v, f.i);
     }
 }

@@ -771,18 +771,22 @@ pub fn reduce(
         reduce_types(out_dtype).expect("a GPU dtype")
     };
     let store_value = "out[g] = {OUT}(v);";
+    // Per-chunk partials of a split reduction (float16 ones in float32) and their WGSL type.
+    let partials = |shape: &[usize]| -> Result<(Tensor, &'static str)> {
+        let dtype = if x.dtype() == DType::F16 {
+            DType::F32
+        } else {
+            x.dtype()
+        };
+        let part = fresh(shape, dtype, x)?;
+        Ok((part, reduce_types(dtype).expect("a GPU dtype").0))
+    };
     // Few outputs over many elements: split each output's range over many workgroups, then
     // fold the partials in a second pass.
     if !arg && n_out < 64 && r > 16384 {
         let chunks = r.div_ceil(4096).min(1024);
         let chunk = r.div_ceil(chunks);
-        let part_dtype = if x.dtype() == DType::F16 {
-            DType::F32
-        } else {
-            x.dtype()
-        };
-        let part = fresh(&[n_out, chunks], part_dtype, x)?;
-        let (part_ty, _) = reduce_types(part_dtype).expect("a GPU dtype");
+        let (part, part_ty) = partials(&[n_out, chunks])?;
         let k1 = kernel_for(in_ty, part_ty, store_value)?;
         let p1 = params(
             chunk,
@@ -849,13 +853,7 @@ pub fn reduce(
             gpu.dispatch(&k, &p, &[buffer(&out), buffer(x)], col_groups as u32);
             return Ok(Some(out));
         }
-        let part_dtype = if x.dtype() == DType::F16 {
-            DType::F32
-        } else {
-            x.dtype()
-        };
-        let part = fresh(&[chunks, n_out], part_dtype, x)?;
-        let (part_ty, _) = reduce_types(part_dtype).expect("a GPU dtype");
+        let (part, part_ty) = partials(&[chunks, n_out])?;
         let k1 = columns(in_ty, part_ty)?;
         gpu.dispatch(
             &k1,

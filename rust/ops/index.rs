@@ -424,7 +424,6 @@ pub fn take_rows(x: &Tensor, index: &Tensor) -> Result<Tensor> {
     reshape(&rows, &shape)
 }
 
-/// A copy of `base` with `src` (broadcast) written into the slice `(dim, start, len, step)`.
 /// Zeros of `shape` with `src` at the slice `(dim, start, len, step)`: a slice's gradient.
 /// Written straight into the fresh zeros, unless the graph is recorded (create_graph).
 pub fn slice_of_zeros(
@@ -439,11 +438,25 @@ pub fn slice_of_zeros(
     if crate::autograd::tape::is_grad_enabled() && src.requires_grad() {
         return slice_assign(&base, dim, start, len, step, src);
     }
-    let dst = base.with_layout(base.layout().slice(dim, start, len, step));
-    backend::copy_into(&dst, &src.detach())?;
+    write_slice(&base, dim, start, len, step, &src.detach())?;
     Ok(base)
 }
 
+/// Writes `src` (broadcast, cast to `out`'s dtype) into the slice `(dim, start, len, step)` of
+/// `out`, in place and outside the graph.
+fn write_slice(
+    out: &Tensor,
+    dim: usize,
+    start: usize,
+    len: usize,
+    step: usize,
+    src: &Tensor,
+) -> Result<()> {
+    let dst = out.with_layout(out.layout().slice(dim, start, len, step));
+    backend::copy_into(&dst, &to_dtype(src, out.dtype())?)
+}
+
+/// A copy of `base` with `src` (broadcast) written into the slice `(dim, start, len, step)`.
 pub fn slice_assign(
     base: &Tensor,
     dim: usize,
@@ -454,8 +467,7 @@ pub fn slice_assign(
 ) -> Result<Tensor> {
     same_device("slice_assign", &[base, src])?;
     let out = backend::cast(base, base.dtype())?;
-    let dst = out.with_layout(out.layout().slice(dim, start, len, step));
-    backend::copy_into(&dst, &to_dtype(&src.detach(), base.dtype())?)?;
+    write_slice(&out, dim, start, len, step, &src.detach())?;
     if !base.dtype().is_float() {
         return Ok(out);
     }
