@@ -162,6 +162,12 @@ fn u32_wide_mul(a: u32, b: u32) -> vec2<u32> {
     return vec2<u32>(lo, hi);
 }
 
+// x held between lo and hi (torch.clamp: hi wins where lo > hi).
+fn i64_clamp(x: vec2<u32>, lo: vec2<u32>, hi: vec2<u32>) -> vec2<u32> {
+    let up = select(x, lo, i64_lt(x, lo));
+    return select(up, hi, i64_lt(hi, up));
+}
+
 fn i64_mul(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     let low = u32_wide_mul(a.x, b.x);
     return vec2<u32>(low.x, low.y + a.x * b.y + a.y * b.x);

@@ -307,6 +307,7 @@ _TRACED = {
     "pow int32": "ember.tensor([7, -7], dtype=ember.int32, device='gpu') ** ember.tensor([2, 3], dtype=ember.int32, device='gpu')",
     "cast int64 to float16": "ember.tensor([2**40, 3, -2049], device='gpu').half()",
     "cast float16 to int64": "ember.tensor([1.5, -2.5, 7.0]).half().to('gpu').long()",
+    "clamp int64": "ember.tensor([2**40, -5], device='gpu').clamp(-3, 2**35)",
     # The control: bfloat16 has no sorting key on the GPU, so this one must be traced (if it
     # ever moves to the GPU, pick another op still on the host path).
     "control: argsort bfloat16": "ember.argsort(ember.tensor([1.0, 0.0]).bfloat16().to('gpu'))",
@@ -347,3 +348,13 @@ def test_runs_without_the_host_path(host_paths, name):
 
 def test_the_host_path_trace_sees_a_fallback(host_paths):
     assert host_paths["control: argsort bfloat16"], "EMBER_GPU_TRACE_HOST printed nothing"
+
+
+def test_int64_clamp_on_two_words():
+    # Bounds beyond 32 bits, one-sided bounds, and min > max (max wins, as torch.clamp).
+    x = np.array([-(2**40), -5, 0, 7, 2**40, 2**62], dtype=np.int64)
+    for lo, hi in [(-6, 2**35), (None, 3), (-(2**41), None), (10, 2)]:
+        got = ember.tensor(x, device="gpu").clamp(min=lo, max=hi)
+        want = ember.tensor(x).clamp(min=lo, max=hi)
+        assert got.dtype == ember.int64
+        np.testing.assert_array_equal(_gpu_values(got), want.numpy())

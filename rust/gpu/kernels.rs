@@ -522,6 +522,18 @@ pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Opt
 }
 
 pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Option<Tensor>> {
+    if x.dtype() == DType::I64 {
+        // Two words per bound, compared as signed 64-bit values (common.wgsl's i64_*).
+        let bound = |v: Option<f64>, none: i64| {
+            let v = v.map_or(none, |v| v as i64) as u64;
+            [v as u32, (v >> 32) as u32]
+        };
+        let (lo, hi) = (bound(min, i64::MIN), bound(max, i64::MAX));
+        let out = fresh(x.shape(), DType::I64, x)?;
+        let expr = "i64_clamp(x, vec2<u32>(scalar_at(0u), scalar_at(1u)), vec2<u32>(scalar_at(2u), scalar_at(3u)))";
+        let ran = map(&out, &[("x", x)], expr, &[lo[0], lo[1], hi[0], hi[1]], true)?;
+        return Ok(ran.then_some(out));
+    }
     let (expr, lo, hi) = match x.dtype() {
         DType::F32 | DType::F16 => (
             "select(min(max(x, bitcast<f32>(scalar_at(0u))), bitcast<f32>(scalar_at(1u))), x, isnan_f32(x))",
