@@ -309,9 +309,17 @@ pub fn sort(x: &Tensor, dim: isize, descending: bool) -> Result<(Tensor, Tensor)
     if x.ndim() == 0 {
         return Ok((x.clone(), Tensor::zeros(&[], DType::I64, x.device())?));
     }
+    let idx = argsort(x, dim, descending)?;
+    Ok((gather(x, dim, &idx)?, idx))
+}
+
+/// The indices that sort `x` along `dim` (sort's second result, without gathering the values).
+pub fn argsort(x: &Tensor, dim: isize, descending: bool) -> Result<Tensor> {
+    if x.ndim() == 0 {
+        return Tensor::zeros(&[], DType::I64, x.device());
+    }
     let d = normalize_dim(dim, x.ndim())?;
-    let idx = backend::argsort(x, d, descending)?;
-    Ok((gather(x, d as isize, &idx)?, idx))
+    backend::argsort(x, d, descending)
 }
 
 pub fn topk(x: &Tensor, k: usize, dim: isize, largest: bool) -> Result<(Tensor, Tensor)> {

@@ -1549,7 +1549,7 @@ impl PyTensor {
     #[pyo3(signature = (dim=-1, descending=false, stable=false))]
     fn argsort(&self, dim: isize, descending: bool, stable: bool) -> R {
         let _ = stable;
-        wrap(index::sort(&self.t, dim, descending).map(|r| r.1))
+        wrap(index::argsort(&self.t, dim, descending))
     }
     #[pyo3(signature = (k, dim=-1, largest=true, sorted=true))]
     fn topk(
