@@ -240,10 +240,19 @@ def test_int64_min_floor_divide_minus_one_wraps(device):
 @pytest.mark.parametrize("op", ["remainder", "floor_divide"])
 @pytest.mark.parametrize("dtype", [ember.int32, ember.int64])
 def test_integer_division_by_zero_raises_on_gpu(op, dtype):
+    # A zero divisor tensor is found on the device: the op does not wait, the next read raises
+    # (as CUDA's device-side asserts); a Python 0 raises at once.
     a = ember.tensor([5, 6], dtype=dtype, device="gpu")
     b = ember.tensor([1, 0], dtype=dtype, device="gpu")
+    waits = ember.gpu._stream_counts()["waits"]
+    out = getattr(ember, op)(a, b)
+    assert ember.gpu._stream_counts()["waits"] == waits
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
-        getattr(ember, op)(a, b)
+        out.cpu()
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        getattr(ember, op)(a, 0)
+    ok = getattr(ember, op)(a, ember.tensor([2, 3], dtype=dtype, device="gpu"))
+    np.testing.assert_array_equal(ok.cpu().numpy(), getattr(np, op)(np.array([5, 6]), np.array([2, 3])))
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int64])
@@ -260,7 +269,10 @@ def test_integer_pow_wraps_as_the_cpu(dtype):
     np.testing.assert_array_equal(_gpu_values(ga**3), (ca**3).numpy())
     np.testing.assert_array_equal(_gpu_values(3**ge), (3**ce).numpy())
     with pytest.raises(RuntimeError, match="negative integer powers"):
-        ga ** ember.tensor([-1], dtype=ga.dtype, device="gpu")
+        ga ** -1  # a Python number: at once
+    out = ga ** ember.tensor([-1], dtype=ga.dtype, device="gpu")
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        out.cpu()  # a tensor exponent is checked on the device: at the next read
 
 
 # ---- float16 <-> int64 ----

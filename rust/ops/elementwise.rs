@@ -183,8 +183,26 @@ pub fn result_dtype(op: BinaryOp, promoted: DType) -> DType {
     }
 }
 
-/// Integer pow with a negative exponent and integer division by zero raise, as in PyTorch.
+/// Integer pow with a negative exponent and integer division by zero raise, as in PyTorch. On
+/// a GPU the test runs there and raises at the next read (as CUDA's device-side asserts),
+/// so `//` and `%` do not wait for the device.
 fn check_integer_domain(op: BinaryOp, b: &Tensor) -> Result<()> {
+    if let crate::storage::Device::Gpu(index) = b.device() {
+        let (bad, message) = match op {
+            BinaryOp::Pow => (
+                binary_scalar(BinaryOp::Lt, b, Scalar::Int(0))?,
+                "Integers to negative integer powers are not allowed.".to_string(),
+            ),
+            BinaryOp::FloorDivide | BinaryOp::Remainder => (
+                binary_scalar(BinaryOp::Eq, b, Scalar::Int(0))?,
+                format!("ZeroDivisionError: integer {} by zero", op.name()),
+            ),
+            _ => return Ok(()),
+        };
+        let any = super::reduce::reduce(crate::op::ReduceOp::Any, &bad, &[], false)?;
+        return crate::gpu::context(index)?
+            .defer_check(any, 0, move || crate::error::Error::Runtime(message));
+    }
     match op {
         BinaryOp::Pow if b.to_vec::<i64>().iter().any(|&v| v < 0) => {
             bail!(
@@ -200,6 +218,12 @@ fn check_integer_domain(op: BinaryOp, b: &Tensor) -> Result<()> {
 }
 
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary_known(op, a, b, None)
+}
+
+/// `binary`, where `b` may be a Python scalar's tensor whose value `known` the integer domain
+/// check reads directly (so `x // 0` raises at once on every device).
+fn binary_known(op: BinaryOp, a: &Tensor, b: &Tensor, known: Option<Scalar>) -> Result<Tensor> {
     same_device(op.name(), &[a, b])?;
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let promoted = promote_operands(a, b);
@@ -228,7 +252,10 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         );
     }
     if matches!(compute, DType::I64 | DType::I32) {
-        check_integer_domain(op, b)?;
+        match known {
+            Some(s) => check_integer_domain(op, &Tensor::scalar(s.value(), DType::I64))?,
+            None => check_integer_domain(op, b)?,
+        }
     }
     let out = backend::binary(
         op,
@@ -255,7 +282,7 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 pub fn binary_scalar(op: BinaryOp, a: &Tensor, s: Scalar) -> Result<Tensor> {
-    binary(op, a, &s.tensor_next_to(a)?)
+    binary_known(op, a, &s.tensor_next_to(a)?, Some(s))
 }
 
 /// `s op a` for reflected operators (`2 - x`).

@@ -67,6 +67,31 @@ fn arith(
         .unbind())
 }
 
+impl Operand {
+    /// `a op self`: a number goes to the op as a scalar, whose value the op can read without
+    /// a device round trip (`x // 0` raises at once on a GPU too).
+    fn apply(&self, op: BinaryOp, a: &Tensor) -> crate::error::Result<Tensor> {
+        match self {
+            Operand::T(b) => ew::binary(op, a, b),
+            Operand::S(s) => ew::binary_scalar(op, a, *s),
+        }
+    }
+}
+
+/// The operand of a binary method, or PyTorch's TypeError.
+fn method_operand(other: &Bound<'_, PyAny>) -> PyResult<Operand> {
+    operand(other).ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "expected a Tensor or a number, got {}",
+            other
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })
+}
+
 pub fn tensor_or_scalar(a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     match operand(other) {
         Some(Operand::T(t)) => Ok(t),
@@ -1749,12 +1774,11 @@ macro_rules! binary_methods {
         impl PyTensor {
             $(
                 fn $name(&self, other: &Bound<'_, PyAny>) -> R {
-                    let o = tensor_or_scalar(&self.t, other)?;
-                    wrap(ew::binary(BinaryOp::$op, &self.t, &o))
+                    wrap(method_operand(other)?.apply(BinaryOp::$op, &self.t))
                 }
                 fn $name_(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-                    let o = tensor_or_scalar(&slf.borrow().t, other)?;
-                    in_place(slf, |t| ew::binary(BinaryOp::$op, t, &o))
+                    let o = method_operand(other)?;
+                    in_place(slf, |t| o.apply(BinaryOp::$op, t))
                 }
             )*
         }
