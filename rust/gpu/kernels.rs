@@ -458,8 +458,15 @@ fn binary_expr(op: BinaryOp, dtype: DType) -> Option<&'static str> {
             LogicalAnd => "select(0u, 1u, a != 0.0 && b != 0.0)",
             LogicalOr => "select(0u, 1u, a != 0.0 || b != 0.0)",
             LogicalXor => "select(0u, 1u, (a != 0.0) != (b != 0.0))",
+            // NaN tested on the bits of the value narrowed to float32 (NaN stays NaN): WGSL
+            // has no 64-bit bitcast, and lavapipe folds `a != a` to false.
+            Maximum => "select(select(max(a, b), a, isnan_f32(f32(a))), b, isnan_f32(f32(b)))",
+            Minimum => "select(select(min(a, b), a, isnan_f32(f32(a))), b, isnan_f32(f32(b)))",
+            // Python's `%`, as the CPU kernel: the result takes the divisor's sign.
+            Remainder => "select(a % b, a % b + b, a % b != 0.0 && ((a % b < 0.0) != (b < 0.0)))",
+            FloorDivide => "floor(a / b)",
             Eq | Ne | Lt | Le | Gt | Ge => return compare(op),
-            // NaN-propagating max/min, pow, remainder and atan2 take the host path.
+            // pow and atan2 need 64-bit exp, log and trigonometry: the host path.
             _ => return None,
         }),
         DType::I32 => Some(match op {
@@ -533,6 +540,20 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Option<Te
             min.map_or(i32::MIN, |v| v as i32) as u32,
             max.map_or(i32::MAX, |v| v as i32) as u32,
         ),
+        // The bounds cannot travel as words (WGSL has no 64-bit bitcast): they go in as
+        // one-element tensors, broadcast like any operand.
+        DType::F64 if gpu_of(x).has_f64 => {
+            let bound = |v: f64| -> Result<Tensor> {
+                let t = fresh(&[], DType::F64, x)?;
+                fill(&t, v)?;
+                Ok(t)
+            };
+            let lo = bound(min.unwrap_or(f64::NEG_INFINITY))?;
+            let hi = bound(max.unwrap_or(f64::INFINITY))?;
+            let expr = "select(min(max(x, lo), hi), x, isnan_f32(f32(x)))";
+            let inputs = [("x", x), ("lo", &lo), ("hi", &hi)];
+            return map_new(x.shape(), x.dtype(), &inputs, expr, &[]);
+        }
         _ => return Ok(None),
     };
     map_new(x.shape(), x.dtype(), &[("x", x)], expr, &[lo, hi])
@@ -608,9 +629,11 @@ fn reduce_code(op: ReduceOp, ct: &str) -> (&'static str, &'static str, &'static 
     if ct == "vec2<u32>" {
         return reduce_i64_code(op);
     }
-    let float = ct == "f32";
-    let (lowest, highest) = if float {
+    let (lowest, highest) = if ct == "f32" {
         ("-inf_f32()", "inf_f32()")
+    } else if ct == "f64" {
+        // No f64 infinity literal and no 64-bit bitcast: the float32 one, widened.
+        ("-f64(inf_f32())", "f64(inf_f32())")
     } else {
         ("bitcast<i32>(0x80000000u)", "bitcast<i32>(0x7fffffffu)")
     };
@@ -698,9 +721,6 @@ pub fn reduce(
     let Some((in_ty, ct)) = reduce_types(x.dtype()) else {
         return Ok(None);
     };
-    if ct == "f64" {
-        return Ok(None); // float64 reductions keep the host path
-    }
     let boolean = matches!(op, ReduceOp::All | ReduceOp::Any);
     if boolean != (x.dtype() == DType::Bool) {
         return Ok(None);
@@ -759,7 +779,16 @@ pub fn reduce(
                 ("IN", in_ty),
                 ("OUT", out_ty),
                 ("CT", ct),
-                ("NAN", if ct == "f32" { "isnan_f32(v)" } else { "false" }),
+                // float64 NaN on the bits of the value narrowed to float32: WGSL has no 64-bit
+                // bitcast, and lavapipe folds `v != v` to false.
+                (
+                    "NAN",
+                    match ct {
+                        "f32" => "isnan_f32(v)",
+                        "f64" => "isnan_f32(f32(v))",
+                        _ => "false",
+                    },
+                ),
             ],
         )
     };
