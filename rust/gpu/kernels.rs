@@ -982,7 +982,7 @@ fn batch_strides(l: &Layout, batch: &[usize]) -> Vec<usize> {
 }
 
 /// `linear`'s bias binding and its load (shaders/matmul.wgsl `bias4`).
-const BIAS_DECL: &str = "@group(0) @binding(4) var<storage, read> bias: array<f32>;";
+const BIAS_DECL: &str = "@group(0) @binding(4) var<storage, read> bias: array<{T}>;";
 const BIAS_LOAD: &str =
     "for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = bias[at + (n + j) * stride]; } }";
 
@@ -1027,11 +1027,9 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
     matmul_plus(a, b, batch, None)
 }
 
-/// `x @ w.t() + bias` for a 2-D float32 x: the product with the bias added as it is stored.
+/// `x @ w.t() + bias` for a 2-D float32 or float64 x: the product with the bias added as it
+/// is stored.
 pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Option<Tensor>> {
-    if x.dtype() != DType::F32 {
-        return Ok(None);
-    }
     let wt = w.with_layout(w.layout().transpose(0, 1));
     matmul_plus(x, &wt, &[], bias)
 }
@@ -1043,10 +1041,13 @@ fn matmul_plus(
     batch: &[usize],
     bias: Option<&Tensor>,
 ) -> Result<Option<Tensor>> {
-    if a.dtype() != DType::F32 {
-        return Ok(None);
-    }
     let gpu = gpu_of(a);
+    let dtype = a.dtype();
+    let (ty, elem_bytes) = match dtype {
+        DType::F32 => ("f32", 4),
+        DType::F64 if gpu.has_f64 => ("f64", 8),
+        _ => return Ok(None),
+    };
     let (la, lb) = (a.layout(), b.layout());
     let (m, k, n) = (
         la.shape[la.ndim() - 2],
@@ -1055,9 +1056,9 @@ fn matmul_plus(
     );
     let shape = [batch, &[m, n]].concat();
     let out = if k == 0 {
-        Tensor::zeros(&shape, DType::F32, a.device())?
+        Tensor::zeros(&shape, dtype, a.device())?
     } else {
-        fresh(&shape, DType::F32, a)?
+        fresh(&shape, dtype, a)?
     };
     let nbatch: usize = batch.iter().product();
     if m * n * nbatch == 0 {
@@ -1070,7 +1071,17 @@ fn matmul_plus(
         }
         return Ok(Some(out));
     }
-    let (bn, bk) = matmul_tile(n);
+    let (bn, bk) = match matmul_tile(n) {
+        // float64 takes the 8-deep slices: 16-deep ones would need 33.8 KB of workgroup memory.
+        (bn, _) if dtype == DType::F64 => (bn, 8),
+        tile => tile,
+    };
+    // Two tiles of vec4s (float32 keeps its 16-deep size for every variant), checked against
+    // the adapter: a variant that does not fit takes the host path.
+    let tile = if dtype == DType::F32 { 528 } else { bk * 33 };
+    if 2 * tile * 4 * elem_bytes > gpu.limits.max_compute_workgroup_storage_size as usize {
+        return Ok(None);
+    }
     let (tiles_m, tiles_n) = (m.div_ceil(128), n.div_ceil(bn));
     let mut p = vec![
         m as u32,
@@ -1099,7 +1110,7 @@ fn matmul_plus(
     let flag = |b: bool| if b { "true" } else { "false" };
     let a_col = la.strides[na - 2] == 1 && la.strides[na - 1] != 1;
     let b_col = lb.strides[nb - 2] == 1 && lb.strides[nb - 1] != 1;
-    let (bn_text, bk_text) = (bn.to_string(), bk.to_string());
+    let (bn_text, bk_text, tile_text) = (bn.to_string(), bk.to_string(), tile.to_string());
     let kernel = gpu.kernel(
         Family::Matmul,
         "matmul",
@@ -1111,6 +1122,9 @@ fn matmul_plus(
             ("HAS_BIAS", flag(bias.is_some())),
             ("BIAS_DECL", if bias.is_some() { BIAS_DECL } else { "" }),
             ("BIAS_LOAD", if bias.is_some() { BIAS_LOAD } else { "" }),
+            ("TILE", &tile_text),
+            // Last: BIAS_DECL brings a `{T}` of its own.
+            ("T", ty),
         ],
     )?;
     // Too few tiles to fill the device over a long K: split K, then add the partials. A few
@@ -1143,7 +1157,7 @@ fn matmul_plus(
         );
         return Ok(Some(out));
     }
-    let partial = fresh(&[nbatch * splits * m * n], DType::F32, a)?;
+    let partial = fresh(&[nbatch * splits * m * n], dtype, a)?;
     gpu.dispatch(
         &kernel,
         &p,
@@ -1162,6 +1176,8 @@ fn matmul_plus(
             ("HAS_BIAS", "false"),
             ("BIAS_DECL", ""),
             ("BIAS_LOAD", ""),
+            ("TILE", &tile_text),
+            ("T", ty),
         ],
     )?;
     let sp = [(m * n) as u32, splits as u32, total as u32];
