@@ -1,4 +1,5 @@
-// Matmul family: C[b] = A[b] · B[b] for strided, batch-broadcast A [.., M, K] and B [.., K, N]
+// Matmul family, in element type {T} (f32, or f64 where the adapter has shader-f64):
+// C[b] = A[b] · B[b] for strided, batch-broadcast A [.., M, K] and B [.., K, N]
 // into a contiguous C. A workgroup of 16×16 invocations computes a 128×BN tile (BN 128 or 64)
 // from BK-deep slices (8 or 16) of A and B staged in workgroup memory as vec4s; each invocation
 // holds an 8×8 (or 8×4) block in vec4 registers (rows 4ty.. and 64+4ty.., columns 4tx.. and
@@ -9,9 +10,9 @@
 // covers one k_chunk of K and writes its partial tile to C as [batch, split, M, N];
 // `sum_splits` then adds the partials.
 
-@group(0) @binding(1) var<storage, read_write> c: array<f32>;
-@group(0) @binding(2) var<storage, read> a: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read_write> c: array<{T}>;
+@group(0) @binding(2) var<storage, read> a: array<{T}>;
+@group(0) @binding(3) var<storage, read> b: array<{T}>;
 
 const BM: u32 = 128u;
 const BN: u32 = {BN}u;
@@ -31,19 +32,21 @@ const B_COLUMN_MAJOR: bool = {B_COLUMN_MAJOR};
 {BIAS_DECL}
 
 // The bias of columns n.. (`linear`'s epilogue), zero past N. Params: its offset and stride.
-fn bias4(n: u32, N: u32, at: u32, stride: u32) -> vec4<f32> {
-    var v = vec4<f32>(0.0);
+fn bias4(n: u32, N: u32, at: u32, stride: u32) -> vec4<{T}> {
+    var v = vec4<{T}>(0.0);
     {BIAS_LOAD}
     return v;
 }
 
-var<workgroup> tile_a: array<vec4<f32>, 528>; // [k][m / 4], rows of PA
-var<workgroup> tile_b: array<vec4<f32>, 528>; // [k][n / 4], rows of PB
+// {TILE} vec4 slots each: 528 (16 k of 33) for float32; BK·PA for float64, whose 16-deep tiles
+// would pass the 32 KiB of workgroup memory many adapters allow.
+var<workgroup> tile_a: array<vec4<{T}>, {TILE}>; // [k][m / 4], rows of PA
+var<workgroup> tile_b: array<vec4<{T}>, {TILE}>; // [k][n / 4], rows of PB
 
 // Four rows of A (from row m) at column k, zero outside the matrix or past k_hi. (Loading
 // aligned neighbours as one vec4 through a second binding measured slower on an H200.)
-fn load_a(base: u32, k: u32, k_hi: u32, m: u32, M: u32, sak: u32, sam: u32) -> vec4<f32> {
-    var v = vec4<f32>(0.0);
+fn load_a(base: u32, k: u32, k_hi: u32, m: u32, M: u32, sak: u32, sam: u32) -> vec4<{T}> {
+    var v = vec4<{T}>(0.0);
     if (k < k_hi) {
         let at = base + k * sak;
         for (var i = 0u; i < 4u; i++) {
@@ -56,8 +59,8 @@ fn load_a(base: u32, k: u32, k_hi: u32, m: u32, M: u32, sak: u32, sam: u32) -> v
 }
 
 // Four columns of B (from column n) at row k, zero outside the matrix or past k_hi.
-fn load_b(base: u32, k: u32, k_hi: u32, n: u32, N: u32, sbk: u32, sbn: u32) -> vec4<f32> {
-    var v = vec4<f32>(0.0);
+fn load_b(base: u32, k: u32, k_hi: u32, n: u32, N: u32, sbk: u32, sbn: u32) -> vec4<{T}> {
+    var v = vec4<{T}>(0.0);
     if (k < k_hi) {
         let bt = base + k * sbk;
         for (var j = 0u; j < 4u; j++) {
@@ -69,7 +72,7 @@ fn load_b(base: u32, k: u32, k_hi: u32, n: u32, N: u32, sbk: u32, sbn: u32) -> v
     return v;
 }
 
-fn store4(base: u32, m: u32, n: u32, M: u32, N: u32, v: vec4<f32>) {
+fn store4(base: u32, m: u32, n: u32, M: u32, N: u32, v: vec4<{T}>) {
     if (m >= M) {
         return;
     }
@@ -143,23 +146,23 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let two_a = BK == 16u;
     let two_b = BK * SB > 256u;
     let stage_b = lid < BK * SB;
-    var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
-    var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
-    var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
-    var c30 = vec4<f32>(0.0); var c31 = vec4<f32>(0.0);
-    var c40 = vec4<f32>(0.0); var c41 = vec4<f32>(0.0);
-    var c50 = vec4<f32>(0.0); var c51 = vec4<f32>(0.0);
-    var c60 = vec4<f32>(0.0); var c61 = vec4<f32>(0.0);
-    var c70 = vec4<f32>(0.0); var c71 = vec4<f32>(0.0);
+    var c00 = vec4<{T}>(0.0); var c01 = vec4<{T}>(0.0);
+    var c10 = vec4<{T}>(0.0); var c11 = vec4<{T}>(0.0);
+    var c20 = vec4<{T}>(0.0); var c21 = vec4<{T}>(0.0);
+    var c30 = vec4<{T}>(0.0); var c31 = vec4<{T}>(0.0);
+    var c40 = vec4<{T}>(0.0); var c41 = vec4<{T}>(0.0);
+    var c50 = vec4<{T}>(0.0); var c51 = vec4<{T}>(0.0);
+    var c60 = vec4<{T}>(0.0); var c61 = vec4<{T}>(0.0);
+    var c70 = vec4<{T}>(0.0); var c71 = vec4<{T}>(0.0);
     // Double buffering in registers: the next slice's global loads are issued before this
     // slice's multiply-adds, so their latency hides behind the arithmetic.
     var va0 = load_a(a_base, k_lo + la0.x, k_hi, m0 + 4u * la0.y, M, sak, sam);
-    var va1 = vec4<f32>(0.0);
+    var va1 = vec4<{T}>(0.0);
     if (two_a) {
         va1 = load_a(a_base, k_lo + la1.x, k_hi, m0 + 4u * la1.y, M, sak, sam);
     }
-    var vb0 = vec4<f32>(0.0);
-    var vb1 = vec4<f32>(0.0);
+    var vb0 = vec4<{T}>(0.0);
+    var vb1 = vec4<{T}>(0.0);
     if (stage_b) {
         vb0 = load_b(b_base, k_lo + lb0.x, k_hi, n0 + 4u * lb0.y, N, sbk, sbn);
     }
@@ -195,24 +198,24 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
             let a0 = tile_a[k * PA + ty];
             let a1 = tile_a[k * PA + 16u + ty];
             let b0 = tile_b[k * PB + tx];
-            c00 = fma(vec4<f32>(a0.x), b0, c00);
-            c10 = fma(vec4<f32>(a0.y), b0, c10);
-            c20 = fma(vec4<f32>(a0.z), b0, c20);
-            c30 = fma(vec4<f32>(a0.w), b0, c30);
-            c40 = fma(vec4<f32>(a1.x), b0, c40);
-            c50 = fma(vec4<f32>(a1.y), b0, c50);
-            c60 = fma(vec4<f32>(a1.z), b0, c60);
-            c70 = fma(vec4<f32>(a1.w), b0, c70);
+            c00 = fma(vec4<{T}>(a0.x), b0, c00);
+            c10 = fma(vec4<{T}>(a0.y), b0, c10);
+            c20 = fma(vec4<{T}>(a0.z), b0, c20);
+            c30 = fma(vec4<{T}>(a0.w), b0, c30);
+            c40 = fma(vec4<{T}>(a1.x), b0, c40);
+            c50 = fma(vec4<{T}>(a1.y), b0, c50);
+            c60 = fma(vec4<{T}>(a1.z), b0, c60);
+            c70 = fma(vec4<{T}>(a1.w), b0, c70);
             if (WIDE) {
                 let b1 = tile_b[k * PB + 16u + tx];
-                c01 = fma(vec4<f32>(a0.x), b1, c01);
-                c11 = fma(vec4<f32>(a0.y), b1, c11);
-                c21 = fma(vec4<f32>(a0.z), b1, c21);
-                c31 = fma(vec4<f32>(a0.w), b1, c31);
-                c41 = fma(vec4<f32>(a1.x), b1, c41);
-                c51 = fma(vec4<f32>(a1.y), b1, c51);
-                c61 = fma(vec4<f32>(a1.z), b1, c61);
-                c71 = fma(vec4<f32>(a1.w), b1, c71);
+                c01 = fma(vec4<{T}>(a0.x), b1, c01);
+                c11 = fma(vec4<{T}>(a0.y), b1, c11);
+                c21 = fma(vec4<{T}>(a0.z), b1, c21);
+                c31 = fma(vec4<{T}>(a0.w), b1, c31);
+                c41 = fma(vec4<{T}>(a1.x), b1, c41);
+                c51 = fma(vec4<{T}>(a1.y), b1, c51);
+                c61 = fma(vec4<{T}>(a1.z), b1, c61);
+                c71 = fma(vec4<{T}>(a1.w), b1, c71);
             }
         }
         workgroupBarrier();
@@ -223,8 +226,8 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let n_0 = n0 + 4u * tx;
     let n_1 = n0 + 64u + 4u * tx;
     // The bias goes into one split's partial only, so the sum of the splits holds it once.
-    var bias_0 = vec4<f32>(0.0);
-    var bias_1 = vec4<f32>(0.0);
+    var bias_0 = vec4<{T}>(0.0);
+    var bias_1 = vec4<{T}>(0.0);
     if (HAS_BIAS && split == 0u) {
         bias_0 = bias4(n_0, N, P[s + 6u], P[s + 7u]);
         bias_1 = bias4(n_1, N, P[s + 6u], P[s + 7u]);
@@ -250,8 +253,8 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 }
 
 // C[b, e] = Σ_s partial[b, s, e] over the split-K partials. Params: M·N, splits, total outputs.
-@group(0) @binding(1) var<storage, read_write> summed: array<f32>;
-@group(0) @binding(2) var<storage, read> partial: array<f32>;
+@group(0) @binding(1) var<storage, read_write> summed: array<{T}>;
+@group(0) @binding(2) var<storage, read> partial: array<{T}>;
 
 @compute @workgroup_size(256)
 fn sum_splits(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -263,7 +266,7 @@ fn sum_splits(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let mn = P[0];
     let splits = P[1];
     let at = (i / mn) * splits * mn + i % mn;
-    var acc = 0.0;
+    var acc: {T} = 0.0;
     for (var s = 0u; s < splits; s++) {
         acc += partial[at + s * mn];
     }

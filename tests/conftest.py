@@ -34,7 +34,8 @@ DEVICES = os.environ.get("EMBER_TEST_DEVICES", "cpu,gpu").split(",")
 
 # The GPU-only files need the GPU backend: a run narrowed to the CPU leaves them out.
 collect_ignore = [] if "gpu" in DEVICES else [
-    "test_gpu.py", "test_gpu_ops.py", "test_gpu_int_sort.py", "test_gpu_native.py"]
+    "test_gpu.py", "test_gpu_ops.py", "test_gpu_int_sort.py", "test_gpu_native.py",
+    "test_gpu_f64.py"]
 
 LAYOUTS = ["contiguous", "transposed", "sliced"]
 

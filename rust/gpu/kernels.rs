@@ -458,8 +458,15 @@ fn binary_expr(op: BinaryOp, dtype: DType) -> Option<&'static str> {
             LogicalAnd => "select(0u, 1u, a != 0.0 && b != 0.0)",
             LogicalOr => "select(0u, 1u, a != 0.0 || b != 0.0)",
             LogicalXor => "select(0u, 1u, (a != 0.0) != (b != 0.0))",
+            // NaN tested on the bits of the value narrowed to float32 (NaN stays NaN): WGSL
+            // has no 64-bit bitcast, and lavapipe folds `a != a` to false.
+            Maximum => "select(select(max(a, b), a, isnan_f32(f32(a))), b, isnan_f32(f32(b)))",
+            Minimum => "select(select(min(a, b), a, isnan_f32(f32(a))), b, isnan_f32(f32(b)))",
+            // Python's `%`, as the CPU kernel: the result takes the divisor's sign.
+            Remainder => "select(a % b, a % b + b, a % b != 0.0 && ((a % b < 0.0) != (b < 0.0)))",
+            FloorDivide => "floor(a / b)",
             Eq | Ne | Lt | Le | Gt | Ge => return compare(op),
-            // NaN-propagating max/min, pow, remainder and atan2 take the host path.
+            // pow and atan2 need 64-bit exp, log and trigonometry: the host path.
             _ => return None,
         }),
         DType::I32 => Some(match op {
@@ -545,6 +552,20 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Option<Te
             min.map_or(i32::MIN, |v| v as i32) as u32,
             max.map_or(i32::MAX, |v| v as i32) as u32,
         ),
+        // The bounds cannot travel as words (WGSL has no 64-bit bitcast): they go in as
+        // one-element tensors, broadcast like any operand.
+        DType::F64 if gpu_of(x).has_f64 => {
+            let bound = |v: f64| -> Result<Tensor> {
+                let t = fresh(&[], DType::F64, x)?;
+                fill(&t, v)?;
+                Ok(t)
+            };
+            let lo = bound(min.unwrap_or(f64::NEG_INFINITY))?;
+            let hi = bound(max.unwrap_or(f64::INFINITY))?;
+            let expr = "select(min(max(x, lo), hi), x, isnan_f32(f32(x)))";
+            let inputs = [("x", x), ("lo", &lo), ("hi", &hi)];
+            return map_new(x.shape(), x.dtype(), &inputs, expr, &[]);
+        }
         _ => return Ok(None),
     };
     map_new(x.shape(), x.dtype(), &[("x", x)], expr, &[lo, hi])
@@ -620,9 +641,11 @@ fn reduce_code(op: ReduceOp, ct: &str) -> (&'static str, &'static str, &'static 
     if ct == "vec2<u32>" {
         return reduce_i64_code(op);
     }
-    let float = ct == "f32";
-    let (lowest, highest) = if float {
+    let (lowest, highest) = if ct == "f32" {
         ("-inf_f32()", "inf_f32()")
+    } else if ct == "f64" {
+        // No f64 infinity literal and no 64-bit bitcast: the float32 one, widened.
+        ("-f64(inf_f32())", "f64(inf_f32())")
     } else {
         ("bitcast<i32>(0x80000000u)", "bitcast<i32>(0x7fffffffu)")
     };
@@ -710,9 +733,6 @@ pub fn reduce(
     let Some((in_ty, ct)) = reduce_types(x.dtype()) else {
         return Ok(None);
     };
-    if ct == "f64" {
-        return Ok(None); // float64 reductions keep the host path
-    }
     let boolean = matches!(op, ReduceOp::All | ReduceOp::Any);
     if boolean != (x.dtype() == DType::Bool) {
         return Ok(None);
@@ -771,7 +791,16 @@ pub fn reduce(
                 ("IN", in_ty),
                 ("OUT", out_ty),
                 ("CT", ct),
-                ("NAN", if ct == "f32" { "isnan_f32(v)" } else { "false" }),
+                // float64 NaN on the bits of the value narrowed to float32: WGSL has no 64-bit
+                // bitcast, and lavapipe folds `v != v` to false.
+                (
+                    "NAN",
+                    match ct {
+                        "f32" => "isnan_f32(v)",
+                        "f64" => "isnan_f32(f32(v))",
+                        _ => "false",
+                    },
+                ),
             ],
         )
     };
@@ -965,7 +994,7 @@ fn batch_strides(l: &Layout, batch: &[usize]) -> Vec<usize> {
 }
 
 /// `linear`'s bias binding and its load (shaders/matmul.wgsl `bias4`).
-const BIAS_DECL: &str = "@group(0) @binding(4) var<storage, read> bias: array<f32>;";
+const BIAS_DECL: &str = "@group(0) @binding(4) var<storage, read> bias: array<{T}>;";
 const BIAS_LOAD: &str =
     "for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = bias[at + (n + j) * stride]; } }";
 
@@ -1010,11 +1039,9 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>>
     matmul_plus(a, b, batch, None)
 }
 
-/// `x @ w.t() + bias` for a 2-D float32 x: the product with the bias added as it is stored.
+/// `x @ w.t() + bias` for a 2-D float32 or float64 x: the product with the bias added as it
+/// is stored.
 pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Option<Tensor>> {
-    if x.dtype() != DType::F32 {
-        return Ok(None);
-    }
     let wt = w.with_layout(w.layout().transpose(0, 1));
     matmul_plus(x, &wt, &[], bias)
 }
@@ -1026,10 +1053,13 @@ fn matmul_plus(
     batch: &[usize],
     bias: Option<&Tensor>,
 ) -> Result<Option<Tensor>> {
-    if a.dtype() != DType::F32 {
-        return Ok(None);
-    }
     let gpu = gpu_of(a);
+    let dtype = a.dtype();
+    let (ty, elem_bytes) = match dtype {
+        DType::F32 => ("f32", 4),
+        DType::F64 if gpu.has_f64 => ("f64", 8),
+        _ => return Ok(None),
+    };
     let (la, lb) = (a.layout(), b.layout());
     let (m, k, n) = (
         la.shape[la.ndim() - 2],
@@ -1038,9 +1068,9 @@ fn matmul_plus(
     );
     let shape = [batch, &[m, n]].concat();
     let out = if k == 0 {
-        Tensor::zeros(&shape, DType::F32, a.device())?
+        Tensor::zeros(&shape, dtype, a.device())?
     } else {
-        fresh(&shape, DType::F32, a)?
+        fresh(&shape, dtype, a)?
     };
     let nbatch: usize = batch.iter().product();
     if m * n * nbatch == 0 {
@@ -1053,7 +1083,17 @@ fn matmul_plus(
         }
         return Ok(Some(out));
     }
-    let (bn, bk) = matmul_tile(n);
+    let (bn, bk) = match matmul_tile(n) {
+        // float64 takes the 8-deep slices: 16-deep ones would need 33.8 KB of workgroup memory.
+        (bn, _) if dtype == DType::F64 => (bn, 8),
+        tile => tile,
+    };
+    // Two tiles of vec4s (float32 keeps its 16-deep size for every variant), checked against
+    // the adapter: a variant that does not fit takes the host path.
+    let tile = if dtype == DType::F32 { 528 } else { bk * 33 };
+    if 2 * tile * 4 * elem_bytes > gpu.limits.max_compute_workgroup_storage_size as usize {
+        return Ok(None);
+    }
     let (tiles_m, tiles_n) = (m.div_ceil(128), n.div_ceil(bn));
     let mut p = vec![
         m as u32,
@@ -1082,7 +1122,7 @@ fn matmul_plus(
     let flag = |b: bool| if b { "true" } else { "false" };
     let a_col = la.strides[na - 2] == 1 && la.strides[na - 1] != 1;
     let b_col = lb.strides[nb - 2] == 1 && lb.strides[nb - 1] != 1;
-    let (bn_text, bk_text) = (bn.to_string(), bk.to_string());
+    let (bn_text, bk_text, tile_text) = (bn.to_string(), bk.to_string(), tile.to_string());
     let kernel = gpu.kernel(
         Family::Matmul,
         "matmul",
@@ -1094,6 +1134,9 @@ fn matmul_plus(
             ("HAS_BIAS", flag(bias.is_some())),
             ("BIAS_DECL", if bias.is_some() { BIAS_DECL } else { "" }),
             ("BIAS_LOAD", if bias.is_some() { BIAS_LOAD } else { "" }),
+            ("TILE", &tile_text),
+            // Last: BIAS_DECL brings a `{T}` of its own.
+            ("T", ty),
         ],
     )?;
     // Too few tiles to fill the device over a long K: split K, then add the partials. A few
@@ -1126,7 +1169,7 @@ fn matmul_plus(
         );
         return Ok(Some(out));
     }
-    let partial = fresh(&[nbatch * splits * m * n], DType::F32, a)?;
+    let partial = fresh(&[nbatch * splits * m * n], dtype, a)?;
     gpu.dispatch(
         &kernel,
         &p,
@@ -1145,6 +1188,8 @@ fn matmul_plus(
             ("HAS_BIAS", "false"),
             ("BIAS_DECL", ""),
             ("BIAS_LOAD", ""),
+            ("TILE", &tile_text),
+            ("T", ty),
         ],
     )?;
     let sp = [(m * n) as u32, splits as u32, total as u32];

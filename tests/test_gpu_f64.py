@@ -1,0 +1,297 @@
+"""float64 on the GPU: reductions, NaN-propagating maximum/minimum, remainder, floor_divide,
+clamp, matmul and linear against NumPy float64 (and the CPU kernel's NaN and tie rules), and
+none of them on the host path.
+
+Skipped where the adapter has no shader-f64 (wgpu's OpenGL backend): there float64 keeps the
+host path by design.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+
+pytestmark = pytest.mark.skipif(
+    not ember.gpu.get_device_properties().has_float64, reason="adapter without shader-f64"
+)
+
+RNG = np.random.default_rng(64)
+TIGHT = dict(rtol=1e-12, atol=1e-12)
+
+
+def _gpu(a, layout="contiguous"):
+    """A float64 GPU tensor holding ``a`` in the given layout (same values either way)."""
+    a = np.asarray(a, dtype=np.float64)
+    if layout == "transposed":
+        t = ember.tensor(np.ascontiguousarray(a.T), device="gpu").t()
+    elif layout == "sliced":
+        wide = np.repeat(a, 2, axis=-1)
+        t = ember.tensor(wide, device="gpu")[..., ::2]
+    else:
+        t = ember.tensor(a, device="gpu")
+    assert t.dtype == ember.float64 and t.device.type == "gpu"
+    return t
+
+
+def _values(t):
+    assert t.device.type == "gpu"
+    return t.cpu().numpy()
+
+
+# ---- reductions ----
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "sliced"])
+@pytest.mark.parametrize("op", ["sum", "prod", "amax", "amin"])
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_value_reductions(op, dim, layout):
+    a = RNG.uniform(0.5, 1.5, (37, 41)) if op == "prod" else RNG.standard_normal((37, 41))
+    t = _gpu(a, layout)
+    got = getattr(t, op)() if dim is None else getattr(t, op)(dim)
+    want = getattr(np, op)(a) if dim is None else getattr(np, op)(a, axis=dim)
+    np.testing.assert_allclose(_values(got), want, **TIGHT)
+
+
+def test_sum_keeps_float64_precision():
+    # 1 + 1e-13 is lost in float32: only a float64 fold gives this sum.
+    a = np.full(1000, 1.0) + 1e-13
+    assert abs(_values(_gpu(a).sum()) - a.sum()) < 1e-12
+    assert _values(_gpu(a).sum()) != np.float32(a).sum()
+
+
+def test_column_sum_and_long_rows():
+    a = RNG.standard_normal((300, 130))
+    np.testing.assert_allclose(_values(_gpu(a).sum(0)), a.sum(0), **TIGHT)
+    # Few outputs over many elements: the split reduction with partials.
+    b = RNG.standard_normal((2, 40000))
+    np.testing.assert_allclose(_values(_gpu(b).sum(1)), b.sum(1), rtol=1e-12, atol=1e-10)
+    # Many outputs over few elements: one invocation per output.
+    c = RNG.standard_normal((2048, 5))
+    np.testing.assert_allclose(_values(_gpu(c).amax(1)), c.max(1), **TIGHT)
+
+
+@pytest.mark.parametrize("op", ["amax", "amin"])
+def test_max_min_propagate_nan(op):
+    a = RNG.standard_normal((4, 300))
+    a[1, 7] = np.nan
+    a[3, 299] = np.nan
+    got = _values(getattr(_gpu(a), op)(1))
+    want = getattr(np, op)(a, axis=1)
+    np.testing.assert_array_equal(np.isnan(got), [False, True, False, True])
+    np.testing.assert_allclose(got, want, **TIGHT)
+    assert np.isnan(_values(getattr(_gpu(a), op)()))
+    # Column reduction with a NaN in one column only.
+    cols = RNG.standard_normal((50, 70))
+    cols[20, 3] = np.nan
+    got = _values(getattr(_gpu(cols), op)(0))
+    assert np.isnan(got[3]) and not np.isnan(np.delete(got, 3)).any()
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+@pytest.mark.parametrize("op", ["argmax", "argmin"])
+def test_arg_reductions_ties_and_nan(op, layout):
+    # Few distinct values: many ties, which pick the lowest index as NumPy does.
+    a = RNG.integers(0, 4, (33, 300)).astype(np.float64)
+    got = getattr(_gpu(a, layout), op)(1)
+    np.testing.assert_array_equal(_values(got), getattr(np, op)(a, axis=1))
+    np.testing.assert_array_equal(_values(getattr(_gpu(a, layout), op)(0)), getattr(np, op)(a, axis=0))
+    assert _values(getattr(_gpu(a, layout), op)()) == getattr(np, op)(a)
+    # NaN wins, the first NaN where there are several (NumPy's rule too).
+    b = a.copy()
+    b[2, 40] = np.nan
+    b[2, 10] = np.nan
+    b[5, 299] = np.nan
+    got = _values(getattr(_gpu(b, layout), op)(1))
+    assert got[2] == 10 and got[5] == 299
+    np.testing.assert_array_equal(got, getattr(np, op)(b, axis=1))
+
+
+def test_argmax_of_infinities():
+    a = np.array([[-np.inf, -np.inf, -np.inf], [1.0, np.inf, np.inf]])
+    np.testing.assert_array_equal(_values(_gpu(a).argmax(1)), [0, 1])
+    np.testing.assert_array_equal(_values(_gpu(-a).argmin(1)), [0, 1])
+
+
+# ---- elementwise ----
+
+
+def _with_specials(shape):
+    a = RNG.standard_normal(shape) * 10
+    a.flat[::7] = np.nan
+    a.flat[3::11] = np.inf
+    a.flat[5::13] = -np.inf
+    return a
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+@pytest.mark.parametrize("op", ["maximum", "minimum"])
+def test_maximum_minimum_propagate_nan(op, layout):
+    a, b = _with_specials((20, 30)), _with_specials((30, 20)).T.copy()
+    got = _values(getattr(ember, op)(_gpu(a, layout), _gpu(b, layout)))
+    want = getattr(np, op)(a, b)
+    assert np.isnan(want).any()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(got, want)
+    # Broadcast against a row.
+    row = _with_specials((30,))
+    np.testing.assert_array_equal(_values(getattr(ember, op)(_gpu(a), _gpu(row))), getattr(np, op)(a, row))
+
+
+def test_remainder_takes_the_divisor_sign():
+    a = RNG.standard_normal(500) * 100
+    b = RNG.standard_normal(500) * 7
+    a[:4] = [-7.5, 7.5, -6.0, 0.0]
+    b[:4] = [2.0, -2.0, 3.0, -3.0]
+    got = _values(_gpu(a) % _gpu(b))
+    np.testing.assert_allclose(got, np.remainder(a, b), rtol=1e-12, atol=1e-12)
+    assert (np.sign(got[got != 0]) == np.sign(b[got != 0])).all()
+    # A float64 scalar divisor, and a value past float32's precision.
+    big = np.array([1e15 + 3.0, -(2.0**40) - 1.0])
+    np.testing.assert_array_equal(_values(_gpu(big) % 7.0), np.remainder(big, 7.0))
+
+
+def test_floor_divide():
+    a = RNG.standard_normal(400) * 100
+    b = RNG.standard_normal(400) * 7
+    a[:3] = [-7.0, 7.0, 1e15 + 1.0]
+    b[:3] = [2.0, -2.0, 1.0]
+    got = _values(_gpu(a) // _gpu(b))
+    np.testing.assert_array_equal(got, np.floor(a / b))
+    assert got[2] == 1e15 + 1.0
+
+
+def test_clamp_with_float64_bounds():
+    a = _with_specials((40, 25))
+    lo, hi = -1.0000000001, 2.0000000003
+    got = _values(_gpu(a, "transposed").clamp(lo, hi))
+    want = np.clip(a, lo, hi)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(got, want)
+    assert (got[~np.isnan(got)] == lo).any() and (got[~np.isnan(got)] == hi).any()
+    np.testing.assert_array_equal(_values(_gpu(a).clamp(min=0.5)), np.where(np.isnan(a), a, np.maximum(a, 0.5)))
+    np.testing.assert_array_equal(_values(_gpu(a).clamp(max=-0.5)), np.where(np.isnan(a), a, np.minimum(a, -0.5)))
+
+
+# ---- matmul ----
+
+
+@pytest.mark.parametrize(
+    "shape_a, shape_b",
+    [
+        ((5, 7), (7, 3)),
+        ((130, 70), (70, 200)),  # several 128-wide tiles, partial edges
+        ((64, 33), (33, 40)),  # 64-wide tiles
+        ((3, 3000), (3000, 5)),  # split-K
+        ((4, 17, 9), (4, 9, 140)),  # batched
+        ((2, 1, 30, 12), (3, 12, 20)),  # batch broadcast
+    ],
+)
+def test_matmul(shape_a, shape_b):
+    a, b = RNG.standard_normal(shape_a), RNG.standard_normal(shape_b)
+    got = _gpu(a) @ _gpu(b)
+    assert got.dtype == ember.float64
+    np.testing.assert_allclose(_values(got), a @ b, rtol=1e-12, atol=1e-11)
+
+
+def test_matmul_strided_operands():
+    a, b = RNG.standard_normal((60, 45)), RNG.standard_normal((45, 90))
+    np.testing.assert_allclose(_values(_gpu(a, "transposed").t().t() @ _gpu(b, "transposed")), a @ b, rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(_values(_gpu(a.T.copy()).t() @ _gpu(b)), a @ b, rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(_values(_gpu(a, "sliced") @ _gpu(b)), a @ b, rtol=1e-12, atol=1e-11)
+
+
+def test_matmul_keeps_float64_precision():
+    # 1 + 2**-29 per product: float32 would round each to 1.
+    a = np.full((2, 3), 1.0 + 2.0**-30)
+    b = np.full((3, 2), 1.0 + 2.0**-30)
+    got = _values(_gpu(a) @ _gpu(b))
+    assert np.abs(got - a @ b).max() < 1e-14
+    assert (got != 3.0).all()
+
+
+def test_linear_with_bias():
+    x, w, bias = RNG.standard_normal((33, 20)), RNG.standard_normal((70, 20)), RNG.standard_normal(70)
+    got = F.linear(_gpu(x), _gpu(w), _gpu(bias))
+    np.testing.assert_allclose(_values(got), x @ w.T + bias, rtol=1e-12, atol=1e-11)
+    # Split-K with the bias added once.
+    x2, w2, b2 = RNG.standard_normal((3, 3000)), RNG.standard_normal((5, 3000)), RNG.standard_normal(5)
+    np.testing.assert_allclose(_values(F.linear(_gpu(x2), _gpu(w2), _gpu(b2))), x2 @ w2.T + b2, rtol=1e-12, atol=1e-10)
+
+
+def test_matmul_and_sum_gradients_match_the_cpu():
+    a, b = RNG.standard_normal((30, 3000)), RNG.standard_normal((3000, 6))
+    results = []
+    for device in ["cpu", "gpu"]:
+        ta = ember.tensor(a, device=device, requires_grad=True)
+        tb = ember.tensor(b, device=device, requires_grad=True)
+        loss = ((ta @ tb) * ember.tensor(np.arange(6.0), device=device)).sum()
+        loss.backward()
+        results.append((loss.item(), ta.grad.cpu().numpy(), tb.grad.cpu().numpy()))
+    (lc, gac, gbc), (lg, gag, gbg) = results
+    assert gag.dtype == np.float64
+    np.testing.assert_allclose(lg, lc, rtol=1e-12)
+    np.testing.assert_allclose(gag, gac, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gbg, gbc, rtol=1e-12, atol=1e-10)
+    # The analytic gradient: d(sum((a @ b) * w))/da = w-weighted rows of b.
+    np.testing.assert_allclose(gag, np.tile(b @ np.arange(6.0), (30, 1)), rtol=1e-12, atol=1e-11)
+
+
+# ---- none of them on the host path ----
+
+_SETUP = "import sys, ember, numpy as np; x = ember.tensor(np.arange(24.0).reshape(4, 6) - 5.5, device='gpu')"
+_TRACED = {
+    "sum": "x.sum()",
+    "sum columns": "ember.tensor(np.ones((300, 130)), device='gpu').sum(0)",
+    "prod": "x.prod(1)",
+    "amax": "x.amax(0)",
+    "amin": "x.t().amin(1)",
+    "argmax": "x.argmax(1)",
+    "argmin": "x.argmin()",
+    "maximum": "ember.maximum(x, x.t().t() * 0.5)",
+    "minimum": "ember.minimum(x, 0.25 * x)",
+    "remainder": "x % 2.5",
+    "floor_divide": "x // 2.5",
+    "clamp": "x.clamp(-1.5, 2.5)",
+    "matmul": "x @ x.t()",
+    "matmul split-K": "ember.tensor(np.ones((3, 3000)), device='gpu') @ ember.tensor(np.ones((3000, 5)), device='gpu')",
+    "linear": "ember.nn.functional.linear(x, x, x[0, :4])",
+    # The control: float64 exp stays on the host path (no 64-bit exp in SPIR-V); if it ever
+    # moves to the GPU, pick another op still on the host path.
+    "control: exp": "x.exp()",
+}
+
+
+@pytest.fixture(scope="module")
+def host_paths():
+    """Host-path trace lines per entry of _TRACED, from one traced interpreter."""
+    lines = [_SETUP, "x.cpu()"]
+    for name, code in _TRACED.items():
+        lines += [f"print('@@ {name}', file=sys.stderr, flush=True)", f"r = {code}", "r.cpu()"]
+    lines.append("print('@@ end', file=sys.stderr, flush=True)")
+    env = dict(os.environ, EMBER_GPU_TRACE_HOST="1")
+    done = subprocess.run([sys.executable, "-c", "\n".join(lines)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    found, current = {}, None
+    for line in done.stderr.splitlines():
+        if line.startswith("@@ "):
+            current = line[3:]
+            found[current] = []
+        elif "host path" in line and current is not None:
+            found[current].append(line)
+    assert "end" in found, done.stderr
+    return found
+
+
+@pytest.mark.parametrize("name", [n for n in _TRACED if not n.startswith("control")])
+def test_runs_without_the_host_path(host_paths, name):
+    assert host_paths[name] == []
+
+
+def test_the_host_path_trace_sees_a_fallback(host_paths):
+    assert host_paths["control: exp"], "EMBER_GPU_TRACE_HOST printed nothing"
