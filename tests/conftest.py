@@ -224,3 +224,28 @@ def numeric_grad(f, x, eps=1e-6):
 def leaf(array, device="cpu", layout="contiguous"):
     """A float64 leaf requiring grad."""
     return make(np.asarray(array, dtype=np.float64), device, layout=layout, requires_grad=True)
+
+
+def trace_host_paths(snippets, setup="import sys, ember"):
+    """The host-path trace lines (EMBER_GPU_TRACE_HOST=1) each snippet prints, by name, from one
+    traced interpreter: what runs a CPU kernel on host copies instead of a GPU kernel."""
+    import subprocess
+    import sys
+
+    lines = [setup]
+    for name, code in snippets.items():
+        lines += [f"print('@@ {name}', file=sys.stderr, flush=True)", f"r = {code}", "r.cpu()"]
+    lines.append("print('@@ end', file=sys.stderr, flush=True)")
+    env = dict(os.environ, EMBER_GPU_TRACE_HOST="1")
+    done = subprocess.run([sys.executable, "-c", "\n".join(lines)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    found, current = {}, None
+    for line in done.stderr.splitlines():
+        if line.startswith("@@ "):
+            current = line[3:]
+            found[current] = []
+        elif "host path" in line and current is not None:
+            found[current].append(line)
+    assert "end" in found, done.stderr
+    return found

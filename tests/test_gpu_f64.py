@@ -6,15 +6,13 @@ Skipped where the adapter has no shader-f64 (wgpu's OpenGL backend): there float
 host path by design.
 """
 
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import ember
 import ember.nn.functional as F
+from conftest import trace_host_paths
 
 pytestmark = pytest.mark.skipif(
     not ember.gpu.get_device_properties().has_float64, reason="adapter without shader-f64"
@@ -269,23 +267,7 @@ _TRACED = {
 @pytest.fixture(scope="module")
 def host_paths():
     """Host-path trace lines per entry of _TRACED, from one traced interpreter."""
-    lines = [_SETUP, "x.cpu()"]
-    for name, code in _TRACED.items():
-        lines += [f"print('@@ {name}', file=sys.stderr, flush=True)", f"r = {code}", "r.cpu()"]
-    lines.append("print('@@ end', file=sys.stderr, flush=True)")
-    env = dict(os.environ, EMBER_GPU_TRACE_HOST="1")
-    done = subprocess.run([sys.executable, "-c", "\n".join(lines)], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert done.returncode == 0, done.stderr
-    found, current = {}, None
-    for line in done.stderr.splitlines():
-        if line.startswith("@@ "):
-            current = line[3:]
-            found[current] = []
-        elif "host path" in line and current is not None:
-            found[current].append(line)
-    assert "end" in found, done.stderr
-    return found
+    return trace_host_paths(_TRACED, "\n".join([_SETUP, "x.cpu()"]))
 
 
 @pytest.mark.parametrize("name", [n for n in _TRACED if not n.startswith("control")])

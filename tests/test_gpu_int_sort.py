@@ -7,14 +7,12 @@ included so that the multi-dispatch sort runs. CI may run this file on wgpu's Op
 (``EMBER_GPU=gl``): float64 cases skip where the adapter has no shader-f64.
 """
 
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import ember
+from conftest import trace_host_paths
 
 RNG = np.random.default_rng(2024)
 HAS_F64 = ember.gpu.get_device_properties().has_float64
@@ -329,23 +327,7 @@ _TRACED = {
 @pytest.fixture(scope="module")
 def host_paths():
     """Host-path trace lines per entry of _TRACED, from one traced interpreter."""
-    lines = ["import sys, ember"]
-    for name, code in _TRACED.items():
-        lines += [f"print('@@ {name}', file=sys.stderr, flush=True)", f"r = {code}", "r.cpu()"]
-    lines.append("print('@@ end', file=sys.stderr, flush=True)")
-    env = dict(os.environ, EMBER_GPU_TRACE_HOST="1")
-    done = subprocess.run([sys.executable, "-c", "\n".join(lines)], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert done.returncode == 0, done.stderr
-    found, current = {}, None
-    for line in done.stderr.splitlines():
-        if line.startswith("@@ "):
-            current = line[3:]
-            found[current] = []
-        elif "host path" in line and current is not None:
-            found[current].append(line)
-    assert "end" in found, done.stderr
-    return found
+    return trace_host_paths(_TRACED)
 
 
 @pytest.mark.parametrize("name", [n for n in _TRACED if not n.startswith("control")])
