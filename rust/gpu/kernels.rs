@@ -908,22 +908,6 @@ pub fn reduce(
         gpu.dispatch(&k2, &p2, &[buffer(&out), buffer(&part)], col_groups as u32);
         return Ok(Some(out));
     }
-    // Many outputs over few elements: an invocation per output.
-    if r <= 64 && n_out >= 1024 {
-        let k = kernel_entry("reduce_threads", in_ty, out_ty, store)?;
-        let p = params(
-            r.max(1),
-            1,
-            &keep_shape,
-            &keep_strides,
-            &red_shape,
-            &red_strides,
-            l.offset,
-        );
-        gpu.dispatch(&k, &p, &[buffer(&out), buffer(x)], groups(n_out, 256));
-        return Ok(Some(out));
-    }
-    let k = kernel_for(in_ty, out_ty, store)?;
     let p = params(
         r.max(1),
         1,
@@ -933,7 +917,14 @@ pub fn reduce(
         &red_strides,
         l.offset,
     );
-    gpu.dispatch(&k, &p, &[buffer(&out), buffer(x)], n_out as u32);
+    // Many outputs over few elements: an invocation per output; otherwise a workgroup each.
+    let (k, workgroups) = if r <= 64 && n_out >= 1024 {
+        let k = kernel_entry("reduce_threads", in_ty, out_ty, store)?;
+        (k, groups(n_out, 256))
+    } else {
+        (kernel_for(in_ty, out_ty, store)?, n_out as u32)
+    };
+    gpu.dispatch(&k, &p, &[buffer(&out), buffer(x)], workgroups);
     Ok(Some(out))
 }
 
