@@ -7,35 +7,41 @@
 use crate::cpu;
 use crate::dtype::DType;
 use crate::error::Result;
-use crate::gpu::{conv as gc, host, index as gi, kernels as gk};
+use crate::gpu::{conv as gc, half, host, index as gi, kernels as gk};
 use crate::op::{BinaryOp, ReduceOp, UnaryOp};
 use crate::storage::Device;
 use crate::tensor::Tensor;
 
 /// A kernel producing a fresh tensor: on the CPU directly, on a GPU through `gpu` when it
-/// handles the dtypes, else through `cpu` on host copies.
-fn routed(
+/// handles the dtypes (on float32 stand-ins for packed 16-bit inputs, `gpu/half.rs`), else
+/// through `cpu` on host copies. Both take the inputs in the order given.
+fn routed<C: FnOnce(&[&Tensor]) -> Result<Tensor>>(
     inputs: &[&Tensor],
-    gpu: impl FnOnce() -> Result<Option<Tensor>>,
-    cpu: impl FnOnce(&[&Tensor]) -> Result<Tensor>,
+    gpu: impl Fn(&[&Tensor]) -> Result<Option<Tensor>>,
+    cpu: C,
 ) -> Result<Tensor> {
     let device = inputs[0].device();
     if device == Device::Cpu {
         return cpu(inputs);
     }
-    match gpu()? {
-        Some(t) => Ok(t),
-        None => host::compute(device, inputs, |h| cpu(&h.iter().collect::<Vec<_>>())),
+    if let Some(t) = gpu(inputs)? {
+        return Ok(t);
     }
+    if let Some(t) = half::compute(inputs, gpu)? {
+        return Ok(t);
+    }
+    host::compute(caller::<C>(), device, inputs, |h| {
+        cpu(&h.iter().collect::<Vec<_>>())
+    })
 }
 
 /// A kernel writing into caller-allocated `outputs`; `gpu` answers false where it has no
 /// variant for the dtypes.
-fn routed_into<R>(
+fn routed_into<R, C: FnOnce(&[&Tensor], &[&Tensor]) -> R>(
     inputs: &[&Tensor],
     outputs: &[&Tensor],
     gpu: impl FnOnce() -> Result<Option<R>>,
-    cpu: impl FnOnce(&[&Tensor], &[&Tensor]) -> R,
+    cpu: C,
 ) -> Result<R> {
     if outputs
         .iter()
@@ -47,9 +53,16 @@ fn routed_into<R>(
     if let Some(r) = gpu()? {
         return Ok(r);
     }
-    host::compute_into(inputs, outputs, |i, o| {
+    host::compute_into(caller::<C>(), inputs, outputs, |i, o| {
         cpu(&i.iter().collect::<Vec<_>>(), &o.iter().collect::<Vec<_>>())
     })
+}
+
+/// The backend function a routing closure was written in (`ember::backend::unary`), for the
+/// host-path trace.
+fn caller<C>() -> &'static str {
+    let name = std::any::type_name::<C>();
+    name.split("::{{closure}}").next().unwrap_or(name)
 }
 
 fn done(ran: bool) -> Option<Result<()>> {
@@ -59,7 +72,7 @@ fn done(ran: bool) -> Option<Result<()>> {
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     routed(
         &[x],
-        || gk::unary(op, x),
+        |t| gk::unary(op, t[0]),
         |t| cpu::elementwise::unary(op, t[0]),
     )
 }
@@ -87,14 +100,14 @@ pub fn binary_into(op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor) -> Result
 pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     routed(
         &[a, c, b],
-        || gk::where_(c, a, b, shape),
+        |t| gk::where_(t[1], t[0], t[2], shape),
         |t| cpu::elementwise::where_(t[1], t[0], t[2], shape),
     )
 }
 pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
     routed(
         &[x],
-        || gk::clamp(x, min, max),
+        |t| gk::clamp(t[0], min, max),
         |t| cpu::elementwise::clamp(t[0], min, max),
     )
 }
@@ -102,7 +115,7 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
 pub fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
     routed(
         &[x],
-        || gk::cast(x, dtype),
+        |t| gk::cast(t[0], dtype),
         |t| Ok(cpu::elementwise::cast(t[0], dtype)),
     )
 }
@@ -117,28 +130,28 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
 pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> Result<Tensor> {
     routed(
         &[x],
-        || gk::reduce(op, x, dims, out_shape),
+        |t| gk::reduce(op, t[0], dims, out_shape),
         |t| cpu::reduce::reduce(op, t[0], dims, out_shape),
     )
 }
 pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
     routed(
         &[x],
-        || gk::softmax(x, dim, log),
+        |t| gk::softmax(t[0], dim, log),
         |t| cpu::reduce::softmax(t[0], dim, log),
     )
 }
 pub fn cumsum(x: &Tensor, dim: usize) -> Result<Tensor> {
     routed(
         &[x],
-        || gi::cumsum(x, dim),
+        |t| gi::cumsum(t[0], dim),
         |t| cpu::reduce::cumsum(t[0], dim),
     )
 }
 pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
     routed(
         &[a, b],
-        || gk::matmul(a, b, batch),
+        |t| gk::matmul(t[0], t[1], batch),
         |t| cpu::matmul::matmul(t[0], t[1], batch),
     )
 }
@@ -149,31 +162,35 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     inputs.extend(b);
     routed(
         &inputs,
-        || gk::linear(x, w, b),
+        |t| gk::linear(t[0], t[1], t.get(2).copied()),
         |t| cpu::matmul::linear(t[0], t[1], t.get(2).copied()),
     )
 }
 pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     routed(
         &[x, index],
-        || gi::gather(x, dim, index),
+        |t| gi::gather(t[0], dim, t[1]),
         |t| cpu::index::gather(t[0], dim, t[1]),
     )
 }
 pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) -> Result<Tensor> {
     routed(
         &[x, index, src],
-        || gi::scatter(x, dim, index, src, add),
+        |t| gi::scatter(t[0], dim, t[1], t[2], add),
         |t| cpu::index::scatter(t[0], dim, t[1], t[2], add),
     )
 }
 pub fn flip(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
-    routed(&[x], || gi::flip(x, dims), |t| cpu::index::flip(t[0], dims))
+    routed(
+        &[x],
+        |t| gi::flip(t[0], dims),
+        |t| cpu::index::flip(t[0], dims),
+    )
 }
 pub fn argsort(x: &Tensor, dim: usize, descending: bool) -> Result<Tensor> {
     routed(
         &[x],
-        || gi::argsort(x, dim, descending),
+        |t| gi::argsort(t[0], dim, descending),
         |t| cpu::index::argsort(t[0], dim, descending),
     )
 }

@@ -29,10 +29,10 @@ fn check_state(name: &str, p: &Tensor, s: &Tensor) -> Result<()> {
 }
 
 fn check_param(p: &Tensor, g: &Tensor) -> Result<Tensor> {
-    if !matches!(p.dtype(), DType::F32 | DType::F64) {
+    if !p.dtype().is_float() {
         bail!(
             DType,
-            "fused optimizer steps support float32 and float64 parameters, got {}",
+            "optimizer steps need floating-point parameters, got {}",
             p.dtype().name()
         );
     }
@@ -60,6 +60,41 @@ fn check_param(p: &Tensor, g: &Tensor) -> Result<Tensor> {
         g.clone()
     };
     Ok(g)
+}
+
+/// Runs an update `run(tensors, optional)` where `tensors` are the parameter, its gradient and
+/// its state. Half-precision ones step on float32 copies and are written back rounded (PyTorch's
+/// kernels compute halves in float32 too); the gradient is only read.
+fn update(
+    tensors: &[&Tensor],
+    optional: &[Option<&Tensor>],
+    run: impl FnOnce(&[&Tensor], &[Option<&Tensor>]) -> Result<()>,
+) -> Result<()> {
+    let p = tensors[0];
+    if !matches!(p.dtype(), DType::F16 | DType::BF16) {
+        run(tensors, optional)?;
+    } else {
+        let wide = |t: &Tensor| backend::cast(t, DType::F32);
+        let ts: Vec<Tensor> = tensors.iter().map(|t| wide(t)).collect::<Result<_>>()?;
+        let opt: Vec<Option<Tensor>> = optional
+            .iter()
+            .map(|t| t.map(wide).transpose())
+            .collect::<Result<_>>()?;
+        run(
+            &ts.iter().collect::<Vec<_>>(),
+            &opt.iter().map(Option::as_ref).collect::<Vec<_>>(),
+        )?;
+        let written = tensors.iter().zip(&ts).enumerate().filter(|(k, _)| *k != 1);
+        let optional_written = optional
+            .iter()
+            .zip(&opt)
+            .filter_map(|(d, w)| d.zip(w.as_ref()));
+        for (dst, w) in written.map(|(_, (d, w))| (*d, w)).chain(optional_written) {
+            backend::copy_into(dst, &backend::cast(w, dst.dtype())?)?;
+        }
+    }
+    p.storage().bump_version();
+    Ok(())
 }
 
 /// Optional state (`which`) that this step's configuration needs (`needed`): checked if there.
@@ -114,8 +149,9 @@ pub fn sgd_step(
                 ),
             }
         }
-        backend::sgd(p, &g, buf.as_ref(), cfg)?;
-        p.storage().bump_version();
+        update(&[p, &g], &[buf.as_ref()], |t, o| {
+            backend::sgd(t[0], t[1], o[0], cfg)
+        })?;
     }
     Ok(())
 }
@@ -149,8 +185,9 @@ pub fn adam_step(
                 None => bail!(Value, "amsgrad needs max_exp_avg_sq for parameter {i}"),
             }
         }
-        backend::adam(p, &g, &m[i], &v[i], vm.as_ref(), cfg)?;
-        p.storage().bump_version();
+        update(&[p, &g, &m[i], &v[i]], &[vm.as_ref()], |t, o| {
+            backend::adam(t[0], t[1], t[2], t[3], o[0], cfg)
+        })?;
     }
     Ok(())
 }
@@ -193,15 +230,11 @@ pub fn rmsprop_step(
             i,
             &bufs[i],
         )?;
-        backend::rmsprop(
-            p,
-            &g,
-            &square_avgs[i],
-            grad_avgs[i].as_ref(),
-            bufs[i].as_ref(),
-            cfg,
+        update(
+            &[p, &g, &square_avgs[i]],
+            &[grad_avgs[i].as_ref(), bufs[i].as_ref()],
+            |t, o| backend::rmsprop(t[0], t[1], t[2], o[0], o[1], cfg),
         )?;
-        p.storage().bump_version();
     }
     Ok(())
 }
@@ -224,8 +257,9 @@ pub fn adagrad_step(
     for (i, p) in params.iter().enumerate() {
         let g = check_param(p, &grads[i])?;
         check_state("sum", p, &sums[i])?;
-        backend::adagrad(p, &g, &sums[i], cfg)?;
-        p.storage().bump_version();
+        update(&[p, &g, &sums[i]], &[], |t, _| {
+            backend::adagrad(t[0], t[1], t[2], cfg)
+        })?;
     }
     Ok(())
 }
@@ -251,8 +285,9 @@ pub fn adamax_step(
         let g = check_param(p, &grads[i])?;
         check_state("exp_avg", p, &exp_avgs[i])?;
         check_state("exp_inf", p, &exp_infs[i])?;
-        backend::adamax(p, &g, &exp_avgs[i], &exp_infs[i], cfg)?;
-        p.storage().bump_version();
+        update(&[p, &g, &exp_avgs[i], &exp_infs[i]], &[], |t, _| {
+            backend::adamax(t[0], t[1], t[2], t[3], cfg)
+        })?;
     }
     Ok(())
 }

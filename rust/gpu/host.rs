@@ -117,11 +117,12 @@ fn trace(what: &str, inputs: &[&Tensor]) {
 
 /// Runs `f` on host copies of `inputs` (any device) and brings its result to `device`.
 pub fn compute(
+    what: &str,
     device: Device,
     inputs: &[&Tensor],
     f: impl FnOnce(&[Tensor]) -> Result<Tensor>,
 ) -> Result<Tensor> {
-    trace("compute", inputs);
+    trace(what, inputs);
     let host: Vec<Tensor> = inputs.iter().map(|t| host_view(t)).collect::<Result<_>>()?;
     let out = f(&host)?;
     transfer(&out, device)
@@ -129,11 +130,12 @@ pub fn compute(
 
 /// Runs `f` on host copies of `inputs` and `outputs`, then writes the outputs back.
 pub fn compute_into<R>(
+    what: &str,
     inputs: &[&Tensor],
     outputs: &[&Tensor],
     f: impl FnOnce(&[Tensor], &[Tensor]) -> R,
 ) -> Result<R> {
-    trace("compute_into", inputs);
+    trace(what, inputs);
     let ins: Vec<Tensor> = inputs.iter().map(|t| host_view(t)).collect::<Result<_>>()?;
     let outs: Vec<Tensor> = outputs
         .iter()
@@ -167,7 +169,7 @@ pub fn cpu_error(run: impl FnOnce() -> Result<()>) -> crate::error::Error {
 /// Fills the view `t` on its device (no autograd, no version bump).
 pub fn fill(t: &Tensor, value: f64) -> Result<()> {
     if !kernels::fill(t, value)? {
-        compute_into(&[], &[t], |_, o| o[0].fill_raw(value))?;
+        compute_into("fill", &[], &[t], |_, o| o[0].fill_raw(value))?;
     }
     Ok(())
 }

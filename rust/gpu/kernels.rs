@@ -4,6 +4,7 @@
 //! CPU kernel on host copies (`host.rs`), so every op works on every dtype the device stores.
 
 use super::device::Gpu;
+use super::half;
 use super::shaders::{Family, Kernel};
 use crate::dtype::DType;
 use crate::error::Result;
@@ -47,7 +48,7 @@ fn move_types(gpu: &Gpu, dtype: DType) -> Option<(&'static str, &'static str)> {
 
 /// Drops size-1 dims and merges neighbours that every operand walks contiguously, so the
 /// shader unravels as few dims as possible.
-fn coalesce(shape: &[usize], layouts: &[&Layout]) -> (Vec<usize>, Vec<Vec<usize>>) {
+pub(super) fn coalesce(shape: &[usize], layouts: &[&Layout]) -> (Vec<usize>, Vec<Vec<usize>>) {
     let mut dims: Vec<usize> = Vec::new();
     let mut strides: Vec<Vec<usize>> = vec![Vec::new(); layouts.len()];
     for (d, &size) in shape.iter().enumerate() {
@@ -74,11 +75,11 @@ fn coalesce(shape: &[usize], layouts: &[&Layout]) -> (Vec<usize>, Vec<Vec<usize>
     (dims, strides)
 }
 
-fn groups(n: usize, per_group: usize) -> u32 {
+pub(super) fn groups(n: usize, per_group: usize) -> u32 {
     n.div_ceil(per_group) as u32
 }
 
-fn u32s(v: &[usize]) -> impl Iterator<Item = u32> + '_ {
+pub(super) fn u32s(v: &[usize]) -> impl Iterator<Item = u32> + '_ {
     v.iter().map(|&x| x as u32)
 }
 
@@ -574,6 +575,9 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Option<Te
 /// A contiguous copy of `x` in `dtype`.
 pub fn cast(x: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
     let gpu = gpu_of(x);
+    if half::packed(&gpu, x.dtype()) || half::packed(&gpu, dtype) {
+        return half::cast(x, dtype).map(Some);
+    }
     let out = fresh(x.shape(), dtype, x)?;
     if x.dtype() == dtype {
         return Ok(map(&out, &[("x", x)], "x", &[], true)?.then_some(out));
@@ -603,11 +607,19 @@ pub fn cast(x: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
 
 /// Writes `src` (broadcast, same dtype) into the view `dst`.
 pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<bool> {
+    if half::packed(&gpu_of(dst), dst.dtype()) {
+        half::copy_into(dst, src)?;
+        return Ok(true);
+    }
     map(dst, &[("x", src)], "x", &[], true)
 }
 
 /// Writes `value` into every element of the view `t`.
 pub fn fill(t: &Tensor, value: f64) -> Result<bool> {
+    if half::packed(&gpu_of(t), t.dtype()) {
+        half::fill(t, value)?;
+        return Ok(true);
+    }
     let (expr, words) = match t.dtype() {
         DType::F32 | DType::F16 => (
             "bitcast<f32>(scalar_at(0u))",

@@ -7,6 +7,7 @@
 
 pub mod conv;
 pub mod device;
+pub mod half;
 pub mod host;
 pub mod index;
 pub mod kernels;

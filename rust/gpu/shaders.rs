@@ -18,6 +18,7 @@ pub enum Family {
     Index,
     Conv,
     Nn,
+    Half,
 }
 
 impl Family {
@@ -31,6 +32,7 @@ impl Family {
             Family::Index => include_str!("../../shaders/index.wgsl"),
             Family::Conv => include_str!("../../shaders/conv.wgsl"),
             Family::Nn => include_str!("../../shaders/nn.wgsl"),
+            Family::Half => include_str!("../../shaders/half.wgsl"),
         }
     }
 }
@@ -74,6 +76,15 @@ fn render(source: &str, subs: &[(&str, &str)]) -> String {
     out
 }
 
+/// Whether WGSL code names the `f16` type (outside comments), so it needs `enable f16`.
+fn uses_f16(code: &str) -> bool {
+    code.lines().any(|line| {
+        let code = line.split("//").next().unwrap_or("");
+        code.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .any(|token| token == "f16")
+    })
+}
+
 impl Gpu {
     /// The pipeline of `family` specialised by `subs` (compiled on first use).
     pub fn kernel(
@@ -94,7 +105,7 @@ impl Gpu {
             return Ok(found.1.clone());
         }
         let body = render(&format!("{COMMON}\n{}", family.source()), subs);
-        let code = if body.contains("f16") {
+        let code = if uses_f16(&body) {
             format!("enable f16;\n{body}")
         } else {
             body

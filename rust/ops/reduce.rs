@@ -242,7 +242,11 @@ pub fn softmax(x: &Tensor, dim: isize, log: bool) -> Result<Tensor> {
 
 pub fn cumsum(x: &Tensor, dim: isize) -> Result<Tensor> {
     let d = normalize_dim(dim, x.ndim().max(1))?;
-    let input = if x.dtype().is_float() {
+    // Halves accumulate in float32 and store the running sums as half, as PyTorch's do.
+    let half = matches!(x.dtype(), DType::F16 | DType::BF16);
+    let input = if half {
+        backend::cast(x, DType::F32)?
+    } else if x.dtype().is_float() {
         x.clone()
     } else {
         to_dtype(x, DType::I64)?
@@ -250,9 +254,12 @@ pub fn cumsum(x: &Tensor, dim: isize) -> Result<Tensor> {
     if input.ndim() == 0 {
         return Ok(input);
     }
-    let out = backend::cumsum(&input, d)?;
+    let mut out = backend::cumsum(&input, d)?;
     if !out.dtype().is_float() {
         return Ok(out);
+    }
+    if half {
+        out = backend::cast(&out, x.dtype())?;
     }
     Ok(record(Op::CumSum { dim: d }, &[x], &[], false, out))
 }

@@ -1,0 +1,112 @@
+// Packed 16-bit family: bfloat16 (always) and float16 (where the adapter lacks shader-f16) live in
+// buffers as u32 words of two elements, WGSL having no 16-bit storage. `widen` reads such
+// elements into float32; `narrow` rounds float32 into them, to nearest even as the CPU's `half`
+// crate does (NaN stays NaN, overflow goes to infinity, float16 keeps subnormals).
+// Params: n, ndim, shape[ndim], then `offset, strides[ndim]` (in elements) for dst and for src,
+// then, for narrow, the parity of the dst positions this dispatch writes.
+//
+// One file serves both directions: widen binds (dst: f32, src: u32), narrow (dst: u32,
+// src: f32), and every access converts, so each entry type-checks under either substitution.
+
+@group(0) @binding(1) var<storage, read_write> dst: array<{DST}>;
+@group(0) @binding(2) var<storage, read> src: array<{SRC}>;
+
+const BFLOAT: bool = {BFLOAT};
+
+fn binary16_to_f32(h: u32) -> f32 {
+    let sign = (h & 0x8000u) << 16u;
+    let e = (h >> 10u) & 0x1fu;
+    let m = h & 0x3ffu;
+    if (e == 0x1fu) {
+        return bitcast<f32>(sign | 0x7f800000u | (m << 13u));
+    }
+    if (e == 0u) {
+        // Zero or subnormal, m * 2^-24: exact in float32, and a normal number there.
+        return bitcast<f32>(bitcast<u32>(f32(m) * 5.9604645e-8) | sign);
+    }
+    return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
+}
+
+fn f32_to_binary16(v: f32) -> u32 {
+    let x = bitcast<u32>(v);
+    let sign = (x >> 16u) & 0x8000u;
+    let e = (x >> 23u) & 0xffu;
+    let m = x & 0x7fffffu;
+    if (e == 0xffu) {
+        return sign | 0x7c00u | select(0u, 0x200u, m != 0u) | (m >> 13u);
+    }
+    let he = i32(e) - 112;
+    if (he >= 0x1f) {
+        return sign | 0x7c00u;
+    }
+    if (he <= 0) {
+        // Subnormal in float16: the implicit bit joins the mantissa before the shift.
+        let shift = u32(14 - he);
+        if (shift > 24u) {
+            return sign;
+        }
+        let mm = m | 0x800000u;
+        let round = 1u << (shift - 1u);
+        let up = (mm & round) != 0u && (mm & (3u * round - 1u)) != 0u;
+        return sign | ((mm >> shift) + select(0u, 1u, up));
+    }
+    // Round to nearest, ties to even; a carry out of the mantissa bumps the exponent.
+    let up = (m & 0x1000u) != 0u && (m & 0x2fffu) != 0u;
+    return (sign | (u32(he) << 10u) | (m >> 13u)) + select(0u, 1u, up);
+}
+
+fn packed_to_f32(h: u32) -> f32 {
+    if (BFLOAT) {
+        return bitcast<f32>(h << 16u);
+    }
+    return binary16_to_f32(h);
+}
+
+fn f32_to_packed(v: f32) -> u32 {
+    if (BFLOAT) {
+        let x = bitcast<u32>(v);
+        if ((x & 0x7fffffffu) > 0x7f800000u) {
+            return (x >> 16u) | 0x40u;
+        }
+        return (x + 0x7fffu + ((x >> 16u) & 1u)) >> 16u;
+    }
+    return f32_to_binary16(v);
+}
+
+fn element(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+    return group_index(wid, nwg) * 256u + lid;
+}
+
+@compute @workgroup_size(256)
+fn widen(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    let ndim = P[1];
+    if (i >= P[0]) {
+        return;
+    }
+    let s = strided_offset(i, ndim, 2u, 3u + 2u * ndim);
+    let word = u32(src[s >> 1u]);
+    let o = strided_offset(i, ndim, 2u, 2u + ndim);
+    dst[o] = {DST}(packed_to_f32((word >> ((s & 1u) * 16u)) & 0xffffu));
+}
+
+// Two neighbouring elements share a word, so one dispatch writes the even positions and a
+// second the odd ones: no two invocations of a dispatch touch the same word.
+@compute @workgroup_size(256)
+fn narrow(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    let ndim = P[1];
+    if (i >= P[0]) {
+        return;
+    }
+    let o = strided_offset(i, ndim, 2u, 2u + ndim);
+    if ((o & 1u) != P[4u + 3u * ndim]) {
+        return;
+    }
+    let v = f32(src[strided_offset(i, ndim, 2u, 3u + 2u * ndim)]);
+    let shift = (o & 1u) * 16u;
+    let kept = u32(dst[o >> 1u]) & ~(0xffffu << shift);
+    dst[o >> 1u] = {DST}(kept | (f32_to_packed(v) << shift));
+}
