@@ -1,6 +1,7 @@
 """float64 on the GPU: reductions, NaN-propagating maximum/minimum, remainder, floor_divide,
-clamp, matmul and linear against NumPy float64 (and the CPU kernel's NaN and tie rules), and
-none of them on the host path.
+clamp, matmul and linear against NumPy float64 (and the CPU kernel's NaN and tie rules), the
+transcendental functions of shaders/float64.wgsl against the CPU's libm to a few units in the
+last place, and none of them on the host path.
 
 Skipped where the adapter has no shader-f64 (wgpu's OpenGL backend): there float64 keeps the
 host path by design.
@@ -239,6 +240,85 @@ def test_matmul_and_sum_gradients_match_the_cpu():
     np.testing.assert_allclose(gag, np.tile(b @ np.arange(6.0), (30, 1)), rtol=1e-12, atol=1e-11)
 
 
+# ---- float64 math (shaders/float64.wgsl) ----
+
+_MATH_X = np.concatenate([
+    RNG.standard_normal(400) * 4, RNG.uniform(-700, 700, 100), RNG.standard_normal(50) * 1e-5,
+    [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-310, 709.7, -745.0, 2.4999, 2.5, 5.99, 6.0, 7.5,
+     -0.2929, 0.4142, 1e5]])
+
+
+def _agree(got, want, ulps):
+    """Same NaNs and infinities, finite values within ``ulps`` units in the last place."""
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    special = ~np.isfinite(want)
+    np.testing.assert_array_equal(got[special & ~np.isnan(want)], want[special & ~np.isnan(want)])
+    fin = np.isfinite(want)
+    err = np.abs(got[fin] - want[fin]) / np.spacing(np.maximum(np.abs(want[fin]), 1e-300))
+    assert err.max() <= ulps, (err.max(), _MATH_X[fin][np.argmax(err)] if got.size == _MATH_X.size else None)
+
+
+@pytest.mark.parametrize("op,ulps", [
+    ("exp", 2), ("log", 2), ("log1p", 2), ("expm1", 2), ("sin", 2), ("cos", 2), ("tanh", 4),
+    ("sigmoid", 3), ("erf", 12), ("sign", 0), ("round", 0), ("rsqrt", 1), ("sqrt", 0)])
+def test_math_matches_the_cpu(op, ulps):
+    positive = op in ("log", "rsqrt", "sqrt")
+    x = np.abs(_MATH_X) if positive else _MATH_X
+    got = getattr(_gpu(x), op)().cpu().numpy()
+    want = getattr(ember.tensor(x), op)().numpy()
+    _agree(got, want, ulps)
+
+
+@pytest.mark.parametrize("f", [F.silu, F.softplus, F.gelu, lambda t: F.gelu(t, approximate="tanh")])
+def test_activations_match_the_cpu(f):
+    got, want = f(_gpu(_MATH_X)).cpu().numpy(), f(ember.tensor(_MATH_X)).numpy()
+    # gelu's 1 + erf(x / sqrt 2) cancels for negative x: an absolute tolerance there.
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("exponent", [2.0, 3.0, 0.5, -1.0, -2.0, 1.7, -2.3, 64.0, 0.0])
+def test_pow_matches_the_cpu(exponent):
+    x = np.concatenate([_MATH_X[:300] / 8, [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan]])
+    got = (_gpu(x) ** exponent).cpu().numpy()
+    want = (ember.tensor(x) ** exponent).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=2e-14, atol=0)
+    # A tensor exponent, of either sign, and 1 ** nan = 1 as in C.
+    y = RNG.standard_normal(x.size) * 3
+    y[-1] = np.nan
+    x[-1] = 1.0
+    got = (_gpu(np.abs(x)) ** _gpu(y)).cpu().numpy()
+    want = (ember.tensor(np.abs(x)) ** ember.tensor(y)).numpy()
+    np.testing.assert_allclose(got, want, rtol=5e-14, atol=0)
+
+
+def test_atan2_quadrants_zeros_and_infinities():
+    y = np.concatenate([RNG.standard_normal(200) * 3, [0.0, -0.0, 0.0, -0.0, 1.0, -1.0, np.inf,
+                                                       -np.inf, np.inf, 2.0, np.nan]])
+    x = np.concatenate([RNG.standard_normal(200) * 3, [0.0, 0.0, -0.0, -0.0, np.inf, -np.inf,
+                                                       np.inf, -np.inf, 3.0, 0.0, 1.0]])
+    got = ember.atan2(_gpu(y), _gpu(x)).cpu().numpy()
+    want = np.arctan2(y, x)
+    np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)
+    np.testing.assert_array_equal(np.signbit(got[200:-1]), np.signbit(want[200:-1]))
+
+
+def test_cast_to_int32_saturates():
+    x = np.array([0.0, -0.0, 2.9, -2.9, 3e9, -3e9, np.inf, -np.inf, np.nan, 2147483647.0])
+    np.testing.assert_array_equal(_gpu(x).int().cpu().numpy(), ember.tensor(x).int().numpy())
+
+
+def test_math_gradients_on_the_gpu():
+    a = RNG.uniform(0.2, 2.0, (3, 4))
+    for f in [lambda t: t.exp(), lambda t: t.log(), lambda t: t.tanh(), lambda t: t.sin(),
+              lambda t: t ** 1.5, lambda t: ember.atan2(t, t.flip(0)), F.gelu]:
+        t = _gpu(a).requires_grad_()
+        f(t).sum().backward()
+        c = ember.tensor(a, requires_grad=True)
+        f(c).sum().backward()
+        np.testing.assert_allclose(t.grad.cpu().numpy(), c.grad.numpy(), rtol=1e-13, atol=1e-14)
+
+
 # ---- none of them on the host path ----
 
 _SETUP = "import sys, ember, numpy as np; x = ember.tensor(np.arange(24.0).reshape(4, 6) - 5.5, device='gpu')"
@@ -258,6 +338,10 @@ _TRACED = {
     "matmul": "x @ x.t()",
     "matmul split-K": "ember.tensor(np.ones((3, 3000)), device='gpu') @ ember.tensor(np.ones((3000, 5)), device='gpu')",
     "linear": "ember.nn.functional.linear(x, x, x[0, :4])",
+    "exp, log, sin, cos": "(x.exp() + x.abs().log() + x.sin() * x.cos()).tanh()",
+    "erf, sigmoid, expm1, log1p": "x.erf() + x.sigmoid() + x.expm1() + x.abs().log1p()",
+    "pow, atan2": "x ** 1.5 + x ** x.abs() + ember.atan2(x, x.t().t() + 1)",
+    "sign, round, int32": "x.sign() + x.round() + x.int().double()",
 }
 
 

@@ -325,16 +325,35 @@ fn unary_expr(op: UnaryOp, dtype: DType) -> Option<&'static str> {
             LogicalNot => "select(0u, 1u, x == 0.0)",
             BitwiseNot => return None,
         },
+        // float64 math from shaders/float64.wgsl.
         DType::F64 => match op {
             Neg => "-x",
             Abs => "abs(x)",
+            Exp => "exp_f64(x)",
+            Log => "log_f64(x)",
+            Log1p => "log1p_f64(x)",
+            Expm1 => "expm1_f64(x)",
             Sqrt => "sqrt(x)",
+            Rsqrt => "1.0 / sqrt(x)",
+            Sin => "sincos_f64(x).x",
+            Cos => "sincos_f64(x).y",
+            Tanh => "tanh_f64(x)",
+            Sigmoid => "sigmoid_f64(x)",
+            Relu => "select(x, 0.0, x < 0.0)",
+            GeluErf => "0.5 * x * (1.0 + erf_f64(x * 0.7071067811865476))",
+            GeluTanh => {
+                "0.5 * x * (1.0 + tanh_f64(0.7978845608028654 * (x + 0.044715 * x * x * x)))"
+            }
+            Silu => "x * sigmoid_f64(x)",
+            Softplus => "softplus_f64(x)",
+            Erf => "erf_f64(x)",
+            Sign => "sign_f64(x)",
             Floor => "floor(x)",
             Ceil => "ceil(x)",
+            Round => "round(x)",
             Reciprocal => "1.0 / x",
-            Relu => "select(x, 0.0, x < 0.0)",
             LogicalNot => "select(0u, 1u, x == 0.0)",
-            _ => return None,
+            BitwiseNot => return None,
         },
         DType::I32 => match op {
             Neg => "-x",
@@ -459,16 +478,15 @@ fn binary_expr(op: BinaryOp, dtype: DType) -> Option<&'static str> {
             LogicalAnd => "select(0u, 1u, a != 0.0 && b != 0.0)",
             LogicalOr => "select(0u, 1u, a != 0.0 || b != 0.0)",
             LogicalXor => "select(0u, 1u, (a != 0.0) != (b != 0.0))",
-            // NaN tested on the bits of the value narrowed to float32 (NaN stays NaN): WGSL
-            // has no 64-bit bitcast, and lavapipe folds `a != a` to false.
-            Maximum => "select(select(max(a, b), a, isnan_f32(f32(a))), b, isnan_f32(f32(b)))",
-            Minimum => "select(select(min(a, b), a, isnan_f32(f32(a))), b, isnan_f32(f32(b)))",
+            Maximum => "maximum_f64(a, b)",
+            Minimum => "minimum_f64(a, b)",
             // Python's `%`, as the CPU kernel: the result takes the divisor's sign.
             Remainder => "select(a % b, a % b + b, a % b != 0.0 && ((a % b < 0.0) != (b < 0.0)))",
             FloorDivide => "floor(a / b)",
+            Pow => "pow_f64(a, b)",
+            Atan2 => "atan2_f64(a, b)",
             Eq | Ne | Lt | Le | Gt | Ge => return compare(op),
-            // pow and atan2 need 64-bit exp, log and trigonometry: the host path.
-            _ => return None,
+            BitwiseAnd | BitwiseOr | BitwiseXor => return None,
         }),
         DType::I32 => Some(match op {
             Add => "a + b",
@@ -594,8 +612,8 @@ pub fn cast(x: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
             "i32" => "select(0u, 1u, x != 0)",
             _ => "x",
         },
-        // Out-of-range float64 to int32 saturates on the CPU; the conversion here would not.
-        ("f64", "i32") => return Ok(None),
+        // Saturating, NaN to 0, as the CPU's `as`.
+        ("f64", "i32") => "select(i32(clamp(x, -2147483648.0, 2147483647.0)), 0, isnan_f64(x))",
         (_, to) => match to {
             "f32" => "f32(x)",
             "f64" => "f64(x)",

@@ -40,6 +40,9 @@ impl Family {
 /// Helpers every family may use: strided offsets, the linear invocation index, float math.
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
+/// float64 math, for the variants that use f64 only (it needs shader-f64).
+const FLOAT64: &str = include_str!("../../shaders/float64.wgsl");
+
 /// A compiled compute pipeline and the layout of its bind group 0.
 pub struct Kernel {
     /// Family, entry point and specialisation, for the profiler's report.
@@ -76,12 +79,12 @@ fn render(source: &str, subs: &[(&str, &str)]) -> String {
     out
 }
 
-/// Whether WGSL code names the `f16` type (outside comments), so it needs `enable f16`.
-fn uses_f16(code: &str) -> bool {
+/// Whether WGSL code names the type `ty` (outside comments).
+fn names_type(code: &str, ty: &str) -> bool {
     code.lines().any(|line| {
         let code = line.split("//").next().unwrap_or("");
         code.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .any(|token| token == "f16")
+            .any(|token| token == ty)
     })
 }
 
@@ -104,8 +107,11 @@ impl Gpu {
         {
             return Ok(found.1.clone());
         }
-        let body = render(&format!("{COMMON}\n{}", family.source()), subs);
-        let code = if uses_f16(&body) {
+        let mut body = render(&format!("{COMMON}\n{}", family.source()), subs);
+        if names_type(&body, "f64") {
+            body.push_str(FLOAT64);
+        }
+        let code = if names_type(&body, "f16") {
             format!("enable f16;\n{body}")
         } else {
             body
