@@ -39,6 +39,16 @@ fn inf_f32() -> f32 {
     return bitcast<f32>(0x7f800000u);
 }
 
+// The float32 members of the math families `{name}_{type}` that shaders written for both
+// float32 and float64 call (float64.wgsl has the others).
+fn exp_f32(x: f32) -> f32 {
+    return exp(x);
+}
+
+fn log_f32(x: f32) -> f32 {
+    return log(x);
+}
+
 // erf to within 1.2e-7 (Numerical Recipes' erfc Chebyshev fit).
 fn erf_f32(x: f32) -> f32 {
     let z = abs(x);

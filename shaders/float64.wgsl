@@ -16,6 +16,25 @@ fn nan_f64() -> f64 {
     return f64(nan_f32());
 }
 
+// The float64 with bits (lo, hi): how a kernel's float64 params arrive (in two P words).
+fn f64_from_bits(lo: u32, hi: u32) -> f64 {
+    let e = i32((hi >> 20u) & 0x7ffu);
+    let mantissa = f64(hi & 0xfffffu) * 4294967296.0 + f64(lo);
+    var magnitude: f64;
+    if (e == 0x7ff) {
+        magnitude = select(inf_f64(), nan_f64(), mantissa != 0.0);
+    } else if (e == 0) {
+        magnitude = ldexp(mantissa, -1074);
+    } else {
+        magnitude = ldexp(mantissa + 4503599627370496.0, e - 1075);
+    }
+    return select(magnitude, -magnitude, (hi & 0x80000000u) != 0u);
+}
+
+fn param_f64(k: u32) -> f64 {
+    return f64_from_bits(P[k], P[k + 1u]);
+}
+
 fn maximum_f64(a: f64, b: f64) -> f64 {
     return select(select(max(a, b), a, isnan_f64(a)), b, isnan_f64(b));
 }

@@ -339,33 +339,43 @@ fn flip(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 // ---- cumsum: one invocation per row, summing in order as the CPU does ----
-// P = rows, len, inner, x_offset, kind (0 float32, 2 int64); x contiguous.
+// P = rows, len, inner, x_offset; x contiguous. `cumsum` sums floats as {T} (through the
+// gather bindings), `cumsum_i64` int64 as two words.
 
 @group(0) @binding(1) var<storage, read_write> u_out: array<u32>;
 @group(0) @binding(2) var<storage, read> u_x: array<u32>;
 
+fn cumsum_row(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> vec2<u32> {
+    let r = group_index(wid, nwg) * 64u + lid;
+    let inner = P[2];
+    let dst = (r / inner) * P[1] * inner + r % inner;
+    return vec2<u32>(select(dst, 0xffffffffu, r >= P[0]), P[3] + dst);
+}
+
 @compute @workgroup_size(64)
 fn cumsum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
-    let r = group_index(wid, nwg) * 64u + lid;
-    if (r >= P[0]) { return; }
-    let len = P[1];
-    let inner = P[2];
-    let dst = (r / inner) * len * inner + r % inner;
-    let src = P[3] + dst;
-    var f = 0.0;
+    let row = cumsum_row(wid, nwg, lid);
+    if (row.x == 0xffffffffu) { return; }
+    var f = {T}(0);
+    for (var k = 0u; k < P[1]; k++) {
+        f = f + g_x[row.y + k * P[2]];
+        g_out[row.x + k * P[2]] = f;
+    }
+}
+
+@compute @workgroup_size(64)
+fn cumsum_i64(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let row = cumsum_row(wid, nwg, lid);
+    if (row.x == 0xffffffffu) { return; }
     var w = vec2<u32>(0u, 0u);
-    for (var k = 0u; k < len; k++) {
-        let s = src + k * inner;
-        let o = dst + k * inner;
-        if (P[4] == 0u) {
-            f = f + bitcast<f32>(u_x[s]);
-            u_out[o] = bitcast<u32>(f);
-        } else {
-            w = i64_add(w, vec2<u32>(u_x[2u * s], u_x[2u * s + 1u]));
-            u_out[2u * o] = w.x;
-            u_out[2u * o + 1u] = w.y;
-        }
+    for (var k = 0u; k < P[1]; k++) {
+        let s = row.y + k * P[2];
+        let o = row.x + k * P[2];
+        w = i64_add(w, vec2<u32>(u_x[2u * s], u_x[2u * s + 1u]));
+        u_out[2u * o] = w.x;
+        u_out[2u * o + 1u] = w.y;
     }
 }
 

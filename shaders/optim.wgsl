@@ -1,18 +1,19 @@
-// Optimizer family: one invocation updates one parameter element in place, with its state.
-// Params: n, then the step's hyper-parameters as f32 bits (see rust/gpu/kernels.rs).
+// Optimizer family: one invocation updates one parameter element in place, with its state, in
+// {T}. Params: n, flags, then the step's hyper-parameters as {T} bits, {W} words each (see
+// rust/gpu/kernels.rs).
 
-@group(0) @binding(1) var<storage, read_write> p: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> s1: array<f32>;
-@group(0) @binding(4) var<storage, read_write> s2: array<f32>;
-@group(0) @binding(5) var<storage, read_write> s3: array<f32>;
+@group(0) @binding(1) var<storage, read_write> p: array<{T}>;
+@group(0) @binding(2) var<storage, read> g: array<{T}>;
+@group(0) @binding(3) var<storage, read_write> s1: array<{T}>;
+@group(0) @binding(4) var<storage, read_write> s2: array<{T}>;
+@group(0) @binding(5) var<storage, read_write> s3: array<{T}>;
 
-fn hp(k: u32) -> f32 {
-    return param_f32(1u + k);
+fn hp(k: u32) -> {T} {
+    return param_{T}(2u + {W}u * k);
 }
 
 // A running average moved towards `e` by weight `w`, rounded as the CPU kernel rounds it.
-fn lerp_state(s: f32, e: f32, w: f32) -> f32 {
+fn lerp_state(s: {T}, e: {T}, w: {T}) -> {T} {
     if (abs(w) < 0.5) {
         return s + w * (e - s);
     }
@@ -20,7 +21,7 @@ fn lerp_state(s: f32, e: f32, w: f32) -> f32 {
 }
 
 // The gradient after maximize and weight decay (flags bit 1: maximize, bit 8: decay).
-fn direction(i: u32, flags: u32, wd: f32) -> f32 {
+fn direction(i: u32, flags: u32, wd: {T}) -> {T} {
     var d = g[i];
     if ((flags & 1u) != 0u) {
         d = -d;
@@ -39,7 +40,7 @@ fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     if (i >= P[0]) {
         return;
     }
-    let flags = P[5];
+    let flags = P[1];
     var d = g[i];
     if ((flags & 2u) != 0u) {
         d = -d;
@@ -68,7 +69,7 @@ fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= P[0]) {
         return;
     }
-    let flags = P[11];
+    let flags = P[1];
     var d = g[i];
     if ((flags & 2u) != 0u) {
         d = -d;
@@ -97,7 +98,7 @@ fn rmsprop(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     if (i >= P[0]) {
         return;
     }
-    let flags = P[7];
+    let flags = P[1];
     let d = direction(i, flags, hp(4u));
     let w = p[i];
     let s = hp(1u) * s1[i] + hp(2u) * d * d;
@@ -127,7 +128,7 @@ fn adagrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     if (i >= P[0]) {
         return;
     }
-    let flags = P[4];
+    let flags = P[1];
     let d = direction(i, flags, hp(2u));
     let w = p[i];
     let s = s1[i] + d * d;
@@ -144,12 +145,12 @@ fn adamax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     if (i >= P[0]) {
         return;
     }
-    let flags = P[6];
+    let flags = P[1];
     let d = direction(i, flags, hp(3u));
     let w = p[i];
     let m = lerp_state(s1[i], d, hp(4u));
     s1[i] = m;
-    let u = maximum_f32(s2[i] * hp(0u), abs(d) + hp(2u));
+    let u = maximum_{T}(s2[i] * hp(0u), abs(d) + hp(2u));
     s2[i] = u;
     p[i] = w - (hp(1u) * m) / u;
 }

@@ -162,7 +162,14 @@ pub fn scatter(
         DType::I32 => Some("i32_add_saturating(v, s)"),
         DType::I64 => Some("i64_add_as_f64(v, s)"),
         DType::Bool => Some("v | s"),
+        // float64 adds as itself: moved as f64, not as two words.
+        DType::F64 => None,
         _ => return Ok(None),
+    };
+    let ty = if add && x.dtype() == DType::F64 {
+        "f64"
+    } else {
+        ty
     };
     let n = x.ndim();
     if !index_ok(index)
@@ -249,11 +256,12 @@ pub fn flip(x: &Tensor, dims: &[usize]) -> Result<Option<Tensor>> {
     Ok(Some(out))
 }
 
-/// Running sums along `dim` (float32 and int64), summed in order as on the CPU.
+/// Running sums along `dim` (float32, float64 and int64), summed in order as on the CPU.
 pub fn cumsum(x: &Tensor, dim: usize) -> Result<Option<Tensor>> {
-    let kind = match x.dtype() {
-        DType::F32 => 0u32,
-        DType::I64 => 2,
+    let (entry, ty) = match x.dtype() {
+        DType::F32 => ("cumsum", "f32"),
+        DType::F64 if gpu_of(x).has_f64 => ("cumsum", "f64"),
+        DType::I64 => ("cumsum_i64", "u32"),
         _ => return Ok(None),
     };
     let Some(x) = contiguous(x)? else {
@@ -267,7 +275,7 @@ pub fn cumsum(x: &Tensor, dim: usize) -> Result<Option<Tensor>> {
     }
     let rows = x.numel() / len;
     let gpu = gpu_of(&x);
-    let k = kernel(&gpu, "cumsum", "u32", None)?;
+    let k = kernel(&gpu, entry, ty, None)?;
     gpu.dispatch(
         &k,
         &[
@@ -275,7 +283,6 @@ pub fn cumsum(x: &Tensor, dim: usize) -> Result<Option<Tensor>> {
             len as u32,
             inner as u32,
             x.layout().offset as u32,
-            kind,
         ],
         &[buffer(&out), buffer(&x)],
         groups(rows, 64),

@@ -960,10 +960,7 @@ pub fn reduce(
 
 pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Option<Tensor>> {
     let gpu = gpu_of(x);
-    if !matches!(x.dtype(), DType::F32 | DType::F16) {
-        return Ok(None);
-    }
-    let Some((ty, _)) = types(&gpu, x.dtype()) else {
+    let Some((ty, ct @ ("f32" | "f64"))) = types(&gpu, x.dtype()) else {
         return Ok(None);
     };
     let x = if x.is_contiguous() {
@@ -981,7 +978,11 @@ pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Option<Tensor>> {
     let k = gpu.kernel(
         Family::Softmax,
         "softmax",
-        &[("OUT", ty), ("LOG", if log { "true" } else { "false" })],
+        &[
+            ("OUT", ty),
+            ("CT", ct),
+            ("LOG", if log { "true" } else { "false" }),
+        ],
     )?;
     // The row offsets count from the storage start: a contiguous view at an offset is copied.
     let x = if x.layout().offset == 0 {
@@ -1223,18 +1224,26 @@ fn matmul_plus(
     Ok(Some(out))
 }
 
-// ---- fused optimizer steps (float32, contiguous, checked by rust/optim.rs) ----
+// ---- fused optimizer steps (float32 or float64, contiguous, checked by rust/optim.rs) ----
 
 use crate::cpu::optim::{Adagrad, Adam, Adamax, Rmsprop, Sgd};
 
-fn f32_words(v: &[f64]) -> impl Iterator<Item = u32> + '_ {
-    v.iter().map(|&x| (x as f32).to_bits())
+/// The P words of float params for a kernel computing in `dtype`: one f32 word each, or a
+/// float64's two (read back exactly by float64.wgsl's `param_f64`).
+pub(super) fn float_words(dtype: DType, v: &[f64]) -> Vec<u32> {
+    match dtype {
+        DType::F64 => v
+            .iter()
+            .flat_map(|&x| [x.to_bits() as u32, (x.to_bits() >> 32) as u32])
+            .collect(),
+        _ => v.iter().map(|&x| (x as f32).to_bits()).collect(),
+    }
 }
 
 /// One optimizer update of `entry` over `p` with gradient `g` and the state tensors its
 /// shader binds (s1, s2, s3 in order); an absent optional state binds a one-element scratch
 /// tensor its flags keep the shader from touching. None where a tensor is not a fresh-layout
-/// float32 one (the host path takes those).
+/// float32 (or, with shader-f64, float64) one: the host path takes those.
 fn optimizer_step(
     entry: &str,
     p: &Tensor,
@@ -1242,19 +1251,24 @@ fn optimizer_step(
     states: &[Option<&Tensor>],
     hyper: &[f64],
     flags: u32,
-    subs: &[(&str, &str)],
+    amsgrad: &str,
 ) -> Result<Option<()>> {
-    let ready = |t: &Tensor| t.dtype() == DType::F32 && t.is_contiguous() && t.layout().offset == 0;
+    let gpu = gpu_of(p);
+    let dtype = p.dtype();
+    let (ty, words) = match types(&gpu, dtype) {
+        Some(("f32", _)) => ("f32", "1"),
+        Some(("f64", _)) => ("f64", "2"),
+        _ => return Ok(None),
+    };
+    let ready = |t: &Tensor| t.dtype() == dtype && t.is_contiguous() && t.layout().offset == 0;
     if !ready(p) || !ready(g) || !states.iter().flatten().all(|t| ready(t)) {
         return Ok(None);
     }
-    let gpu = gpu_of(p);
     let n = p.numel();
-    let mut params = vec![n as u32];
-    params.extend(f32_words(hyper));
-    params.push(flags);
+    let mut params = vec![n as u32, flags];
+    params.extend(float_words(dtype, hyper));
     let scratch = match states.iter().any(|s| s.is_none()) {
-        true => Some(Tensor::for_overwrite(&[1], DType::F32, p.device())?),
+        true => Some(Tensor::for_overwrite(&[1], dtype, p.device())?),
         false => None,
     };
     let mut bufs = vec![buffer(p), buffer(g)];
@@ -1263,7 +1277,8 @@ fn optimizer_step(
             .iter()
             .map(|s| buffer(s.or(scratch.as_ref()).expect("a state or the scratch"))),
     );
-    let k = gpu.kernel(Family::Optim, entry, subs)?;
+    let subs = [("AMSGRAD", amsgrad), ("T", ty), ("W", words)];
+    let k = gpu.kernel(Family::Optim, entry, &subs)?;
     gpu.dispatch(&k, &params, &bufs, groups(n, 256));
     Ok(Some(()))
 }
@@ -1279,7 +1294,7 @@ pub fn sgd(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, c: &Sgd) -> Result<Opti
         | (c.first as u32) << 2
         | ((c.momentum != 0.0) as u32) << 3;
     let hyper = [c.lr, c.momentum, 1.0 - c.dampening, c.weight_decay];
-    optimizer_step("sgd", p, g, &[buf], &hyper, flags, &[("AMSGRAD", "")])
+    optimizer_step("sgd", p, g, &[buf], &hyper, flags, "")
 }
 
 pub fn adam(
@@ -1314,15 +1329,7 @@ pub fn adam(
     } else {
         ""
     };
-    optimizer_step(
-        "adam",
-        p,
-        g,
-        &states,
-        &hyper,
-        flags,
-        &[("AMSGRAD", amsgrad)],
-    )
+    optimizer_step("adam", p, g, &states, &hyper, flags, amsgrad)
 }
 
 pub fn rmsprop(
@@ -1345,7 +1352,7 @@ pub fn rmsprop(
         c.momentum,
     ];
     let states = [Some(square_avg), grad_avg, buf];
-    optimizer_step("rmsprop", p, g, &states, &hyper, flags, &[("AMSGRAD", "")])
+    optimizer_step("rmsprop", p, g, &states, &hyper, flags, "")
 }
 
 pub fn adagrad(p: &Tensor, g: &Tensor, sum: &Tensor, c: &Adagrad) -> Result<Option<()>> {
@@ -1353,15 +1360,7 @@ pub fn adagrad(p: &Tensor, g: &Tensor, sum: &Tensor, c: &Adagrad) -> Result<Opti
     let clr = c.lr / (1.0 + (c.step as f64 - 1.0) * c.lr_decay);
     let flags = common_flags(c.maximize, c.weight_decay);
     let hyper = [clr, c.eps, c.weight_decay];
-    optimizer_step(
-        "adagrad",
-        p,
-        g,
-        &[Some(sum)],
-        &hyper,
-        flags,
-        &[("AMSGRAD", "")],
-    )
+    optimizer_step("adagrad", p, g, &[Some(sum)], &hyper, flags, "")
 }
 
 pub fn adamax(
@@ -1375,5 +1374,5 @@ pub fn adamax(
     let flags = common_flags(c.maximize, c.weight_decay);
     let hyper = [c.beta2, clr, c.eps, c.weight_decay, 1.0 - c.beta1];
     let states = [Some(exp_avg), Some(exp_inf)];
-    optimizer_step("adamax", p, g, &states, &hyper, flags, &[("AMSGRAD", "")])
+    optimizer_step("adamax", p, g, &states, &hyper, flags, "")
 }
