@@ -1,12 +1,12 @@
 // Conv family: direct 2-D convolution (forward, input and weight gradients), max and average
-// pooling over contiguous float32 NCHW tensors, as `cpu/conv.rs` computes them.
+// pooling over contiguous NCHW tensors in {T} (f32 or f64), as `cpu/conv.rs` computes them.
 // P = n, c, h, w, kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups, oh, ow,
 //     out_channels, total (invocations' elements), offset of the first input, offset of the
 //     second input, offset of the output, offset of the second output, flag (include_pad).
 
-@group(0) @binding(1) var<storage, read_write> a_out: array<f32>;
-@group(0) @binding(2) var<storage, read> a_in: array<f32>;
-@group(0) @binding(3) var<storage, read> b_in: array<f32>;
+@group(0) @binding(1) var<storage, read_write> a_out: array<{T}>;
+@group(0) @binding(2) var<storage, read> a_in: array<{T}>;
+@group(0) @binding(3) var<storage, read> b_in: array<{T}>;
 
 fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return group_index(wid, nwg) * 256u + lid;
@@ -43,7 +43,7 @@ fn conv_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     let cg = P[1] / P[12];
     let og = oc / P[12];
     let c0 = (o / og) * cg;
-    var acc = 0.0;
+    var acc = {T}(0.0);
     for (var c = 0u; c < cg; c++) {
         let xb = P[17] + (n * P[1] + c0 + c) * P[2] * P[3];
         let wb = P[18] + (o * cg + c) * P[4] * P[5];
@@ -80,7 +80,7 @@ fn conv_grad_input(@builtin(workgroup_id) wid: vec3<u32>,
     let og = oc / P[12];
     let grp = ch / cg;
     let c = ch % cg;
-    var acc = 0.0;
+    var acc = {T}(0.0);
     for (var q = 0u; q < og; q++) {
         let o = grp * og + q;
         let gb = P[17] + (n * oc + o) * oh * ow;
@@ -98,7 +98,7 @@ fn conv_grad_input(@builtin(workgroup_id) wid: vec3<u32>,
     a_out[P[19] + e] = acc;
 }
 
-var<workgroup> partial: array<f32, 256>;
+var<workgroup> partial: array<{T}, 256>;
 
 // Weight gradient: a_in = x, b_in = gy; one workgroup per weight element folds the batch and
 // output positions.
@@ -121,7 +121,7 @@ fn conv_grad_weight(@builtin(workgroup_id) wid: vec3<u32>,
     let o = e / (kw * kh * cg);
     let ch = (o / og) * cg + c;
     let l = oh * ow;
-    var acc = 0.0;
+    var acc = {T}(0.0);
     for (var r = lid; r < P[0] * l; r += 256u) {
         let n = r / l;
         let yx = r % l;
@@ -145,7 +145,7 @@ fn conv_grad_weight(@builtin(workgroup_id) wid: vec3<u32>,
 }
 
 @group(0) @binding(2) var<storage, read_write> m_idx: array<u32>;
-@group(0) @binding(3) var<storage, read> m_x: array<f32>;
+@group(0) @binding(3) var<storage, read> m_x: array<{T}>;
 
 // Max pooling: the value and flat `iy * w + ix` index of each window's maximum (NaN wins).
 @compute @workgroup_size(256)
@@ -159,7 +159,7 @@ fn max_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     let y = (e / ow) % oh;
     let plane = e / (ow * oh);
     let xb = P[17] + plane * P[2] * P[3];
-    var best = -inf_f32();
+    var best = -inf_{T}();
     var at = -1;
     for (var i = 0u; i < P[4]; i++) {
         let iy = src_at(y, i, 0u);
@@ -169,10 +169,10 @@ fn max_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             let ix = src_at(x, j, 1u);
             if (ix < 0) { continue; }
             let v = m_x[xb + u32(iy) * P[3] + u32(ix)];
-            if (at < 0 || v > best || isnan_f32(v)) {
+            if (at < 0 || v > best || isnan_{T}(v)) {
                 best = v;
                 at = iy * i32(P[3]) + ix;
-                if (isnan_f32(v)) {
+                if (isnan_{T}(v)) {
                     stop = true;
                     break;
                 }
@@ -186,11 +186,11 @@ fn max_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 }
 
 // The divisor of output (y, x)'s window, as `window_count` on the CPU.
-fn window_count(y: u32, x: u32) -> f32 {
+fn window_count(y: u32, x: u32) -> {T} {
     if (P[21] != 0u) {
         let h_end = min(y * P[6] + P[4], P[2] + 2u * P[8]);
         let w_end = min(x * P[7] + P[5], P[3] + 2u * P[9]);
-        return f32((h_end - y * P[6]) * (w_end - x * P[7]));
+        return {T}((h_end - y * P[6]) * (w_end - x * P[7]));
     }
     var n = 0u;
     for (var i = 0u; i < P[4]; i++) {
@@ -198,7 +198,7 @@ fn window_count(y: u32, x: u32) -> f32 {
             if (src_at(y, i, 0u) >= 0 && src_at(x, j, 1u) >= 0) { n++; }
         }
     }
-    return f32(n);
+    return {T}(n);
 }
 
 @compute @workgroup_size(256)
@@ -212,7 +212,7 @@ fn avg_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     let y = (e / ow) % oh;
     let plane = e / (ow * oh);
     let xb = P[17] + plane * P[2] * P[3];
-    var s = 0.0;
+    var s = {T}(0.0);
     for (var i = 0u; i < P[4]; i++) {
         let iy = src_at(y, i, 0u);
         if (iy < 0) { continue; }
@@ -240,7 +240,7 @@ fn avg_pool_backward(@builtin(workgroup_id) wid: vec3<u32>,
     let oh = P[13];
     let ow = P[14];
     let gb = P[17] + plane * oh * ow;
-    var acc = 0.0;
+    var acc = {T}(0.0);
     for (var i = 0u; i < P[4]; i++) {
         let y = dst_at(iy, i, 0u);
         if (y < 0) { continue; }

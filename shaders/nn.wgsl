@@ -1,14 +1,15 @@
-// Nn family: the fused nn row kernels in float32, one workgroup of 256 per row: softmax cross
+// Nn family: the fused nn row kernels in {T} ({T} or f64), one workgroup of 256 per row: softmax cross
 // entropy (forward and gradient), normalisation over the last dim (forward and gradient), and
 // the row steps of attention (masked scaled softmax of the scores; the softmax gradient).
 // Each entry point declares its own bindings (the same numbers, other names): only the ones an
 // entry point uses enter its pipeline. Offsets in params are in elements of the bound array
-// (int64 targets are bound as u32 words, two per element, low word first).
+// (int64 targets are bound as u32 words, two per element, low word first); float params come
+// last, as {T} bits (param_{T}).
 
-var<workgroup> part: array<f32, 256>;
+var<workgroup> part: array<{T}, 256>;
 
 // The sum over the workgroup of each invocation's `v` (called in uniform control flow).
-fn wg_sum(lid: u32, v: f32) -> f32 {
+fn wg_sum(lid: u32, v: {T}) -> {T} {
     part[lid] = v;
     workgroupBarrier();
     for (var s = 128u; s > 0u; s >>= 1u) {
@@ -23,12 +24,12 @@ fn wg_sum(lid: u32, v: f32) -> f32 {
 }
 
 // The NaN-propagating max over the workgroup of each invocation's `v`.
-fn wg_max(lid: u32, v: f32) -> f32 {
+fn wg_max(lid: u32, v: {T}) -> {T} {
     part[lid] = v;
     workgroupBarrier();
     for (var s = 128u; s > 0u; s >>= 1u) {
         if (lid < s) {
-            part[lid] = maximum_f32(part[lid], part[lid + s]);
+            part[lid] = maximum_{T}(part[lid], part[lid + s]);
         }
         workgroupBarrier();
     }
@@ -39,18 +40,18 @@ fn wg_max(lid: u32, v: f32) -> f32 {
 
 // ---- cross entropy ----
 // Params: n, c, flags (1: weight given, 2: label smoothing), ignore_index (lo, hi words),
-// smoothing (f32 bits), x offset, target offset (words), weight offset.
+// x offset, target offset (words), weight offset, smoothing.
 
-@group(0) @binding(1) var<storage, read_write> ce_loss: array<f32>;
-@group(0) @binding(2) var<storage, read_write> ce_denom: array<f32>;
+@group(0) @binding(1) var<storage, read_write> ce_loss: array<{T}>;
+@group(0) @binding(2) var<storage, read_write> ce_denom: array<{T}>;
 @group(0) @binding(3) var<storage, read_write> ce_bad: array<atomic<u32>>;
-@group(0) @binding(4) var<storage, read> ce_x: array<f32>;
+@group(0) @binding(4) var<storage, read> ce_x: array<{T}>;
 @group(0) @binding(5) var<storage, read> ce_t: array<u32>;
-@group(0) @binding(6) var<storage, read> ce_w: array<f32>;
+@group(0) @binding(6) var<storage, read> ce_w: array<{T}>;
 
-fn ce_weight(k: u32) -> f32 {
+fn ce_weight(k: u32) -> {T} {
     if ((P[2] & 1u) != 0u) {
-        return ce_w[P[8] + k];
+        return ce_w[P[7] + k];
     }
     return 1.0;
 }
@@ -65,8 +66,8 @@ fn cross_entropy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
         return;
     }
     let c = P[1];
-    let lo = ce_t[P[7] + 2u * row];
-    let hi = ce_t[P[7] + 2u * row + 1u];
+    let lo = ce_t[P[6] + 2u * row];
+    let hi = ce_t[P[6] + 2u * row + 1u];
     if (lo == P[3] && hi == P[4]) {
         if (lid == 0u) {
             ce_loss[row] = 0.0;
@@ -77,33 +78,33 @@ fn cross_entropy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     if (hi != 0u || lo >= c) {
         if (lid == 0u) {
             atomicMin(&ce_bad[0], row);
-            ce_loss[row] = nan_f32();
+            ce_loss[row] = nan_{T}();
             ce_denom[row] = 0.0;
         }
         return;
     }
-    let base = P[6] + row * c;
-    var m = -inf_f32();
+    let base = P[5] + row * c;
+    var m = -inf_{T}();
     for (var j = lid; j < c; j += 256u) {
-        m = maximum_f32(m, ce_x[base + j]);
+        m = maximum_{T}(m, ce_x[base + j]);
     }
     m = wg_max(lid, m);
-    m = select(m, 0.0, m == -inf_f32());
-    var s = 0.0;
+    m = select(m, 0.0, m == -inf_{T}());
+    var s = {T}(0.0);
     for (var j = lid; j < c; j += 256u) {
-        s += exp(ce_x[base + j] - m);
+        s += exp_{T}(ce_x[base + j] - m);
     }
-    let lse = log(wg_sum(lid, s));
+    let lse = log_{T}(wg_sum(lid, s));
     let wt = ce_weight(lo);
     let nll = -(ce_x[base + lo] - m - lse) * wt;
     var v = nll;
     if ((P[2] & 2u) != 0u) {
-        let eps = param_f32(5u);
-        var a = 0.0;
+        let eps = param_{T}(8u);
+        var a = {T}(0.0);
         for (var j = lid; j < c; j += 256u) {
             a -= ce_weight(j) * (ce_x[base + j] - m - lse);
         }
-        let smoothed = wg_sum(lid, a) / f32(c);
+        let smoothed = wg_sum(lid, a) / {T}(c);
         v = (1.0 - eps) * nll + eps * smoothed;
     }
     if (lid == 0u) {
@@ -113,15 +114,15 @@ fn cross_entropy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 }
 
 // `dx[i, k] = scale[i] * d loss_i / d x[i, k]`. Params as the forward's.
-@group(0) @binding(1) var<storage, read_write> cb_dx: array<f32>;
-@group(0) @binding(2) var<storage, read> cb_x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> cb_dx: array<{T}>;
+@group(0) @binding(2) var<storage, read> cb_x: array<{T}>;
 @group(0) @binding(3) var<storage, read> cb_t: array<u32>;
-@group(0) @binding(4) var<storage, read> cb_w: array<f32>;
-@group(0) @binding(5) var<storage, read> cb_scale: array<f32>;
+@group(0) @binding(4) var<storage, read> cb_w: array<{T}>;
+@group(0) @binding(5) var<storage, read> cb_scale: array<{T}>;
 
-fn cb_weight(k: u32) -> f32 {
+fn cb_weight(k: u32) -> {T} {
     if ((P[2] & 1u) != 0u) {
-        return cb_w[P[8] + k];
+        return cb_w[P[7] + k];
     }
     return 1.0;
 }
@@ -135,8 +136,8 @@ fn cross_entropy_backward(@builtin(workgroup_id) wid: vec3<u32>,
         return;
     }
     let c = P[1];
-    let lo = cb_t[P[7] + 2u * row];
-    let hi = cb_t[P[7] + 2u * row + 1u];
+    let lo = cb_t[P[6] + 2u * row];
+    let hi = cb_t[P[6] + 2u * row + 1u];
     let out = row * c;
     if (lo == P[3] && hi == P[4]) {
         for (var j = lid; j < c; j += 256u) {
@@ -144,30 +145,30 @@ fn cross_entropy_backward(@builtin(workgroup_id) wid: vec3<u32>,
         }
         return;
     }
-    let base = P[6] + row * c;
-    var m = -inf_f32();
+    let base = P[5] + row * c;
+    var m = -inf_{T}();
     for (var j = lid; j < c; j += 256u) {
-        m = maximum_f32(m, cb_x[base + j]);
+        m = maximum_{T}(m, cb_x[base + j]);
     }
     m = wg_max(lid, m);
-    m = select(m, 0.0, m == -inf_f32());
-    var s = 0.0;
-    var ws = 0.0;
+    m = select(m, 0.0, m == -inf_{T}());
+    var s = {T}(0.0);
+    var ws = {T}(0.0);
     for (var j = lid; j < c; j += 256u) {
-        s += exp(cb_x[base + j] - m);
+        s += exp_{T}(cb_x[base + j] - m);
         ws += cb_weight(j);
     }
-    let lse = log(wg_sum(lid, s));
+    let lse = log_{T}(wg_sum(lid, s));
     let wsum = wg_sum(lid, ws);
-    let eps = param_f32(5u);
+    let eps = param_{T}(8u);
     let smoothing = (P[2] & 2u) != 0u;
-    let inv_c = 1.0 / f32(c);
+    let inv_c = 1.0 / {T}(c);
     let t = min(lo, c - 1u);
     let wt = cb_weight(t);
     let scale = cb_scale[row];
     for (var k = lid; k < c; k += 256u) {
-        let p = exp(cb_x[base + k] - m - lse);
-        let hit = select(0.0, 1.0, k == lo && hi == 0u);
+        let p = exp_{T}(cb_x[base + k] - m - lse);
+        let hit = select({T}(0.0), {T}(1.0), k == lo && hi == 0u);
         var g = (1.0 - eps) * wt * (p - hit);
         if (smoothing) {
             g = g + eps * inv_c * (wsum * p - cb_weight(k));
@@ -177,12 +178,12 @@ fn cross_entropy_backward(@builtin(workgroup_id) wid: vec3<u32>,
 }
 
 // ---- normalisation over the last dim ----
-// Forward params: rows, k, center, eps (f32 bits), x offset.
+// Forward params: rows, k, center, x offset, eps.
 
-@group(0) @binding(1) var<storage, read_write> nf_y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> nf_mean: array<f32>;
-@group(0) @binding(3) var<storage, read_write> nf_rstd: array<f32>;
-@group(0) @binding(4) var<storage, read> nf_x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> nf_y: array<{T}>;
+@group(0) @binding(2) var<storage, read_write> nf_mean: array<{T}>;
+@group(0) @binding(3) var<storage, read_write> nf_rstd: array<{T}>;
+@group(0) @binding(4) var<storage, read> nf_x: array<{T}>;
 
 @compute @workgroup_size(256)
 fn norm_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -193,22 +194,22 @@ fn norm_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     }
     let k = P[1];
     let center = P[2] != 0u;
-    let base = P[4] + row * k;
-    let inv_k = 1.0 / f32(k);
-    var mu = 0.0;
+    let base = P[3] + row * k;
+    let inv_k = 1.0 / {T}(k);
+    var mu = {T}(0.0);
     if (center) {
-        var s = 0.0;
+        var s = {T}(0.0);
         for (var j = lid; j < k; j += 256u) {
             s += nf_x[base + j];
         }
         mu = wg_sum(lid, s) * inv_k;
     }
-    var q = 0.0;
+    var q = {T}(0.0);
     for (var j = lid; j < k; j += 256u) {
         let d = nf_x[base + j] - mu;
         q += d * d;
     }
-    let r = 1.0 / sqrt(wg_sum(lid, q) * inv_k + param_f32(3u));
+    let r = 1.0 / sqrt(wg_sum(lid, q) * inv_k + param_{T}(4u));
     for (var j = lid; j < k; j += 256u) {
         nf_y[row * k + j] = (nf_x[base + j] - mu) * r;
     }
@@ -220,11 +221,11 @@ fn norm_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 
 // `dx = rstd * (g - mean(g) - xhat * mean(g * xhat))` (no `mean(g)` when not centred).
 // Params: rows, k, center, x offset, g offset, mean offset, rstd offset.
-@group(0) @binding(1) var<storage, read_write> nb_dx: array<f32>;
-@group(0) @binding(2) var<storage, read> nb_x: array<f32>;
-@group(0) @binding(3) var<storage, read> nb_g: array<f32>;
-@group(0) @binding(4) var<storage, read> nb_mean: array<f32>;
-@group(0) @binding(5) var<storage, read> nb_rstd: array<f32>;
+@group(0) @binding(1) var<storage, read_write> nb_dx: array<{T}>;
+@group(0) @binding(2) var<storage, read> nb_x: array<{T}>;
+@group(0) @binding(3) var<storage, read> nb_g: array<{T}>;
+@group(0) @binding(4) var<storage, read> nb_mean: array<{T}>;
+@group(0) @binding(5) var<storage, read> nb_rstd: array<{T}>;
 
 @compute @workgroup_size(256)
 fn norm_rows_backward(@builtin(workgroup_id) wid: vec3<u32>,
@@ -240,9 +241,9 @@ fn norm_rows_backward(@builtin(workgroup_id) wid: vec3<u32>,
     let gb = P[4] + row * k;
     let mu = nb_mean[P[5] + row];
     let r = nb_rstd[P[6] + row];
-    let inv_k = 1.0 / f32(k);
-    var sg = 0.0;
-    var sgx = 0.0;
+    let inv_k = 1.0 / {T}(k);
+    var sg = {T}(0.0);
+    var sgx = {T}(0.0);
     for (var j = lid; j < k; j += 256u) {
         let g = nb_g[gb + j];
         sg += g;
@@ -258,20 +259,20 @@ fn norm_rows_backward(@builtin(workgroup_id) wid: vec3<u32>,
 
 // ---- attention rows ----
 // Probabilities from raw scores `[b*l, s]`: softmax(scores * scale + mask), keys after the
-// query hidden when causal. Params: rows, l, s, flags (1: mask given, 2: causal), scale (f32
-// bits), mask offset.
-@group(0) @binding(1) var<storage, read_write> as_p: array<f32>;
-@group(0) @binding(2) var<storage, read> as_scores: array<f32>;
-@group(0) @binding(3) var<storage, read> as_mask: array<f32>;
+// query hidden when causal. Params: rows, l, s, flags (1: mask given, 2: causal), mask offset,
+// scale.
+@group(0) @binding(1) var<storage, read_write> as_p: array<{T}>;
+@group(0) @binding(2) var<storage, read> as_scores: array<{T}>;
+@group(0) @binding(3) var<storage, read> as_mask: array<{T}>;
 
-fn as_score(row: u32, i: u32, j: u32) -> f32 {
+fn as_score(row: u32, i: u32, j: u32) -> {T} {
     let s = P[2];
-    var x = as_scores[row * s + j] * param_f32(4u);
+    var x = as_scores[row * s + j] * param_{T}(5u);
     if ((P[3] & 1u) != 0u) {
-        x += as_mask[P[5] + row * s + j];
+        x += as_mask[P[4] + row * s + j];
     }
     if ((P[3] & 2u) != 0u && j > i) {
-        x = -inf_f32();
+        x = -inf_{T}();
     }
     return x;
 }
@@ -286,14 +287,14 @@ fn attention_softmax(@builtin(workgroup_id) wid: vec3<u32>,
     }
     let i = row % P[1];
     let s = P[2];
-    var m = -inf_f32();
+    var m = -inf_{T}();
     for (var j = lid; j < s; j += 256u) {
-        m = maximum_f32(m, as_score(row, i, j));
+        m = maximum_{T}(m, as_score(row, i, j));
     }
     m = wg_max(lid, m);
-    var sum = 0.0;
+    var sum = {T}(0.0);
     for (var j = lid; j < s; j += 256u) {
-        let e = exp(as_score(row, i, j) - m);
+        let e = exp_{T}(as_score(row, i, j) - m);
         as_p[row * s + j] = e;
         sum += e;
     }
@@ -304,9 +305,9 @@ fn attention_softmax(@builtin(workgroup_id) wid: vec3<u32>,
 }
 
 // In place over `dp [b*l, s]`: `ds = p * (dp - rowsum(dp * p)) * scale`. Params: rows, s,
-// scale (f32 bits), p offset.
-@group(0) @binding(1) var<storage, read_write> ad_ds: array<f32>;
-@group(0) @binding(2) var<storage, read> ad_p: array<f32>;
+// p offset, scale.
+@group(0) @binding(1) var<storage, read_write> ad_ds: array<{T}>;
+@group(0) @binding(2) var<storage, read> ad_p: array<{T}>;
 
 @compute @workgroup_size(256)
 fn attention_softmax_backward(@builtin(workgroup_id) wid: vec3<u32>,
@@ -317,9 +318,9 @@ fn attention_softmax_backward(@builtin(workgroup_id) wid: vec3<u32>,
         return;
     }
     let s = P[1];
-    let scale = param_f32(2u);
-    let pb = P[3] + row * s;
-    var dot = 0.0;
+    let scale = param_{T}(3u);
+    let pb = P[2] + row * s;
+    var dot = {T}(0.0);
     for (var j = lid; j < s; j += 256u) {
         dot += ad_ds[row * s + j] * ad_p[pb + j];
     }

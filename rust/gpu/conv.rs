@@ -1,4 +1,5 @@
-//! GPU convolution and pooling kernels (float32, contiguous NCHW): direct convolution forward,
+//! GPU convolution and pooling kernels (float32, or float64 where the adapter has it;
+//! contiguous NCHW): direct convolution forward,
 //! its input and weight gradients, max pooling with int64 argmax, average pooling and its
 //! backward, with the semantics of `cpu/conv.rs`. Other dtypes answer `Ok(None)` (host path).
 
@@ -9,10 +10,17 @@ use crate::dtype::DType;
 use crate::error::Result;
 use crate::tensor::Tensor;
 
-/// True when every tensor is float32 and contiguous (the kernels index from the offset).
-fn ready(ts: &[&Tensor]) -> bool {
+/// The shaders' element type when every tensor is contiguous (the kernels index from the
+/// offset) in one float dtype the device computes in: "f32", or "f64" with shader-f64.
+fn ready(ts: &[&Tensor]) -> Option<&'static str> {
+    let ty = match ts[0].dtype() {
+        DType::F32 => "f32",
+        DType::F64 if gpu_of(ts[0]).has_f64 => "f64",
+        _ => return None,
+    };
     ts.iter()
-        .all(|t| t.dtype() == DType::F32 && t.is_contiguous())
+        .all(|t| t.dtype() == ts[0].dtype() && t.is_contiguous())
+        .then_some(ty)
 }
 
 /// The params every conv kernel reads (see shaders/conv.wgsl).
@@ -61,16 +69,16 @@ fn groups(n: usize) -> u32 {
 }
 
 pub fn conv2d(g: &Conv2dGeom, x: &Tensor, w: &Tensor, out: &Tensor) -> Result<Option<()>> {
-    if !ready(&[x, w, out]) {
+    let Some(ty) = ready(&[x, w, out]) else {
         return Ok(None);
-    }
+    };
     let total = out.numel();
     if total == 0 {
         return Ok(Some(()));
     }
     let gpu = gpu_of(x);
     let p = params(g, w.shape()[0], total, x, Some(w), out, None, false);
-    let k = gpu.kernel(Family::Conv, "conv_forward", &[])?;
+    let k = gpu.kernel(Family::Conv, "conv_forward", &[("T", ty)])?;
     gpu.dispatch(&k, &p, &[buffer(out), buffer(x), buffer(w)], groups(total));
     Ok(Some(()))
 }
@@ -86,16 +94,16 @@ pub fn conv2d_backward(
     let mut ts = vec![x, w, gy];
     ts.extend(gx);
     ts.extend(gw);
-    if !ready(&ts) {
+    let Some(ty) = ready(&ts) else {
         return Ok(None);
-    }
+    };
     let gpu = gpu_of(x);
     let oc = w.shape()[0];
     if let Some(gx) = gx {
         let total = gx.numel();
         if total > 0 {
             let p = params(g, oc, total, gy, Some(w), gx, None, false);
-            let k = gpu.kernel(Family::Conv, "conv_grad_input", &[])?;
+            let k = gpu.kernel(Family::Conv, "conv_grad_input", &[("T", ty)])?;
             gpu.dispatch(&k, &p, &[buffer(gx), buffer(gy), buffer(w)], groups(total));
         }
     }
@@ -106,7 +114,7 @@ pub fn conv2d_backward(
                 crate::gpu::kernels::fill(gw, 0.0)?;
             } else {
                 let p = params(g, oc, total, x, Some(gy), gw, None, false);
-                let k = gpu.kernel(Family::Conv, "conv_grad_weight", &[])?;
+                let k = gpu.kernel(Family::Conv, "conv_grad_weight", &[("T", ty)])?;
                 gpu.dispatch(&k, &p, &[buffer(gw), buffer(x), buffer(gy)], total as u32);
             }
         }
@@ -115,7 +123,10 @@ pub fn conv2d_backward(
 }
 
 pub fn max_pool2d(g: &Conv2dGeom, x: &Tensor, out: &Tensor, idx: &Tensor) -> Result<Option<()>> {
-    if !ready(&[x, out]) || idx.dtype() != DType::I64 || !idx.is_contiguous() {
+    let Some(ty) = ready(&[x, out]) else {
+        return Ok(None);
+    };
+    if idx.dtype() != DType::I64 || !idx.is_contiguous() {
         return Ok(None);
     }
     let total = out.numel();
@@ -124,7 +135,7 @@ pub fn max_pool2d(g: &Conv2dGeom, x: &Tensor, out: &Tensor, idx: &Tensor) -> Res
     }
     let gpu = gpu_of(x);
     let p = params(g, g.c, total, x, None, out, Some(idx), false);
-    let k = gpu.kernel(Family::Conv, "max_pool", &[])?;
+    let k = gpu.kernel(Family::Conv, "max_pool", &[("T", ty)])?;
     gpu.dispatch(
         &k,
         &p,
@@ -140,16 +151,16 @@ pub fn avg_pool2d(
     out: &Tensor,
     include_pad: bool,
 ) -> Result<Option<()>> {
-    if !ready(&[x, out]) {
+    let Some(ty) = ready(&[x, out]) else {
         return Ok(None);
-    }
+    };
     let total = out.numel();
     if total == 0 {
         return Ok(Some(()));
     }
     let gpu = gpu_of(x);
     let p = params(g, g.c, total, x, None, out, None, include_pad);
-    let k = gpu.kernel(Family::Conv, "avg_pool", &[])?;
+    let k = gpu.kernel(Family::Conv, "avg_pool", &[("T", ty)])?;
     gpu.dispatch(&k, &p, &[buffer(out), buffer(x)], groups(total));
     Ok(Some(()))
 }
@@ -160,16 +171,16 @@ pub fn avg_pool2d_backward(
     dx: &Tensor,
     include_pad: bool,
 ) -> Result<Option<()>> {
-    if !ready(&[gy, dx]) {
+    let Some(ty) = ready(&[gy, dx]) else {
         return Ok(None);
-    }
+    };
     let total = dx.numel();
     if total == 0 {
         return Ok(Some(()));
     }
     let gpu = gpu_of(gy);
     let p = params(g, g.c, total, gy, None, dx, None, include_pad);
-    let k = gpu.kernel(Family::Conv, "avg_pool_backward", &[])?;
+    let k = gpu.kernel(Family::Conv, "avg_pool_backward", &[("T", ty)])?;
     gpu.dispatch(&k, &p, &[buffer(dx), buffer(gy)], groups(total));
     Ok(Some(()))
 }

@@ -1,14 +1,16 @@
-//! GPU (WGSL) kernels of the fused nn ops in float32: softmax cross entropy, normalisation over
+//! GPU (WGSL) kernels of the fused nn ops in float32 (float64 where the adapter has it): softmax
+//! cross entropy, normalisation over
 //! the last dim and scaled dot-product attention, forward and backward, with the semantics of
 //! `cpu/nn.rs` and `cpu/attention.rs`.
 //!
 //! The row kernels live in `shaders/nn.wgsl` (one workgroup per row); attention's products go
-//! through the GPU matmul on strided views. Every function returns `Ok(None)` where a tensor is
-//! not float32 (int64 for targets) or not contiguous, and backend.rs then runs the CPU kernel on
-//! host copies. Outputs are the caller's fresh tensors; input offsets go in the params.
+//! through the GPU matmul on strided views. Every function returns `Ok(None)` where the float
+//! tensors do not share one such dtype (int64 for targets) or are not contiguous, and backend.rs
+//! then runs the CPU kernel on host copies. Outputs are the caller's fresh tensors; input
+//! offsets go in the params, float params after them.
 
 use super::host::{cpu_error, to_host};
-use super::kernels::{buffer, gpu_of, matmul};
+use super::kernels::{buffer, float_words, gpu_of, matmul};
 use super::shaders::Family;
 use crate::cpu::attention::Attn;
 use crate::dtype::DType;
@@ -16,13 +18,19 @@ use crate::error::Result;
 use crate::layout::Layout;
 use crate::tensor::Tensor;
 
-fn contiguous_f32(ts: &[&Tensor]) -> bool {
-    ts.iter()
-        .all(|t| t.dtype() == DType::F32 && t.is_contiguous())
+/// The shaders' element type when every tensor has `like`'s float dtype and the device
+/// computes in it: "f32", or "f64" with shader-f64.
+fn float_type(like: &Tensor, ts: &[&Tensor]) -> Option<&'static str> {
+    let ty = match like.dtype() {
+        DType::F32 => "f32",
+        DType::F64 if gpu_of(like).has_f64 => "f64",
+        _ => return None,
+    };
+    ts.iter().all(|t| t.dtype() == like.dtype()).then_some(ty)
 }
 
-fn float32(ts: &[&Tensor]) -> bool {
-    ts.iter().all(|t| t.dtype() == DType::F32)
+fn contiguous(ts: &[&Tensor]) -> bool {
+    ts.iter().all(|t| t.is_contiguous())
 }
 
 /// Outputs are written from element 0 of their buffer.
@@ -31,41 +39,47 @@ fn fresh_outputs(ts: &[&Tensor]) -> bool {
         .all(|t| t.is_contiguous() && t.layout().offset == 0)
 }
 
-fn f32_bits(v: f64) -> u32 {
-    (v as f32).to_bits()
+/// `words` then the float params in `like`'s dtype.
+fn with_floats(mut words: Vec<u32>, like: &Tensor, floats: &[f64]) -> Vec<u32> {
+    words.extend(float_words(like.dtype(), floats));
+    words
 }
 
 fn off(t: &Tensor) -> u32 {
     t.layout().offset as u32
 }
 
-/// Params shared by the cross-entropy kernels; `None` where the dtypes have no kernel here.
+/// Params and element type of the cross-entropy kernels (their float tensors `more` besides
+/// x and the weight); `None` where the dtypes have no kernel here.
 fn ce_params(
     x: &Tensor,
     target: &Tensor,
     weight: Option<&Tensor>,
     ignore_index: i64,
     smoothing: f64,
-) -> Option<Vec<u32>> {
-    let mut ins = vec![x];
-    ins.extend(weight);
-    if !contiguous_f32(&ins) || target.dtype() != DType::I64 || !target.is_contiguous() {
+    more: &[&Tensor],
+) -> Option<(Vec<u32>, &'static str)> {
+    let mut floats = more.to_vec();
+    floats.extend(weight);
+    let ty = float_type(x, &floats)?;
+    floats.push(x);
+    if !contiguous(&floats) || target.dtype() != DType::I64 || !target.is_contiguous() {
         return None;
     }
     let (n, c) = (x.shape()[0], x.shape()[1]);
     let flags = weight.is_some() as u32 | ((smoothing > 0.0) as u32) << 1;
     let ii = ignore_index as u64;
-    Some(vec![
+    let words = vec![
         n as u32,
         c as u32,
         flags,
         ii as u32,
         (ii >> 32) as u32,
-        f32_bits(smoothing),
         off(x),
         2 * off(target),
         weight.map_or(0, off),
-    ])
+    ];
+    Some((with_floats(words, x, &[smoothing]), ty))
 }
 
 /// Per-row losses and `mean` denominators. An out-of-range target is an error as on the CPU,
@@ -79,10 +93,11 @@ pub fn cross_entropy(
     loss: &Tensor,
     denom: &Tensor,
 ) -> Result<Option<Result<()>>> {
-    let Some(params) = ce_params(x, target, weight, ignore_index, smoothing) else {
+    let Some((params, ty)) = ce_params(x, target, weight, ignore_index, smoothing, &[loss, denom])
+    else {
         return Ok(None);
     };
-    if !contiguous_f32(&[loss, denom]) || !fresh_outputs(&[loss, denom]) {
+    if !fresh_outputs(&[loss, denom]) {
         return Ok(None);
     }
     let n = x.shape()[0];
@@ -92,7 +107,7 @@ pub fn cross_entropy(
     let gpu = gpu_of(x);
     let bad = Tensor::for_overwrite(&[1], DType::I32, x.device())?;
     bad.fill_raw(-1.0); // all ones: u32::MAX, "no bad row", by one queued fill
-    let k = gpu.kernel(Family::Nn, "cross_entropy", &[])?;
+    let k = gpu.kernel(Family::Nn, "cross_entropy", &[("T", ty)])?;
     // Without a weight the logits stand in at its binding (read only, never read there).
     let w = weight.unwrap_or(x);
     gpu.dispatch(
@@ -114,8 +129,8 @@ pub fn cross_entropy(
         cpu_error(|| {
             let (xh, th) = (to_host(&xs)?, to_host(&ts)?);
             let wh = ws.as_ref().map(to_host).transpose()?;
-            let loss = Tensor::for_overwrite(&[n], DType::F32, crate::Device::Cpu)?;
-            let denom = Tensor::for_overwrite(&[n], DType::F32, crate::Device::Cpu)?;
+            let loss = Tensor::for_overwrite(&[n], xh.dtype(), crate::Device::Cpu)?;
+            let denom = Tensor::for_overwrite(&[n], xh.dtype(), crate::Device::Cpu)?;
             crate::cpu::fused::cross_entropy(
                 &xh,
                 &th,
@@ -140,10 +155,11 @@ pub fn cross_entropy_backward(
     scale: &Tensor,
     dx: &Tensor,
 ) -> Result<Option<()>> {
-    let Some(params) = ce_params(x, target, weight, ignore_index, smoothing) else {
+    let Some((params, ty)) = ce_params(x, target, weight, ignore_index, smoothing, &[dx, scale])
+    else {
         return Ok(None);
     };
-    if !contiguous_f32(&[dx, scale]) || !fresh_outputs(&[dx, scale]) {
+    if !fresh_outputs(&[dx, scale]) {
         return Ok(None);
     }
     let n = x.shape()[0];
@@ -151,7 +167,7 @@ pub fn cross_entropy_backward(
         return Ok(Some(()));
     }
     let gpu = gpu_of(x);
-    let k = gpu.kernel(Family::Nn, "cross_entropy_backward", &[])?;
+    let k = gpu.kernel(Family::Nn, "cross_entropy_backward", &[("T", ty)])?;
     let w = weight.unwrap_or(x);
     gpu.dispatch(
         &k,
@@ -177,7 +193,10 @@ pub fn norm_rows(
     mean: &Tensor,
     rstd: &Tensor,
 ) -> Result<Option<()>> {
-    if !contiguous_f32(&[x, y, mean, rstd]) || !fresh_outputs(&[y, mean, rstd]) {
+    let Some(ty) = float_type(x, &[y, mean, rstd]) else {
+        return Ok(None);
+    };
+    if !contiguous(&[x]) || !fresh_outputs(&[y, mean, rstd]) {
         return Ok(None);
     }
     let k = *x.shape().last().expect("a row dim");
@@ -186,8 +205,12 @@ pub fn norm_rows(
         return Ok(Some(()));
     }
     let gpu = gpu_of(x);
-    let kernel = gpu.kernel(Family::Nn, "norm_rows", &[])?;
-    let params = [rows as u32, k as u32, center as u32, f32_bits(eps), off(x)];
+    let kernel = gpu.kernel(Family::Nn, "norm_rows", &[("T", ty)])?;
+    let params = with_floats(
+        vec![rows as u32, k as u32, center as u32, off(x)],
+        x,
+        &[eps],
+    );
     gpu.dispatch(
         &kernel,
         &params,
@@ -206,7 +229,10 @@ pub fn norm_rows_backward(
     rstd: &Tensor,
     dx: &Tensor,
 ) -> Result<Option<()>> {
-    if !contiguous_f32(&[x, g, mean, rstd, dx]) || !fresh_outputs(&[dx]) {
+    let Some(ty) = float_type(x, &[g, mean, rstd, dx]) else {
+        return Ok(None);
+    };
+    if !contiguous(&[x, g, mean, rstd]) || !fresh_outputs(&[dx]) {
         return Ok(None);
     }
     let k = *x.shape().last().expect("a row dim");
@@ -215,7 +241,7 @@ pub fn norm_rows_backward(
         return Ok(Some(()));
     }
     let gpu = gpu_of(x);
-    let kernel = gpu.kernel(Family::Nn, "norm_rows_backward", &[])?;
+    let kernel = gpu.kernel(Family::Nn, "norm_rows_backward", &[("T", ty)])?;
     let params = [
         rows as u32,
         k as u32,
@@ -259,17 +285,18 @@ fn view_nd(t: &Tensor, batch: &[usize], r: usize, c: usize, transposed: bool) ->
 
 /// `a @ b` per batch-head on the GPU, into a fresh contiguous `[batch.., .., ..]` tensor.
 fn bmm(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
-    Ok(matmul(a, b, batch)?.expect("a float32 matmul"))
+    Ok(matmul(a, b, batch)?.expect("a float32 or float64 matmul"))
 }
 
 /// Copies the fresh contiguous `src` into the caller's output `dst` (same element count).
 fn store(src: &Tensor, dst: &Tensor) {
+    let size = dst.dtype().size();
     gpu_of(dst).copy(
         buffer(src),
         0,
         buffer(dst),
-        (dst.layout().offset * 4) as u64,
-        (dst.numel() * 4) as u64,
+        (dst.layout().offset * size) as u64,
+        (dst.numel() * size) as u64,
     );
 }
 
@@ -287,7 +314,10 @@ pub fn attention(
     // Query, key and value go to matmuls, which read any strides.
     let mut ts = vec![p, o];
     ts.extend(mask);
-    if !float32(&[q, k, v]) || !contiguous_f32(&ts) || !fresh_outputs(&[p, o]) {
+    let Some(ty) = float_type(q, &[k, v, p, o]) else {
+        return Ok(None);
+    };
+    if mask.is_some_and(|m| m.dtype() != q.dtype()) || !contiguous(&ts) || !fresh_outputs(&[p, o]) {
         return Ok(None);
     }
     let (b, l, s, e, ev) = (a.b, a.l, a.s, a.e, a.ev);
@@ -304,15 +334,9 @@ pub fn attention(
             batch,
         )?;
         let flags = mask.is_some() as u32 | (a.causal as u32) << 1;
-        let params = [
-            rows as u32,
-            l as u32,
-            s as u32,
-            flags,
-            f32_bits(a.scale),
-            mask.map_or(0, off),
-        ];
-        let kernel = gpu.kernel(Family::Nn, "attention_softmax", &[])?;
+        let words = vec![rows as u32, l as u32, s as u32, flags, mask.map_or(0, off)];
+        let params = with_floats(words, q, &[a.scale]);
+        let kernel = gpu.kernel(Family::Nn, "attention_softmax", &[("T", ty)])?;
         // Without a mask the scores stand in at its binding (read only, never read there).
         let m = mask.unwrap_or(&scores);
         gpu.dispatch(
@@ -344,10 +368,10 @@ pub fn attention_backward(
     dk: &Tensor,
     dv: &Tensor,
 ) -> Result<Option<()>> {
-    if !float32(&[q, k, v, go])
-        || !contiguous_f32(&[p, dq, dk, dv])
-        || !fresh_outputs(&[dq, dk, dv])
-    {
+    let Some(ty) = float_type(q, &[k, v, go, p, dq, dk, dv]) else {
+        return Ok(None);
+    };
+    if !contiguous(&[p]) || !fresh_outputs(&[dq, dk, dv]) {
         return Ok(None);
     }
     let (b, l, s, e, ev) = (a.b, a.l, a.s, a.e, a.ev);
@@ -361,10 +385,10 @@ pub fn attention_backward(
     let ds = bmm(&nd(go, l, ev, false), &nd(v, s, ev, true), batch)?;
     let rows = b * l;
     if rows > 0 && s > 0 {
-        let kernel = gpu.kernel(Family::Nn, "attention_softmax_backward", &[])?;
+        let kernel = gpu.kernel(Family::Nn, "attention_softmax_backward", &[("T", ty)])?;
         gpu.dispatch(
             &kernel,
-            &[rows as u32, s as u32, f32_bits(a.scale), off(p)],
+            &with_floats(vec![rows as u32, s as u32, off(p)], q, &[a.scale]),
             &[buffer(&ds), buffer(p)],
             rows as u32,
         );
