@@ -39,6 +39,19 @@ fn inf_f32() -> f32 {
     return bitcast<f32>(0x7f800000u);
 }
 
+// float16 bits (the low half of `h`) as float32: exact, NaN and infinities kept.
+fn half_to_f32(h: u32) -> f32 {
+    let sign = (h & 0x8000u) << 16u;
+    let e = (h >> 10u) & 0x1fu;
+    let m = h & 0x3ffu;
+    if (e == 0x1fu) { return bitcast<f32>(sign | 0x7f800000u | (m << 13u)); }
+    if (e == 0u) {
+        let v = f32(m) * 5.9604644775390625e-8;
+        return select(v, -v, sign != 0u);
+    }
+    return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
+}
+
 // The float32 members of the math families `{name}_{type}` that shaders written for both
 // float32 and float64 call (float64.wgsl has the others).
 fn exp_f32(x: f32) -> f32 {

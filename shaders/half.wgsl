@@ -13,20 +13,6 @@
 
 const BFLOAT: bool = {BFLOAT};
 
-fn binary16_to_f32(h: u32) -> f32 {
-    let sign = (h & 0x8000u) << 16u;
-    let e = (h >> 10u) & 0x1fu;
-    let m = h & 0x3ffu;
-    if (e == 0x1fu) {
-        return bitcast<f32>(sign | 0x7f800000u | (m << 13u));
-    }
-    if (e == 0u) {
-        // Zero or subnormal, m * 2^-24: exact in float32, and a normal number there.
-        return bitcast<f32>(bitcast<u32>(f32(m) * 5.9604645e-8) | sign);
-    }
-    return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
-}
-
 fn f32_to_binary16(v: f32) -> u32 {
     let x = bitcast<u32>(v);
     let sign = (x >> 16u) & 0x8000u;
@@ -59,7 +45,7 @@ fn packed_to_f32(h: u32) -> f32 {
     if (BFLOAT) {
         return bitcast<f32>(h << 16u);
     }
-    return binary16_to_f32(h);
+    return half_to_f32(h);
 }
 
 fn f32_to_packed(v: f32) -> u32 {

@@ -69,17 +69,29 @@ fn i64_to_i32(v: vec2<u32>) -> i32 {
     return bitcast<i32>(v.x);
 }
 
-// float16 bits (the low half of `h`) as float32: exact, NaN and infinities kept.
-fn half_to_f32(h: u32) -> f32 {
-    let sign = (h & 0x8000u) << 16u;
-    let e = (h >> 10u) & 0x1fu;
-    let m = h & 0x3ffu;
-    if (e == 0x1fu) { return bitcast<f32>(sign | 0x7f800000u | (m << 13u)); }
-    if (e == 0u) {
-        let v = f32(m) * 5.9604644775390625e-8;
-        return select(v, -v, sign != 0u);
+// int64 -> float64 bits as the CPU's `as f64`: rounded to 53 significant bits, ties to even.
+fn i64_to_f64_bits(v: vec2<u32>) -> vec2<u32> {
+    if (i64_is_zero(v)) { return v; }
+    let m = round64(i64_abs(v), 53u);
+    let p = select(31u - countLeadingZeros(m.x), 63u - countLeadingZeros(m.y), m.y != 0u);
+    // The significand with its leading bit at bit 52, which the exponent field then covers.
+    let frac = select(shl64(m, 52u - p), shr64(m, p - 52u), p >= 52u);
+    return vec2<u32>(frac.x, (frac.y & 0xfffffu) | ((p + 1023u) << 20u) | (v.y & 0x80000000u));
+}
+
+// float64 bits -> int64 as the CPU's `as`: toward zero, saturating, NaN to 0.
+fn f64_bits_to_i64(b: vec2<u32>) -> vec2<u32> {
+    let e = (b.y >> 20u) & 0x7ffu;
+    let neg = (b.y & 0x80000000u) != 0u;
+    let nan = e == 0x7ffu && ((b.y & 0xfffffu) != 0u || b.x != 0u);
+    if (nan || e < 1023u) { return vec2<u32>(0u, 0u); }
+    if (e >= 1023u + 63u) {
+        return select(vec2<u32>(0xffffffffu, 0x7fffffffu), vec2<u32>(0u, 0x80000000u), neg);
     }
-    return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
+    let m = vec2<u32>(b.x, (b.y & 0xfffffu) | 0x100000u);
+    let p = e - 1023u;
+    let a = select(shr64(m, 52u - p), shl64(m, p - 52u), p >= 52u);
+    return select(a, i64_neg(a), neg);
 }
 
 // int64 -> float16 bits as the CPU's `from_f64(v as f64)`: to 11 significant bits, ties to
@@ -186,6 +198,16 @@ fn to_i64(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         default: { r = f32_to_i64(half_to_f32(c_in32[e / 2u] >> (16u * (e & 1u)))); }
     }
     c_out64[i] = r;
+}
+
+// int64 <-> float64, both as bits: P = n, kind (0: to float64, 1: from it), input offset.
+@compute @workgroup_size(256)
+fn i64_f64(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+    let i = group_index(wid, nwg) * 256u + lid;
+    if (i >= P[0]) { return; }
+    let v = c_in64[P[2] + i];
+    c_out64[i] = select(f64_bits_to_i64(v), i64_to_f64_bits(v), P[1] == 0u);
 }
 
 // ---- gather ----

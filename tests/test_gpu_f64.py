@@ -1,7 +1,9 @@
 """float64 on the GPU: reductions, NaN-propagating maximum/minimum, remainder, floor_divide,
 clamp, matmul and linear against NumPy float64 (and the CPU kernel's NaN and tie rules), the
 transcendental functions of shaders/float64.wgsl against the CPU's libm to a few units in the
-last place, and none of them on the host path.
+last place, the fused kernels (optimizers, softmax, cumsum, scatter-add, cross entropy, norms,
+attention, convolution and pooling) and int64 casts against the CPU kernels, and none of them
+on the host path.
 
 Skipped where the adapter has no shader-f64 (wgpu's OpenGL backend): there float64 keeps the
 host path by design.
@@ -319,6 +321,100 @@ def test_math_gradients_on_the_gpu():
         np.testing.assert_allclose(t.grad.cpu().numpy(), c.grad.numpy(), rtol=1e-13, atol=1e-14)
 
 
+# ---- fused kernels and casts, against the CPU kernels ----
+
+
+def _on_both(f):
+    """``f(device)``'s list of tensors on the CPU and on the GPU, as NumPy arrays."""
+    return [[t.detach().cpu().numpy() for t in f(d)] for d in ("cpu", "gpu")]
+
+
+def _same(pairs, rtol=1e-13, atol=1e-14):
+    for c, g in zip(*pairs):
+        assert g.dtype == np.float64 or g.dtype == np.int64
+        np.testing.assert_allclose(g, c, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)), ("AdamW", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01)), ("Adamax", dict(lr=0.1, weight_decay=0.1))])
+def test_optimizer_steps_match_the_cpu_exactly(name, kw):
+    w0, grads = RNG.standard_normal((5, 7)), [RNG.standard_normal((5, 7)) for _ in range(3)]
+
+    def steps(device):
+        p = ember.tensor(w0, device=device, requires_grad=True)
+        opt = getattr(ember.optim, name)([p], **kw)
+        for g in grads:
+            p.grad = ember.tensor(g, device=device)
+            opt.step()
+        return [p]
+    _same(_on_both(steps), rtol=0, atol=0)
+
+
+def test_softmax_cumsum_and_scatter_add():
+    a = RNG.standard_normal((4, 300)) * 10
+    idx = np.tile(np.arange(300) % 10, (4, 1))
+
+    def run(device):
+        t = ember.tensor(a, device=device)
+        i = ember.tensor(idx, device=device)
+        zeros = ember.zeros(4, 10, dtype=ember.float64, device=device)
+        return [t.softmax(1), t.log_softmax(0), t.cumsum(1), t.t().cumsum(1),
+                zeros.scatter_add(1, i, t)]
+    _same(_on_both(run))
+
+
+def test_fused_nn_forward_and_backward():
+    x, t, w = RNG.standard_normal((6, 10)), RNG.integers(0, 10, 6), RNG.uniform(0.5, 2, 10)
+    q, k, v = (RNG.standard_normal(s) for s in [(2, 3, 5, 4), (2, 3, 7, 4), (2, 3, 7, 4)])
+    mask = RNG.standard_normal((5, 7))
+
+    def run(device):
+        out = []
+        X = ember.tensor(x, device=device, requires_grad=True)
+        loss = F.cross_entropy(X, ember.tensor(t, device=device),
+                               weight=ember.tensor(w, device=device), label_smoothing=0.1)
+        loss.backward()
+        out += [loss, X.grad]
+        X = ember.tensor(x, device=device, requires_grad=True)
+        y = F.layer_norm(X, (10,))
+        (y * ember.tensor(x, device=device)).sum().backward()
+        out += [y, X.grad]
+        for causal, m in ((False, ember.tensor(mask, device=device)), (True, None)):
+            Q, K, V = (ember.tensor(a, device=device, requires_grad=True) for a in (q, k, v))
+            o = F.scaled_dot_product_attention(Q, K, V, attn_mask=m, is_causal=causal)
+            (o * o).sum().backward()
+            out += [o, Q.grad, K.grad, V.grad]
+        return out
+    _same(_on_both(run))
+
+
+def test_convolution_and_pooling_forward_and_backward():
+    x, w, b = RNG.standard_normal((2, 4, 9, 8)), RNG.standard_normal((6, 2, 3, 3)), RNG.standard_normal(6)
+
+    def run(device):
+        X = ember.tensor(x, device=device, requires_grad=True)
+        W = ember.tensor(w, device=device, requires_grad=True)
+        y = F.conv2d(X, W, ember.tensor(b, device=device), stride=(2, 1), padding=1,
+                     dilation=(1, 2), groups=2)
+        z = F.max_pool2d(y, 2)
+        a = F.avg_pool2d(y, 3, stride=2, padding=1, count_include_pad=False)
+        (z.sum() + a.sum()).backward()
+        return [y, z, a, X.grad, W.grad]
+    _same(_on_both(run))
+
+
+def test_int64_casts_round_and_saturate_as_the_cpu():
+    x = np.array([0.0, -0.0, 2.7, -2.7, 1e19, -1e19, 9.2e18, -9.2e18, np.nan, np.inf, -np.inf,
+                  2.0**53 + 2, -(2.0**62), 4294967296.5, -4294967297.5, 123456789012.9])
+    np.testing.assert_array_equal(_gpu(x).long().cpu().numpy(), ember.tensor(x).long().numpy())
+    i = np.array([0, 1, -1, 2**53 + 1, -(2**63), 2**63 - 1, 123456789012345678], dtype=np.int64)
+    got = ember.tensor(i, device="gpu").double().cpu().numpy()
+    np.testing.assert_array_equal(got, ember.tensor(i).double().numpy())
+
+
 # ---- none of them on the host path ----
 
 _SETUP = "import sys, ember, numpy as np; x = ember.tensor(np.arange(24.0).reshape(4, 6) - 5.5, device='gpu')"
@@ -342,6 +438,15 @@ _TRACED = {
     "erf, sigmoid, expm1, log1p": "x.erf() + x.sigmoid() + x.expm1() + x.abs().log1p()",
     "pow, atan2": "x ** 1.5 + x ** x.abs() + ember.atan2(x, x.t().t() + 1)",
     "sign, round, int32": "x.sign() + x.round() + x.int().double()",
+    "int64 casts": "x.long().double()",
+    "softmax": "x.softmax(1) + x.log_softmax(0)",
+    "cumsum": "x.cumsum(1)",
+    "scatter_add": "x.scatter_add(1, ember.tensor([[1, 0, 1]] * 4, device='gpu'), x)",
+    "adam step": "(p := x.clone().requires_grad_(), setattr(p, 'grad', x * 1), ember.optim.Adam([p]).step(), p)[-1]",
+    "cross entropy": "(z := x.clone().requires_grad_(), ember.nn.functional.cross_entropy(z, ember.tensor([0, 1, 5, 2], device='gpu')).backward(), z.grad)[-1]",
+    "layer norm": "(z := x.clone().requires_grad_(), ember.nn.functional.layer_norm(z, (6,)).sum().backward(), z.grad)[-1]",
+    "attention": "ember.nn.functional.scaled_dot_product_attention(x[None], x[None], x[None])",
+    "conv and pools": "ember.nn.functional.avg_pool2d(ember.nn.functional.max_pool2d(ember.nn.functional.conv2d(x[None, None], x[None, None, :2, :2]), 2, 1), 2)",
 }
 
 

@@ -64,11 +64,14 @@ pub fn cast_i64(x: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
         (DType::I64, DType::I32) | (DType::I32, DType::I64) => 1,
         (DType::I64, DType::Bool) | (DType::Bool, DType::I64) => 2,
         (DType::I64, DType::F16) | (DType::F16, DType::I64) => 3,
+        (DType::I64, DType::F64) => 0,
+        (DType::F64, DType::I64) => 1,
         _ => return Ok(None),
     };
-    // float16 moves as bits two to a word, so no shader-f16 is needed.
+    // float16 moves as bits two to a word, so no shader-f16 is needed; float64 as bits too.
     let (entry, per_invocation) = match (x.dtype(), dtype) {
         (_, DType::F16) => ("i64_to_halves", 2),
+        (_, DType::F64) | (DType::F64, _) => ("i64_f64", 1),
         (DType::I64, _) => ("from_i64", 1),
         _ => ("to_i64", 1),
     };
