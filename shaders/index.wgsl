@@ -1,6 +1,7 @@
-// Index family: gather, scatter(-add), flip, cumsum, argsort and the int64 casts. Elements are
-// moved as {T} (int64 and float64 as vec2<u32>, bool as u32); {SUM} is how scatter-add adds
-// two of them, `v` and `s`. Each entry point declares its own bindings
+// Index family: gather, scatter(-add), flip, cumsum, argsort, the int64 casts and the integer
+// matmul. Elements are moved as {T} (int64 and float64 as vec2<u32>, bool as u32); {SUM} is how
+// scatter-add adds two of them, `v` and `s`, {MULADD} how the matmul accumulates `acc + x * y`
+// (wrapping, as the CPU's). Each entry point declares its own bindings
 // (only the ones it uses count for its pipeline). An index operand is int64 (two words, little
 // endian) or int32, as `P[3]` says; out-of-range indices read nothing and are counted in `bad`.
 
@@ -399,6 +400,45 @@ fn cumsum_i64(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         u_out[2u * o] = w.x;
         u_out[2u * o + 1u] = w.y;
     }
+}
+
+// ---- integer matmul: one invocation per output element, K in order ----
+// P = total, M, N, K, nb, batch_shape[nb], a_offset, a_batch_strides[nb], b_offset,
+// b_batch_strides[nb], a_row_stride, a_col_stride, b_row_stride, b_col_stride.
+
+@group(0) @binding(3) var<storage, read> mm_b: array<{T}>;
+
+@compute @workgroup_size(256)
+fn matmul_int(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let e = group_index(wid, nwg) * 256u + lid;
+    if (e >= P[0]) { return; }
+    let M = P[1];
+    let N = P[2];
+    let nb = P[4];
+    let ao = 5u + nb;
+    let bo = ao + 1u + nb;
+    let st = bo + 1u + nb;
+    let n = e % N;
+    let m = (e / N) % M;
+    var rest = e / (M * N);
+    var a_at = P[ao];
+    var b_at = P[bo];
+    for (var d = nb; d > 0u; d--) {
+        let c = rest % P[4u + d];
+        rest = rest / P[4u + d];
+        a_at += c * P[ao + d];
+        b_at += c * P[bo + d];
+    }
+    a_at += m * P[st];
+    b_at += n * P[st + 3u];
+    var acc = {T}();
+    for (var k = 0u; k < P[3]; k++) {
+        let x = g_x[a_at + k * P[st + 1u]];
+        let y = mm_b[b_at + k * P[st + 2u]];
+        acc = {MULADD};
+    }
+    g_out[e] = acc;
 }
 
 // ---- argsort: a bitonic sort of (key, index) pairs per row ----

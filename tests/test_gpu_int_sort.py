@@ -1,5 +1,5 @@
-"""argsort, integer scatter-add, the int64 division family, integer pow and float16 <-> int64
-casts on the GPU: the same values as the CPU kernel (and NumPy where their semantics meet),
+"""argsort, integer scatter-add, the int64 division family, integer pow, the integer matmul and
+float16 <-> int64 casts on the GPU: the same values as the CPU kernel (and NumPy where their semantics meet),
 and none of them on the host path.
 
 Sizes stay small (CI runs lavapipe), but rows longer than one sorting workgroup (1024 pairs) are
@@ -300,6 +300,28 @@ def test_float16_to_int64_truncates_as_the_cpu():
     assert _gpu_values(ember.tensor(h[-3:], device="gpu").long()).tolist() == [2**63 - 1, -(2**63), 0]
 
 
+# ---- integer matmul ----
+
+
+@pytest.mark.parametrize("dtype", [ember.int64, ember.int32])
+def test_integer_matmul_wraps_as_the_cpu(dtype):
+    a = RNG.integers(-1000, 1000, (2, 5, 7))
+    b = RNG.integers(-1000, 1000, (7, 3))
+    cases = [(a, b), (a[0], b)]
+    if dtype == ember.int64:
+        cases.append((np.array([[2**40, 3], [5, -(2**62)]]), np.array([[2**40, 7], [9, 2**62]])))
+    else:
+        cases.append((np.array([[2**30, 3]]), np.array([[4], [5]])))  # wraps past 2^31
+    for x, y in cases:
+        want = (ember.tensor(x).to(dtype) @ ember.tensor(y).to(dtype)).numpy()
+        gx = ember.tensor(x, device="gpu").to(dtype)
+        gy = ember.tensor(y, device="gpu").to(dtype)
+        for right in (gy, gy.t().contiguous().t()):  # row- and column-major
+            got = _gpu_values(gx @ right)
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+
+
 # ---- none of them on the host path ----
 
 _TRACED = {
@@ -318,6 +340,8 @@ _TRACED = {
     "cast float16 to int64": "ember.tensor([1.5, -2.5, 7.0]).half().to('gpu').long()",
     "clamp int64": "ember.tensor([2**40, -5], device='gpu').clamp(-3, 2**35)",
     "argsort bfloat16": "ember.argsort(ember.tensor([1.0, 0.0]).bfloat16().to('gpu'))",
+    "matmul int64": "ember.tensor([[2, 3]], device='gpu') @ ember.tensor([[4], [5]], device='gpu')",
+    "matmul int32": "ember.ones(2, 3, dtype=ember.int32, device='gpu') @ ember.ones(3, 2, dtype=ember.int32, device='gpu')",
 }
 
 

@@ -1,5 +1,6 @@
-//! GPU indexing kernels (gather, scatter(-add), flip, cumsum, argsort) and the int64 casts,
-//! with the CPU kernels' semantics (`cpu/index.rs`, `cpu/reduce.rs`, `cpu/elementwise.rs`).
+//! GPU indexing kernels (gather, scatter(-add), flip, cumsum, argsort), the int64 casts and the
+//! integer matmul, with the CPU kernels' semantics (`cpu/index.rs`, `cpu/reduce.rs`,
+//! `cpu/elementwise.rs`, `cpu/matmul.rs`).
 //!
 //! Each returns `Ok(None)` where it has no WGSL variant (the dtype, or an index that is out of
 //! range: the CPU kernel on host copies then raises PyTorch's error).
@@ -14,12 +15,22 @@ use crate::tensor::Tensor;
 use std::sync::Arc;
 
 /// The index.wgsl kernel `entry` moving elements as `ty`; scatter-add's sum is `v + s` unless
-/// `sum` says otherwise (every variant must fill the placeholder in).
+/// `sum` says otherwise (every variant must fill the placeholders in).
 fn kernel(gpu: &Gpu, entry: &str, ty: &str, sum: Option<&str>) -> Result<Arc<Kernel>> {
+    // The matmul's multiply-add: int64 in two words, others as WGSL's wrapping arithmetic.
+    let muladd = if ty == "vec2<u32>" {
+        "i64_add(acc, i64_mul(x, y))"
+    } else {
+        "acc + x * y"
+    };
     gpu.kernel(
         Family::Index,
         entry,
-        &[("T", ty), ("SUM", sum.unwrap_or("v + s"))],
+        &[
+            ("T", ty),
+            ("SUM", sum.unwrap_or("v + s")),
+            ("MULADD", muladd),
+        ],
     )
 }
 
@@ -379,5 +390,49 @@ pub fn argsort(x: &Tensor, dim: usize, descending: bool) -> Result<Option<Tensor
         gpu.dispatch(&local, &p, &bound, chunks);
         k *= 2;
     }
+    Ok(Some(out))
+}
+
+/// `a @ b` for int32 or int64 operands (strided, batch-broadcast to `batch`), wrapping as the
+/// CPU's product does: one invocation per output element, summing K in order.
+pub fn matmul_int(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tensor>> {
+    let Some(ty @ ("i32" | "vec2<u32>")) = move_type(a) else {
+        return Ok(None);
+    };
+    let (la, lb) = (a.layout(), b.layout());
+    let (na, nb) = (la.ndim(), lb.ndim());
+    let (m, k, n) = (la.shape[na - 2], la.shape[na - 1], lb.shape[nb - 1]);
+    let shape = [batch, &[m, n]].concat();
+    let out = Tensor::for_overwrite(&shape, a.dtype(), a.device())?;
+    let total = out.numel();
+    if total == 0 {
+        return Ok(Some(out));
+    }
+    let mut p = vec![
+        total as u32,
+        m as u32,
+        n as u32,
+        k as u32,
+        batch.len() as u32,
+    ];
+    p.extend(words(batch));
+    p.push(la.offset as u32);
+    p.extend(words(&super::kernels::batch_strides(la, batch)));
+    p.push(lb.offset as u32);
+    p.extend(words(&super::kernels::batch_strides(lb, batch)));
+    p.extend(words(&[
+        la.strides[na - 2],
+        la.strides[na - 1],
+        lb.strides[nb - 2],
+        lb.strides[nb - 1],
+    ]));
+    let gpu = gpu_of(a);
+    let kernel = kernel(&gpu, "matmul_int", ty, None)?;
+    gpu.dispatch(
+        &kernel,
+        &p,
+        &[buffer(&out), buffer(a), buffer(b)],
+        groups(total, 256),
+    );
     Ok(Some(out))
 }

@@ -1001,7 +1001,7 @@ pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Option<Tensor>> {
 
 /// Batch strides of `l` (a `[.., r, c]` operand) against the broadcast `batch` shape: 0 where
 /// the operand lacks the dim or broadcasts it.
-fn batch_strides(l: &Layout, batch: &[usize]) -> Vec<usize> {
+pub(super) fn batch_strides(l: &Layout, batch: &[usize]) -> Vec<usize> {
     let own = l.ndim() - 2;
     (0..batch.len())
         .map(|d| {
@@ -1080,6 +1080,7 @@ fn matmul_plus(
     let (ty, elem_bytes) = match dtype {
         DType::F32 => ("f32", 4),
         DType::F64 if gpu.has_f64 => ("f64", 8),
+        DType::I32 | DType::I64 if bias.is_none() => return super::index::matmul_int(a, b, batch),
         _ => return Ok(None),
     };
     let (la, lb) = (a.layout(), b.layout());
