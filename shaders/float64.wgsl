@@ -67,12 +67,14 @@ fn exp_f64(x: f64) -> f64 {
     return ldexp(p, i32(n));
 }
 
-fn log_f64(x: f64) -> f64 {
-    if (isnan_f64(x) || x == inf_f64()) { return x; }
-    if (x < 0.0) { return nan_f64(); }
-    if (x == 0.0) { return -inf_f64(); }
-    // x = m 2^e with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = (m - 1) / (m + 1).
-    // (naga's frexp of f64 needs 64-bit integers: the exponent is found by halving steps.)
+// x (positive, finite) as m 2^e with m in [1, 2). (naga's frexp of f64 needs 64-bit integers:
+// the exponent is found by halving steps, each exact.)
+struct SplitF64 {
+    m: f64,
+    e: i32,
+}
+
+fn split_f64(x: f64) -> SplitF64 {
     var m = x;
     var e = 0;
     if (m < 1e-300) {
@@ -89,6 +91,17 @@ fn log_f64(x: f64) -> f64 {
             e -= k;
         }
     }
+    return SplitF64(m, e);
+}
+
+fn log_f64(x: f64) -> f64 {
+    if (isnan_f64(x) || x == inf_f64()) { return x; }
+    if (x < 0.0) { return nan_f64(); }
+    if (x == 0.0) { return -inf_f64(); }
+    // x = m 2^e with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = (m - 1) / (m + 1).
+    let split = split_f64(x);
+    var m = split.m;
+    var e = split.e;
     if (m > 1.4142135623730951) {
         m = m * 0.5;
         e = e + 1;
@@ -134,13 +147,115 @@ fn exp_neg_square_f64(z: f64) -> f64 {
     return exp_f64(-hi) * (1.0 - fma(z, z, -hi));
 }
 
-// (sin x, cos x): x = n pi/2 + r (pi/2 in three parts, exact products for |n| < 2^20), then
-// Taylor series on |r| <= pi/4 and the quadrant's signs.
+// 2/pi to 1216 bits after the point, for reducing huge arguments.
+const TWO_OVER_PI = array<u32, 38>(
+    0xa2f9836eu, 0x4e441529u, 0xfc2757d1u, 0xf534ddc0u, 0xdb629599u, 0x3c439041u, 0xfe5163abu,
+    0xdebbc561u, 0xb7246e3au, 0x424dd2e0u, 0x06492eeau, 0x09d1921cu, 0xfe1deb1cu, 0xb129a73eu,
+    0xe88235f5u, 0x2ebb4484u, 0xe99c7026u, 0xb45f7e41u, 0x3991d639u, 0x835339f4u, 0x9c845f8bu,
+    0xbdf9283bu, 0x1ff897ffu, 0xde05980fu, 0xef2f118bu, 0x5a0a6d1fu, 0x6d367ecfu, 0x27cb09b7u,
+    0x4f463f66u, 0x9e5fea2du, 0x7527bac7u, 0xebe5f17bu, 0x3d0739f7u, 0x8a5292eau, 0x6bfb5fb1u,
+    0x1f8d5d08u, 0x56033046u, 0xfc7b6babu);
+
+fn two_over_pi_word(k: i32) -> u32 {
+    if (k < 0 || k >= 38) { return 0u; }
+    var table = TWO_OVER_PI;
+    return table[k];
+}
+
+// The 32 bits of 2/pi from bit s on (bit 1 is the first after the point; those before are 0).
+fn two_over_pi_bits(s: i32) -> u32 {
+    let i0 = s - 1;
+    if (i0 <= -32) { return 0u; }
+    if (i0 < 0) { return two_over_pi_word(0) >> u32(-i0); }
+    let sh = u32(i0 % 32);
+    let k = i0 / 32;
+    if (sh == 0u) { return two_over_pi_word(k); }
+    return (two_over_pi_word(k) << sh) | (two_over_pi_word(k + 1) >> (32u - sh));
+}
+
+// Adds `v` at word `q` of a 192-bit little-endian integer, carrying upwards (mod 2^192).
+fn add_word(r: ptr<function, array<u32, 6>>, q: u32, v: u32) {
+    var c = v;
+    for (var k = q; k < 6u && c != 0u; k++) {
+        let t = (*r)[k] + c;
+        c = select(0u, 1u, t < c);
+        (*r)[k] = t;
+    }
+}
+
+fn word_of(r: ptr<function, array<u32, 6>>, k: i32) -> u32 {
+    if (k < 0) { return 0u; }
+    return (*r)[k];
+}
+
+struct Quadrant {
+    n: u32,
+    r: f64,
+}
+
+// a = (4k + n + f) pi/2 for a huge a (Payne and Hanek): with a = m 2^E, only the 192 bits of 2/pi
+// from bit E - 1 on reach the two low integer bits and the fraction of a 2/pi; their product
+// with m, taken mod 2^192, holds n in its top two bits and f (to about 2^-120) below them.
+fn reduce_huge_f64(a: f64) -> Quadrant {
+    let split = split_f64(a);
+    let m = ldexp(split.m, 52);
+    let e = split.e - 52;
+    let m_hi = floor(m / 4294967296.0);
+    let words = vec2<u32>(u32(m - m_hi * 4294967296.0), u32(m_hi));
+    var w: array<u32, 6>;
+    for (var j = 0; j < 6; j++) {
+        w[j] = two_over_pi_bits(e - 1 + 32 * (5 - j));
+    }
+    var r: array<u32, 6>;
+    for (var i = 0u; i < 2u; i++) {
+        for (var j = 0u; i + j < 6u; j++) {
+            let p = u32_wide_mul(words[i], w[j]);
+            add_word(&r, i + j, p.x);
+            add_word(&r, i + j + 1u, p.y);
+        }
+    }
+    var n = r[5] >> 30u;
+    r[5] = r[5] & 0x3fffffffu;
+    // A fraction of one half or more counts from the next quadrant, negated: |f| <= 1/2.
+    let negative = (r[5] >> 29u) != 0u;
+    if (negative) {
+        n = (n + 1u) & 3u;
+        var c = 1u;
+        for (var k = 0u; k < 6u; k++) {
+            let t = ~r[k] + c;
+            c = select(0u, 1u, t < c);
+            r[k] = t;
+        }
+        r[5] = r[5] & 0x3fffffffu;
+    }
+    var top = 5;
+    while (top > 0 && r[top] == 0u) {
+        top--;
+    }
+    if (r[top] == 0u) {
+        return Quadrant(n, f64(0.0));
+    }
+    let lz = countLeadingZeros(r[top]);
+    let hi = (r[top] << lz) | select(0u, word_of(&r, top - 1) >> (32u - lz), lz != 0u);
+    let lo = (word_of(&r, top - 1) << lz) | select(0u, word_of(&r, top - 2) >> (32u - lz), lz != 0u);
+    let f = ldexp(f64(hi) * 4294967296.0 + f64(lo), 32 * top + 31 - i32(lz) - 253);
+    return Quadrant(n, select(f, -f, negative) * HALF_PI);
+}
+
+// (sin x, cos x): |x| = n pi/2 + r, |r| <= pi/4 (pi/2 in three parts, exact products for
+// |n| < 2^20; beyond, Payne and Hanek), then Taylor series and the quadrant's signs.
 fn sincos_f64(x: f64) -> vec2<f64> {
     if (isnan_f64(x) || abs(x) == inf_f64()) { return vec2<f64>(nan_f64()); }
-    let n = round(x * 0.6366197723675814);
-    let r = ((x - n * 1.57079632673412561417) - n * 6.07710050630396597660e-11) -
-        n * 2.02226624871116645580e-21;
+    let a = abs(x);
+    var q: Quadrant;
+    if (a < 1647099.0) {
+        let n = round(a * 0.6366197723675814);
+        q = Quadrant(u32(n) & 3u, ((a - n * 1.57079632673412561417) - n * 6.07710050630396597660e-11) -
+            n * 2.02226624871116645580e-21);
+    } else {
+        q = reduce_huge_f64(a);
+    }
+    let r = q.r;
     let r2 = r * r;
     var s = f64(1.0);
     for (var k = 9; k > 0; k--) {
@@ -151,12 +266,14 @@ fn sincos_f64(x: f64) -> vec2<f64> {
     for (var k = 10; k > 0; k--) {
         c = 1.0 - c * r2 / f64((2 * k - 1) * (2 * k));
     }
-    switch (i32(n) & 3) {
-        case 0: { return vec2<f64>(s, c); }
-        case 1: { return vec2<f64>(c, -s); }
-        case 2: { return vec2<f64>(-s, -c); }
-        default: { return vec2<f64>(-c, s); }
+    var sc: vec2<f64>;
+    switch (q.n) {
+        case 0u: { sc = vec2<f64>(s, c); }
+        case 1u: { sc = vec2<f64>(c, -s); }
+        case 2u: { sc = vec2<f64>(-s, -c); }
+        default: { sc = vec2<f64>(-c, s); }
     }
+    return vec2<f64>(select(sc.x, -sc.x, negative_f64(x)), sc.y);
 }
 
 fn tanh_f64(x: f64) -> f64 {
