@@ -4,7 +4,7 @@
 //! every op runs on the device, none through host copies.
 
 use super::device::Gpu;
-use super::kernels::{buffer, coalesce, gpu_of, groups, u32s};
+use super::kernels::{buffer, coalesce, gpu_of, groups, strided_params};
 use super::shaders::Family;
 use crate::dtype::DType;
 use crate::error::Result;
@@ -36,12 +36,7 @@ fn run(entry: &str, dst: &Tensor, src: &Tensor, packed_dtype: DType, extra: &[u3
     let src_layout = src.layout().expand(dst.shape())?;
     let layouts: [&Layout; 2] = [dst.layout(), &src_layout];
     let (shape, strides) = coalesce(dst.shape(), &layouts);
-    let mut params = vec![n as u32, shape.len() as u32];
-    params.extend(u32s(&shape));
-    for (layout, s) in layouts.iter().zip(&strides) {
-        params.push(layout.offset as u32);
-        params.extend(u32s(s));
-    }
+    let mut params = strided_params(n, &shape, &layouts, &strides);
     params.extend_from_slice(extra);
     let (dst_ty, src_ty) = if entry == "widen" {
         ("f32", "u32")

@@ -408,24 +408,8 @@ pub fn matmul_int(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Option<Tens
     if total == 0 {
         return Ok(Some(out));
     }
-    let mut p = vec![
-        total as u32,
-        m as u32,
-        n as u32,
-        k as u32,
-        batch.len() as u32,
-    ];
-    p.extend(words(batch));
-    p.push(la.offset as u32);
-    p.extend(words(&super::kernels::batch_strides(la, batch)));
-    p.push(lb.offset as u32);
-    p.extend(words(&super::kernels::batch_strides(lb, batch)));
-    p.extend(words(&[
-        la.strides[na - 2],
-        la.strides[na - 1],
-        lb.strides[nb - 2],
-        lb.strides[nb - 1],
-    ]));
+    let mut p = vec![total as u32, m as u32, n as u32, k as u32];
+    p.extend(super::kernels::operand_params(la, lb, batch));
     let gpu = gpu_of(a);
     let kernel = kernel(&gpu, "matmul_int", ty, None)?;
     gpu.dispatch(

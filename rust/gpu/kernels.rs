@@ -149,12 +149,7 @@ fn map(
         }
         key.inputs[k] = Some((t.dtype(), aliased));
     }
-    let mut params = vec![n as u32, shape.len() as u32];
-    params.extend(u32s(&shape));
-    for (l, s) in layouts.iter().zip(&strides) {
-        params.push(l.offset as u32);
-        params.extend(u32s(s));
-    }
+    let mut params = strided_params(n, &shape, &layouts, &strides);
     params.extend_from_slice(scalars);
     let cached = map_kernels().get(&key).cloned();
     let kernel = match cached {
@@ -167,6 +162,23 @@ fn map(
     };
     gpu.dispatch(&kernel, &params, &bound, groups(n, 1024));
     Ok(true)
+}
+
+/// The params of operands walked together over a (coalesced) `shape`: n, ndim, shape[ndim],
+/// then `offset, strides[ndim]` per operand (common.wgsl's `strided_offset` reads them).
+pub(super) fn strided_params<L: std::borrow::Borrow<Layout>>(
+    n: usize,
+    shape: &[usize],
+    layouts: &[L],
+    strides: &[Vec<usize>],
+) -> Vec<u32> {
+    let mut params = vec![n as u32, shape.len() as u32];
+    params.extend(u32s(shape));
+    for (l, s) in layouts.iter().zip(strides) {
+        params.push(l.borrow().offset as u32);
+        params.extend(u32s(s));
+    }
+    params
 }
 
 /// What selects an elementwise shader variant: looked up on every op without building its
@@ -1001,7 +1013,7 @@ pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Option<Tensor>> {
 
 /// Batch strides of `l` (a `[.., r, c]` operand) against the broadcast `batch` shape: 0 where
 /// the operand lacks the dim or broadcasts it.
-pub(super) fn batch_strides(l: &Layout, batch: &[usize]) -> Vec<usize> {
+fn batch_strides(l: &Layout, batch: &[usize]) -> Vec<usize> {
     let own = l.ndim() - 2;
     (0..batch.len())
         .map(|d| {
@@ -1013,6 +1025,23 @@ pub(super) fn batch_strides(l: &Layout, batch: &[usize]) -> Vec<usize> {
             }
         })
         .collect()
+}
+
+/// The params describing a product's operands `[.., M, K]` and `[.., K, N]` broadcast over
+/// `batch`: nb, batch_shape[nb], a_offset, a_batch_strides[nb], b_offset, b_batch_strides[nb],
+/// a_row_stride, a_col_stride, b_row_stride, b_col_stride.
+pub(super) fn operand_params(la: &Layout, lb: &Layout, batch: &[usize]) -> Vec<u32> {
+    let mut p = vec![batch.len() as u32];
+    p.extend(u32s(batch));
+    for l in [la, lb] {
+        p.push(l.offset as u32);
+        p.extend(u32s(&batch_strides(l, batch)));
+    }
+    for l in [la, lb] {
+        let n = l.ndim();
+        p.extend([l.strides[n - 2] as u32, l.strides[n - 1] as u32]);
+    }
+    p
 }
 
 /// `linear`'s bias binding and its load (shaders/matmul.wgsl `bias4`).
@@ -1118,29 +1147,9 @@ fn matmul_plus(
         return Ok(None);
     }
     let (tiles_m, tiles_n) = (m.div_ceil(128), n.div_ceil(bn));
-    let mut p = vec![
-        m as u32,
-        n as u32,
-        k as u32,
-        tiles_m as u32,
-        tiles_n as u32,
-        batch.len() as u32,
-    ];
-    p.extend(u32s(batch));
-    p.push(la.offset as u32);
-    p.extend(u32s(&batch_strides(la, batch)));
-    p.push(lb.offset as u32);
-    p.extend(u32s(&batch_strides(lb, batch)));
+    let mut p = vec![m as u32, n as u32, k as u32, tiles_m as u32, tiles_n as u32];
+    p.extend(operand_params(la, lb, batch));
     let (na, nb) = (la.ndim(), lb.ndim());
-    p.extend(
-        [
-            la.strides[na - 2],
-            la.strides[na - 1],
-            lb.strides[nb - 2],
-            lb.strides[nb - 1],
-        ]
-        .map(|s| s as u32),
-    );
     // Operands contiguous along m (A) or k (B) are staged with another thread mapping.
     let flag = |b: bool| if b { "true" } else { "false" };
     let a_col = la.strides[na - 2] == 1 && la.strides[na - 1] != 1;
