@@ -171,6 +171,36 @@ def test_a_training_step_matches_the_cpu(half):
         _close(g, c.cpu(), half)
 
 
+@pytest.mark.parametrize("half", HALVES)
+def test_convolution_and_pooling_compute_in_float32(half):
+    x = RNG.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    w = RNG.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    results = []
+    for device in ("cpu", "gpu"):
+        X = ember.tensor(x, device=device).to(half).requires_grad_()
+        W = ember.tensor(w, device=device).to(half).requires_grad_()
+        F = ember.nn.functional
+        y = F.avg_pool2d(F.max_pool2d(F.conv2d(X, W, padding=1), 2), 2)
+        y.sum().backward()
+        assert X.grad.dtype == W.grad.dtype == half
+        results.append([y.detach(), X.grad, W.grad])
+    for g, c in zip(*results):
+        _close(g, c.cpu(), half)
+
+
+def test_float16_scatter_add_rounds_each_add_as_the_cpu():
+    src = (RNG.standard_normal(3000) * 100).astype(np.float16)
+    idx = RNG.integers(0, 3, 3000)
+    got, want = (ember.zeros(3, dtype=ember.float16, device=d).scatter_add(
+        0, ember.tensor(idx, device=d), ember.tensor(src, device=d)).cpu().numpy()
+        for d in ("gpu", "cpu"))
+    if ember.gpu.get_device_properties().has_float16:
+        np.testing.assert_array_equal(got, want)
+    else:
+        # Stored packed, the sums run in float32 and round once: within a few half ulps.
+        np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=1e-2)
+
+
 _TRACED = {
     "cast float32 to bfloat16": "x.bfloat16()",
     "cast bfloat16 to int64": "x.bfloat16().long()",
@@ -184,6 +214,8 @@ _TRACED = {
     "sum bfloat16": "x.bfloat16().sum(0)",
     "matmul bfloat16": "x.bfloat16() @ x.bfloat16().t()",
     "softmax float16": "x.half().softmax(1)",
+    "conv2d float16": "ember.nn.functional.conv2d(x.half()[None, None], x.half()[None, None, :, :2])",
+    "scatter_add float16": "x.half().scatter_add(1, ember.tensor([[0, 0, 1]] * 2, device='gpu'), x.half())",
     "linear backward bfloat16": "ember.nn.functional.linear(x.bfloat16().requires_grad_(), w.bfloat16()).sum().backward() or x",
 }
 

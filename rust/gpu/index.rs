@@ -176,8 +176,9 @@ pub fn scatter(
         DType::I32 => Some("i32_add_saturating(v, s)"),
         DType::I64 => Some("i64_add_as_f64(v, s)"),
         DType::Bool => Some("v | s"),
-        // float64 adds as itself: moved as f64, not as two words.
-        DType::F64 => None,
+        // float64 adds as itself: moved as f64, not as two words. float16 (with shader-f16)
+        // adds in f16, rounded once per add as the CPU's float64 sum rounded to half is.
+        DType::F64 | DType::F16 => None,
         _ => return Ok(None),
     };
     let ty = if add && x.dtype() == DType::F64 {

@@ -119,7 +119,7 @@ pub fn to_device(x: &Tensor, device: Device) -> Result<Tensor> {
 }
 
 /// Floats compute in float32 when stored as half (no f16 arithmetic on the CPU).
-fn compute_dtype(d: DType) -> DType {
+pub(crate) fn compute_dtype(d: DType) -> DType {
     match d {
         DType::F16 | DType::BF16 => DType::F32,
         d => d,

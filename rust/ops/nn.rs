@@ -1,7 +1,8 @@
 //! Neural-network ops that are one native kernel each: conv2d and max_pool2d (forward and
-//! backward in `cpu/conv.rs`), recorded as single tape nodes.
+//! backward in `cpu/conv.rs`), recorded as single tape nodes. Half-precision inputs compute in
+//! float32 and are rounded back, as PyTorch's kernels do.
 
-use super::elementwise::to_dtype;
+use super::elementwise::{compute_dtype, to_dtype};
 use super::same_device;
 use super::view::contiguous;
 use crate::autograd::tape::{is_grad_enabled, record};
@@ -14,17 +15,6 @@ use crate::op::Op;
 use crate::tensor::Tensor;
 
 pub use crate::cpu::conv::Conv2dGeom as Geom;
-
-fn float_input(x: &Tensor, what: &str) -> Result<()> {
-    if !matches!(x.dtype(), DType::F32 | DType::F64) {
-        bail!(
-            DType,
-            "{what} expects float32 or float64 input, got {}",
-            x.dtype().name()
-        );
-    }
-    Ok(())
-}
 
 fn geometry(
     x: &Tensor,
@@ -76,7 +66,7 @@ pub fn conv2d(
     groups: usize,
 ) -> Result<Tensor> {
     same_device("conv2d", &[x, w])?;
-    float_input(x, "conv2d")?;
+    let compute = float_compute_dtype(x, "conv2d")?;
     if w.ndim() != 4 {
         bail!(
             Shape,
@@ -93,13 +83,13 @@ pub fn conv2d(
         );
     }
     let g = geometry(x, kh, kw, stride, padding, dilation, groups, "conv2d")?;
-    let dtype = x.dtype();
     let (xc, wc) = (
-        contiguous(&x.detach())?,
-        contiguous(&to_dtype(&w.detach(), dtype)?)?,
+        contiguous(&to_dtype(&x.detach(), compute)?)?,
+        contiguous(&to_dtype(&w.detach(), compute)?)?,
     );
-    let out = Tensor::for_overwrite(&[g.n, o, g.oh, g.ow], dtype, x.device())?;
+    let out = Tensor::for_overwrite(&[g.n, o, g.oh, g.ow], compute, x.device())?;
     backend::conv2d(&g, &xc, &wc, &out)?;
+    let out = to_dtype(&out, x.dtype())?;
     Ok(record(Op::Conv2d { geom: g }, &[x, w], &[x, w], false, out))
 }
 
@@ -118,9 +108,9 @@ pub fn conv2d_backward(
             "double backward (create_graph=True) through conv2d is not supported yet"
         );
     }
-    let dtype = x.dtype();
+    let dtype = float_compute_dtype(x, "conv2d")?;
     let (xc, wc, gc) = (
-        contiguous(x)?,
+        contiguous(&to_dtype(x, dtype)?)?,
         contiguous(&to_dtype(w, dtype)?)?,
         contiguous(&to_dtype(gy, dtype)?)?,
     );
@@ -135,7 +125,8 @@ pub fn conv2d_backward(
         None
     };
     backend::conv2d_backward(g, &xc, &wc, &gc, gx.as_ref(), gw.as_ref())?;
-    Ok((gx, gw))
+    let back = |t: Option<Tensor>, like: &Tensor| t.map(|t| to_dtype(&t, like.dtype())).transpose();
+    Ok((back(gx, x)?, back(gw, w)?))
 }
 
 /// Max pooling over NCHW input with -inf padding: (values, flat h*W+w indices of the maxima).
@@ -146,7 +137,7 @@ pub fn max_pool2d(
     padding: (usize, usize),
     dilation: (usize, usize),
 ) -> Result<(Tensor, Tensor)> {
-    float_input(x, "max_pool2d")?;
+    let compute = float_compute_dtype(x, "max_pool2d")?;
     if padding.0 * 2 > kernel.0 || padding.1 * 2 > kernel.1 {
         bail!(Value, "max_pool2d: pad should be at most half of effective kernel size, but got pad={padding:?}, kernel_size={kernel:?}");
     }
@@ -160,10 +151,12 @@ pub fn max_pool2d(
         1,
         "max_pool2d",
     )?;
-    let xc = contiguous(&x.detach())?;
-    let out = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], x.dtype(), x.device())?;
+    let xc = contiguous(&to_dtype(&x.detach(), compute)?)?;
+    let out = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], compute, x.device())?;
     let idx = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], DType::I64, x.device())?;
     backend::max_pool2d(&g, &xc, &out, &idx)?;
+    // The maxima are input values, so rounding back to a half type is exact.
+    let out = to_dtype(&out, x.dtype())?;
     // The values are a gather of the input at the indices: record it as one, so the gradient
     // is a scatter-add (differentiable, and shared with gather).
     let flat_idx = idx.with_layout(crate::layout::Layout::contiguous(&[g.n, g.c, g.oh * g.ow]));
@@ -188,16 +181,20 @@ pub fn max_pool2d(
 
 pub use crate::op::Reduction;
 
-fn float_compute(x: &Tensor, what: &str) -> Result<Tensor> {
-    match x.dtype() {
-        DType::F32 | DType::F64 => Ok(x.clone()),
-        DType::F16 | DType::BF16 => to_dtype(x, DType::F32),
-        d => bail!(
+/// The dtype a float op computes `x` in (float32 for halves); an error for other dtypes.
+fn float_compute_dtype(x: &Tensor, what: &str) -> Result<DType> {
+    if !x.dtype().is_float() {
+        bail!(
             DType,
             "{what} expects a floating point input, got {}",
-            d.name()
-        ),
+            x.dtype().name()
+        );
     }
+    Ok(compute_dtype(x.dtype()))
+}
+
+fn float_compute(x: &Tensor, what: &str) -> Result<Tensor> {
+    to_dtype(x, float_compute_dtype(x, what)?)
 }
 
 /// Softmax cross entropy of `logits [n, c]` against class indices `target [n]` in one pass
@@ -352,7 +349,7 @@ pub fn avg_pool2d(
     padding: (usize, usize),
     include_pad: bool,
 ) -> Result<Tensor> {
-    float_input(x, "avg_pool2d")?;
+    let compute = float_compute_dtype(x, "avg_pool2d")?;
     if padding.0 * 2 > kernel.0 || padding.1 * 2 > kernel.1 {
         bail!(Value, "avg_pool2d: pad should be at most half of kernel size, but got pad={padding:?}, kernel_size={kernel:?}");
     }
@@ -366,9 +363,10 @@ pub fn avg_pool2d(
         1,
         "avg_pool2d",
     )?;
-    let xc = contiguous(&x.detach())?;
-    let out = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], x.dtype(), x.device())?;
+    let xc = contiguous(&to_dtype(&x.detach(), compute)?)?;
+    let out = Tensor::for_overwrite(&[g.n, g.c, g.oh, g.ow], compute, x.device())?;
     backend::avg_pool2d(&g, &xc, &out, include_pad)?;
+    let out = to_dtype(&out, x.dtype())?;
     Ok(record(
         Op::AvgPool2d {
             geom: g,
@@ -393,10 +391,11 @@ pub fn avg_pool2d_backward(
             "double backward (create_graph=True) through avg_pool2d is not supported yet"
         );
     }
-    let gc = contiguous(&to_dtype(gy, dtype)?)?;
-    let dx = Tensor::for_overwrite(&[g.n, g.c, g.h, g.w], dtype, gy.device())?;
+    let compute = compute_dtype(dtype);
+    let gc = contiguous(&to_dtype(gy, compute)?)?;
+    let dx = Tensor::for_overwrite(&[g.n, g.c, g.h, g.w], compute, gy.device())?;
     backend::avg_pool2d_backward(g, &gc, &dx, include_pad)?;
-    Ok(dx)
+    to_dtype(&dx, dtype)
 }
 
 /// `softmax(q k^T * scale + mask) v` over the last two dims, batch dims shared by q, k, v.
