@@ -176,7 +176,7 @@ pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
 pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) -> Result<Tensor> {
     routed(
         &[x, index, src],
-        |t| gi::scatter(t[0], dim, t[1], t[2], add),
+        |t| gi::scatter(t[0], dim, t[1], t[2], add, x.dtype()),
         |t| cpu::index::scatter(t[0], dim, t[1], t[2], add),
     )
 }

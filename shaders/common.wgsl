@@ -52,6 +52,60 @@ fn half_to_f32(h: u32) -> f32 {
     return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
 }
 
+// float32 to float16 bits, to nearest even as the CPU's `half` crate (NaN stays NaN, overflow
+// goes to infinity, subnormals kept).
+fn f32_to_half(v: f32) -> u32 {
+    let x = bitcast<u32>(v);
+    let sign = (x >> 16u) & 0x8000u;
+    let e = (x >> 23u) & 0xffu;
+    let m = x & 0x7fffffu;
+    if (e == 0xffu) {
+        return sign | 0x7c00u | select(0u, 0x200u, m != 0u) | (m >> 13u);
+    }
+    let he = i32(e) - 112;
+    if (he >= 0x1f) {
+        return sign | 0x7c00u;
+    }
+    if (he <= 0) {
+        // Subnormal in float16: the implicit bit joins the mantissa before the shift.
+        let shift = u32(14 - he);
+        if (shift > 24u) {
+            return sign;
+        }
+        let mm = m | 0x800000u;
+        let round = 1u << (shift - 1u);
+        let up = (mm & round) != 0u && (mm & (3u * round - 1u)) != 0u;
+        return sign | ((mm >> shift) + select(0u, 1u, up));
+    }
+    // Round to nearest, ties to even; a carry out of the mantissa bumps the exponent.
+    let up = (m & 0x1000u) != 0u && (m & 0x2fffu) != 0u;
+    return (sign | (u32(he) << 10u) | (m >> 13u)) + select(0u, 1u, up);
+}
+
+// bfloat16 bits (the low half of `h`) as float32: exact.
+fn bfloat16_to_f32(h: u32) -> f32 {
+    return bitcast<f32>(h << 16u);
+}
+
+// float32 to bfloat16 bits, to nearest even (NaN kept quiet), as the CPU's `half` crate.
+fn f32_to_bfloat16(v: f32) -> u32 {
+    let x = bitcast<u32>(v);
+    if ((x & 0x7fffffffu) > 0x7f800000u) {
+        return (x >> 16u) | 0x40u;
+    }
+    return (x + 0x7fffu + ((x >> 16u) & 1u)) >> 16u;
+}
+
+// x rounded to the nearest float16 / bfloat16 value, kept in float32 (for kernels that compute a
+// packed half tensor's float32 stand-in and must round as its own arithmetic would).
+fn round_half_f32(x: f32) -> f32 {
+    return half_to_f32(f32_to_half(x));
+}
+
+fn round_bfloat16_f32(x: f32) -> f32 {
+    return bfloat16_to_f32(f32_to_bfloat16(x));
+}
+
 // The float32 members of the math families `{name}_{type}` that shaders written for both
 // float32 and float64 call (float64.wgsl has the others).
 fn exp_f32(x: f32) -> f32 {

@@ -13,50 +13,18 @@
 
 const BFLOAT: bool = {BFLOAT};
 
-fn f32_to_binary16(v: f32) -> u32 {
-    let x = bitcast<u32>(v);
-    let sign = (x >> 16u) & 0x8000u;
-    let e = (x >> 23u) & 0xffu;
-    let m = x & 0x7fffffu;
-    if (e == 0xffu) {
-        return sign | 0x7c00u | select(0u, 0x200u, m != 0u) | (m >> 13u);
-    }
-    let he = i32(e) - 112;
-    if (he >= 0x1f) {
-        return sign | 0x7c00u;
-    }
-    if (he <= 0) {
-        // Subnormal in float16: the implicit bit joins the mantissa before the shift.
-        let shift = u32(14 - he);
-        if (shift > 24u) {
-            return sign;
-        }
-        let mm = m | 0x800000u;
-        let round = 1u << (shift - 1u);
-        let up = (mm & round) != 0u && (mm & (3u * round - 1u)) != 0u;
-        return sign | ((mm >> shift) + select(0u, 1u, up));
-    }
-    // Round to nearest, ties to even; a carry out of the mantissa bumps the exponent.
-    let up = (m & 0x1000u) != 0u && (m & 0x2fffu) != 0u;
-    return (sign | (u32(he) << 10u) | (m >> 13u)) + select(0u, 1u, up);
-}
-
 fn packed_to_f32(h: u32) -> f32 {
     if (BFLOAT) {
-        return bitcast<f32>(h << 16u);
+        return bfloat16_to_f32(h);
     }
     return half_to_f32(h);
 }
 
 fn f32_to_packed(v: f32) -> u32 {
     if (BFLOAT) {
-        let x = bitcast<u32>(v);
-        if ((x & 0x7fffffffu) > 0x7f800000u) {
-            return (x >> 16u) | 0x40u;
-        }
-        return (x + 0x7fffu + ((x >> 16u) & 1u)) >> 16u;
+        return f32_to_bfloat16(v);
     }
-    return f32_to_binary16(v);
+    return f32_to_half(v);
 }
 
 fn element(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {

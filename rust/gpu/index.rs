@@ -157,13 +157,16 @@ pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Option<Tensor>> 
     Ok(Some(out))
 }
 
-/// A copy of `x` with `src[p]` written (or added) at `p with p[dim] = index[p]`.
+/// A copy of `x` with `src[p]` written (or added) at `p with p[dim] = index[p]`. `stored` is
+/// the dtype the result is kept in: a float32 `x` standing in for a packed half one rounds
+/// each add to it, as the CPU's per-add arithmetic in that dtype does.
 pub fn scatter(
     x: &Tensor,
     dim: usize,
     index: &Tensor,
     src: &Tensor,
     add: bool,
+    stored: DType,
 ) -> Result<Option<Tensor>> {
     let Some(ty) = move_type(x) else {
         return Ok(None);
@@ -172,7 +175,11 @@ pub fn scatter(
     // int32, rounded through float64 for int64 (index.wgsl), `or` for bool.
     let sum = match x.dtype() {
         _ if !add => None,
-        DType::F32 => None,
+        DType::F32 => match stored {
+            DType::BF16 => Some("round_bfloat16_f32(v + s)"),
+            DType::F16 => Some("round_half_f32(v + s)"),
+            _ => None,
+        },
         DType::I32 => Some("i32_add_saturating(v, s)"),
         DType::I64 => Some("i64_add_as_f64(v, s)"),
         DType::Bool => Some("v | s"),
