@@ -101,7 +101,9 @@ impl DType {
 pub trait Element: Copy + Send + Sync + PartialOrd + std::fmt::Debug + 'static {
     const DTYPE: DType;
     fn to_f64(self) -> f64;
-    fn from_f64(v: f64) -> Self;
+    /// The element nearest `v` (halves: through float32, as PyTorch rounds). Not `from_f64`:
+    /// `half`'s inherent `from_f64` would shadow it at `T::` call sites.
+    fn from_value(v: f64) -> Self;
     fn zero() -> Self;
 }
 
@@ -115,7 +117,7 @@ macro_rules! element {
                 $to
             }
             #[inline(always)]
-            fn from_f64($v: f64) -> Self {
+            fn from_value($v: f64) -> Self {
                 $from
             }
             #[inline(always)]
@@ -135,8 +137,12 @@ element!(bool, Bool, false, |v| v != 0.0, |s| if s {
 } else {
     0.0
 });
-element!(f16, F16, f16::ZERO, |v| f16::from_f64(v), |s| s.to_f64());
-element!(bf16, BF16, bf16::ZERO, |v| bf16::from_f64(v), |s| s
+// Halves round from float32, as PyTorch's do (a float64 goes through float32 first): `half`'s
+// own f64 conversions drop the low 32 bits of the significand before rounding, which rounds a
+// float32 value's last bits wrongly.
+element!(f16, F16, f16::ZERO, |v| f16::from_f32(v as f32), |s| s
+    .to_f64());
+element!(bf16, BF16, bf16::ZERO, |v| bf16::from_f32(v as f32), |s| s
     .to_f64());
 
 /// Runs `$body` with `$T` bound to the Rust type of `$dtype`.

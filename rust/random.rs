@@ -117,7 +117,7 @@ fn fill_with(t: &Tensor, g: Option<&Generator>, mut f: impl FnMut(&mut Rng) -> f
     with_dtype!(t.dtype(), T, {
         let data = t.storage().as_mut_slice::<T>();
         for i in l.indices() {
-            data[i] = <T as crate::dtype::Element>::from_f64(f(&mut rng));
+            data[i] = <T as crate::dtype::Element>::from_value(f(&mut rng));
         }
     });
     t.storage().bump_version();

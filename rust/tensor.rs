@@ -198,7 +198,7 @@ impl Tensor {
                     return unsafe { std::slice::from_raw_parts(s.as_ptr() as *const T, s.len()) }
                         .to_vec();
                 }
-                return s.iter().map(|v| T::from_f64(v.to_f64())).collect();
+                return s.iter().map(|v| T::from_value(v.to_f64())).collect();
             }
             if T::DTYPE == S::DTYPE {
                 // Same type: copy exactly (an f64 round trip would round int64 above 2^53).
@@ -207,7 +207,9 @@ impl Tensor {
                     unsafe { std::slice::from_raw_parts(data.as_ptr() as *const T, data.len()) };
                 return l.indices().map(|i| same[i]).collect();
             }
-            l.indices().map(|i| T::from_f64(data[i].to_f64())).collect()
+            l.indices()
+                .map(|i| T::from_value(data[i].to_f64()))
+                .collect()
         })
     }
 
@@ -246,7 +248,7 @@ impl Tensor {
         }
         let l = &self.0.layout;
         with_dtype!(self.dtype(), S, {
-            let v = S::from_f64(value);
+            let v = S::from_value(value);
             let data = self.0.storage.as_mut_slice::<S>();
             if l.is_contiguous() {
                 data[l.offset..l.offset + l.numel()].fill(v);

@@ -1,8 +1,9 @@
 // float64 math, appended to every shader variant that names f64 (adapters with shader-f64):
 // SPIR-V's exp, log, pow and trigonometry take 32-bit floats only, so these are written out from
-// what 64-bit hardware has (arithmetic, sqrt, fma, floor/round, ldexp, frexp). Each agrees with
-// the CPU's libm to a few units in the last place over finite inputs. WGSL has no 64-bit
-// bitcast, so NaN is tested on the value narrowed to float32 (NaN stays NaN there).
+// what 64-bit hardware has (arithmetic, sqrt, fma, floor/round, ldexp). Each agrees with the CPU's
+// libm to a few units in the last place over finite inputs (erf to a dozen, pow: see there);
+// results in the subnormal range are as exact as the adapter's float64 ldexp keeps them. WGSL
+// has no 64-bit bitcast, so NaN is tested on the value narrowed to float32 (NaN stays NaN).
 
 fn isnan_f64(x: f64) -> bool {
     return isnan_f32(f32(x));
@@ -315,7 +316,7 @@ fn erf_f64(x: f64) -> f64 {
         }
         r = 1.0 - exp_neg_square_f64(z) / f * 0.5641895835477563;
     }
-    return select(r, -r, x < 0.0);
+    return select(r, -r, negative_f64(x));
 }
 
 fn atan_f64(x: f64) -> f64 {
@@ -366,7 +367,9 @@ fn atan2_f64(y: f64, x: f64) -> f64 {
 
 // a^b as the CPU's powf: exact rules for zeros, ones, infinities and negative bases; small
 // integral exponents by repeated squaring (what x ** 2 and x ** 3 need exactly), 0.5 as sqrt,
-// the rest as e^(b log |a|).
+// the rest as e^(b log |a|), whose relative error grows with |b log |a||: about that many
+// units in the last place (a few hundred near overflow). A double-double log would remove it,
+// but its error-free products are what shader compilers fold away.
 fn pow_f64(a: f64, b: f64) -> f64 {
     if (b == 0.0 || a == 1.0 || (a == -1.0 && abs(b) == inf_f64())) { return f64(1.0); }
     if (isnan_f64(a) || isnan_f64(b)) { return a + b; }
@@ -376,7 +379,7 @@ fn pow_f64(a: f64, b: f64) -> f64 {
     let odd = integral && abs(b) < 9007199254740992.0 && floor(b * 0.5) * 2.0 != b;
     var r: f64;
     if (b == 0.5 && a >= 0.0) {
-        r = sqrt(a);
+        r = sqrt(m);
     } else if (integral && abs(b) <= 64.0) {
         var e = u32(abs(b));
         var base = m;

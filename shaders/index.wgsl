@@ -95,7 +95,7 @@ fn f64_bits_to_i64(b: vec2<u32>) -> vec2<u32> {
     return select(a, i64_neg(a), neg);
 }
 
-// int64 -> float16 bits as the CPU's `from_f64(v as f64)`: to 11 significant bits, ties to
+// int64 -> float16 bits as the CPU's `from_value(v as f64)`: to 11 significant bits, ties to
 // even, infinity from 65520 on (below 2^16 the trip through float64 is exact).
 fn i64_to_half(v: vec2<u32>) -> u32 {
     let neg = i64_negative(v);

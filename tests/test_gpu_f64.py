@@ -315,6 +315,14 @@ def test_atan2_quadrants_zeros_and_infinities():
     np.testing.assert_array_equal(np.signbit(got[200:-1]), np.signbit(want[200:-1]))
 
 
+def test_signed_zeros():
+    z = _gpu([-0.0, 0.0])
+    assert np.signbit((z ** 0.5).cpu().numpy()).tolist() == [False, False]  # C's pow: +0
+    assert np.signbit(z.erf().cpu().numpy()).tolist() == [True, False]
+    assert np.signbit(z.sin().cpu().numpy()).tolist() == [True, False]
+    assert np.signbit(z.tanh().cpu().numpy()).tolist() == [True, False]
+
+
 def test_cast_to_int32_saturates():
     x = np.array([0.0, -0.0, 2.9, -2.9, 3e9, -3e9, np.inf, -np.inf, np.nan, 2147483647.0])
     np.testing.assert_array_equal(_gpu(x).int().cpu().numpy(), ember.tensor(x).int().numpy())

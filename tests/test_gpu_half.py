@@ -21,6 +21,9 @@ SPECIAL = np.array(
      65504.0, 65519.0, 65520.0, 1e5, 3.389e38, 3.4e38, 6e-8, 2**-25, 2**-25 * 1.01, 1e-6,
      -7.1e-5, 1e-30, np.nan, -np.nan, np.inf, -np.inf, 255.5, -1024.25],
     dtype=np.float32)
+# Halfway but for the last bits of a float32 (which must round up): 1 + 2^-8 + 2^-23 for
+# bfloat16, 1 + 2^-11 + 2^-23 for float16.
+SPECIAL = np.concatenate([SPECIAL, np.array([0x3F808001, 0x3F801001], dtype=np.uint32).view(np.float32)])
 
 
 def _bits(t):
@@ -42,6 +45,8 @@ def test_rounding_from_float32_matches_the_cpu_bit_for_bit(half):
                              RNG.standard_normal(100).astype(np.float32) * 1e-6])
     cpu = ember.tensor(values).to(half)
     gpu = ember.tensor(values, device="gpu").to(half)
+    up = {ember.bfloat16: (len(SPECIAL) - 2, 0x3F81), ember.float16: (len(SPECIAL) - 1, 0x3C01)}[half]
+    assert _bits(cpu)[up[0]] == up[1]  # nearest, not the truncated float64's tie
     assert gpu.dtype == half and gpu.device.type == "gpu"
     _same_bits(gpu, cpu)
     # And back, exactly.

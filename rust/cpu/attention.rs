@@ -31,7 +31,7 @@ pub fn forward<T: Float>(
     o: &mut [T],
 ) {
     let (l, s, e, ev) = (a.l, a.s, a.e, a.ev);
-    let scale = T::from_f64(a.scale);
+    let scale = T::from_value(a.scale);
     let op = OutPtr(o.as_mut_ptr());
     p.par_chunks_mut(l * s).enumerate().for_each(|(bi, pb)| {
         // SAFETY: batch-head `bi` owns rows bi*l .. (bi+1)*l of `o`; slices are in bounds.
@@ -101,7 +101,7 @@ pub fn backward<T: Float>(
     dv: &mut [T],
 ) {
     let (l, s, e, ev) = (a.l, a.s, a.e, a.ev);
-    let scale = T::from_f64(a.scale);
+    let scale = T::from_value(a.scale);
     let (pdk, pdv) = (OutPtr(dk.as_mut_ptr()), OutPtr(dv.as_mut_ptr()));
     dq.par_chunks_mut(l * e).enumerate().for_each(|(bi, dqb)| {
         let pb = &p[bi * l * s..][..l * s];

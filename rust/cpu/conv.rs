@@ -382,7 +382,7 @@ pub fn avg_pool2d<T: Float>(g: &Conv2dGeom, x: &[T], out: &mut [T], include_pad:
                             }
                         }
                         o[y * g.ow + xx] =
-                            s.div(T::from_f64(window_count(g, y, xx, include_pad) as f64));
+                            s.div(T::from_value(window_count(g, y, xx, include_pad) as f64));
                     }
                 }
             }
@@ -397,8 +397,8 @@ pub fn avg_pool2d_backward<T: Float>(g: &Conv2dGeom, gy: &[T], dx: &mut [T], inc
         let go = &gy[p * l..][..l];
         for y in 0..g.oh {
             for xx in 0..g.ow {
-                let share =
-                    go[y * g.ow + xx].div(T::from_f64(window_count(g, y, xx, include_pad) as f64));
+                let share = go[y * g.ow + xx]
+                    .div(T::from_value(window_count(g, y, xx, include_pad) as f64));
                 for i in 0..g.kh {
                     for j in 0..g.kw {
                         if let Some((iy, ix)) = g.src(y, xx, i, j) {

@@ -95,9 +95,9 @@ pub fn map2<T: Element, U: Element>(
 
 fn unary_float<T: Float>(op: UnaryOp, x: &Tensor) -> Tensor {
     let (zero, one, half) = (T::zero(), T::ONE, T::from_f32(0.5));
-    let sqrt_half = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
-    let k = T::from_f64((2.0 / std::f64::consts::PI).sqrt());
-    let c = T::from_f64(0.044715);
+    let sqrt_half = T::from_value(std::f64::consts::FRAC_1_SQRT_2);
+    let k = T::from_value((2.0 / std::f64::consts::PI).sqrt());
+    let c = T::from_value(0.044715);
     let twenty = T::from_f32(20.0);
     let sigmoid = move |v: T| one.div(one + (v.neg()).exp());
     match op {
@@ -318,7 +318,7 @@ pub fn cast(x: &Tensor, dtype: DType) -> Tensor {
         return with_dtype!(dtype, T, { map1(x, |v: T| v) });
     }
     with_dtype!(x.dtype(), S, {
-        with_dtype!(dtype, D, { map1(x, |v: S| D::from_f64(v.to_f64())) })
+        with_dtype!(dtype, D, { map1(x, |v: S| D::from_value(v.to_f64())) })
     })
 }
 
@@ -399,8 +399,8 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
 /// Clamps into `[min, max]` (either side optional), in the tensor's own dtype.
 pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
     fn go<T: Num>(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Tensor {
-        let lo = min.map(T::from_f64).unwrap_or(T::lowest());
-        let hi = max.map(T::from_f64).unwrap_or(T::highest());
+        let lo = min.map(T::from_value).unwrap_or(T::lowest());
+        let hi = max.map(T::from_value).unwrap_or(T::highest());
         map1(
             x,
             move |v: T| if v.is_nan() { v } else { v.max_(lo).min_(hi) },

@@ -116,7 +116,7 @@ pub fn cross_entropy_backward(
         };
         let scale: Vec<T> = scale
             .iter()
-            .map(|&v| <T as crate::dtype::Element>::from_f64(v))
+            .map(|&v| <T as crate::dtype::Element>::from_value(v))
             .collect();
         ce.backward(s(x), s(target), &scale, m(dx))
     })

@@ -105,7 +105,7 @@ pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) 
                 for (&v, &i) in sv.iter().zip(ix) {
                     let o = r * kx + checked(i, kx, dim)?;
                     dst[o] = if add {
-                        T::from_f64(dst[o].to_f64() + v.to_f64())
+                        T::from_value(dst[o].to_f64() + v.to_f64())
                     } else {
                         v
                     };
@@ -122,7 +122,7 @@ pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) 
             let o = offset(&out, p, dim, at);
             let v = s[offset(src, p, usize::MAX, 0)];
             dst[o] = if add {
-                T::from_f64(dst[o].to_f64() + v.to_f64())
+                T::from_value(dst[o].to_f64() + v.to_f64())
             } else {
                 v
             };

@@ -41,7 +41,7 @@ impl<T: Float> CrossEntropy<'_, T> {
         loss: &mut [T],
         denom: &mut [T],
     ) -> Result<(), String> {
-        let (c, eps) = (self.c, T::from_f64(self.smoothing));
+        let (c, eps) = (self.c, T::from_value(self.smoothing));
         for (i, &t) in target.iter().enumerate() {
             if t != self.ignore_index && (t < 0 || t as usize >= c) {
                 return Err(format!(
@@ -71,7 +71,7 @@ impl<T: Float> CrossEntropy<'_, T> {
                     if self.smoothing > 0.0 {
                         let smooth = (0..c)
                             .fold(T::zero(), |a, k| a - self.w(k) * logp(k))
-                            .div(T::from_f64(c as f64));
+                            .div(T::from_value(c as f64));
                         v = (T::ONE - eps) * nll + eps * smooth;
                     }
                     *l = v;
@@ -83,9 +83,9 @@ impl<T: Float> CrossEntropy<'_, T> {
 
     /// `dx[i, k] = scale[i] * d loss_i / d x[i, k]`.
     pub fn backward(&self, x: &[T], target: &[i64], scale: &[T], dx: &mut [T]) {
-        let (c, eps) = (self.c, T::from_f64(self.smoothing));
+        let (c, eps) = (self.c, T::from_value(self.smoothing));
         let wsum = (0..c).fold(T::zero(), |a, k| a + self.w(k));
-        let inv_c = T::from_f64(1.0 / c as f64);
+        let inv_c = T::from_value(1.0 / c as f64);
         let chunk = rows_per_task(c);
         dx.par_chunks_mut(chunk * c)
             .enumerate()
@@ -143,7 +143,7 @@ pub fn norm_rows<T: Float>(
                 };
                 let var = row.iter().map(|v| (v.to_f64() - mu).powi(2)).sum::<f64>() * inv_k;
                 let r = 1.0 / (var + eps).sqrt();
-                let (mu_t, r_t) = (T::from_f64(mu), T::from_f64(r));
+                let (mu_t, r_t) = (T::from_value(mu), T::from_value(r));
                 for (o, &v) in yrow.iter_mut().zip(row) {
                     *o = (v - mu_t) * r_t;
                 }
@@ -182,7 +182,7 @@ pub fn norm_rows_backward<T: Float>(
                 let (mg, mgx) = (if center { sg * inv_k } else { 0.0 }, sgx * inv_k);
                 for ((d, &v), &gv) in drow.iter_mut().zip(row).zip(grow) {
                     let xhat = (v.to_f64() - mu) * r;
-                    *d = T::from_f64(r * (gv.to_f64() - mg - xhat * mgx));
+                    *d = T::from_value(r * (gv.to_f64() - mg - xhat * mgx));
                 }
             }
         });

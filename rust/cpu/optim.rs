@@ -92,11 +92,11 @@ struct LerpWeight<T> {
 
 impl<T: Float> LerpWeight<T> {
     fn new(w: f64) -> Self {
-        let w = T::from_f64(w);
+        let w = T::from_value(w);
         LerpWeight {
             w,
             one_minus_w: T::ONE - w,
-            small: w.abs() < T::from_f64(0.5),
+            small: w.abs() < T::from_value(0.5),
         }
     }
 
@@ -117,10 +117,10 @@ pub unsafe fn sgd<T: Float>(p: *mut T, g: *const T, buf: *mut T, n: usize, c: &S
     chunked(n, |a, b| {
         let (p, g, buf) = (p as *mut T, g as *const T, buf as *mut T);
         let (lr, mom, damp, wd) = (
-            T::from_f64(c.lr),
-            T::from_f64(c.momentum),
-            T::from_f64(1.0 - c.dampening),
-            T::from_f64(c.weight_decay),
+            T::from_value(c.lr),
+            T::from_value(c.momentum),
+            T::from_value(1.0 - c.dampening),
+            T::from_value(c.weight_decay),
         );
         for i in a..b {
             let mut d = *g.add(i);
@@ -172,13 +172,13 @@ pub unsafe fn adam<T: Float>(
             v as *mut T,
             vmax as *mut T,
         );
-        let (b1, b2) = (T::from_f64(c.beta1), T::from_f64(c.beta2));
-        let (ob1, ob2) = (T::from_f64(1.0 - c.beta1), T::from_f64(1.0 - c.beta2));
-        let step_size = T::from_f64(c.lr / bc1);
-        let sqrt_bc2 = T::from_f64(bc2.sqrt());
-        let eps = T::from_f64(c.eps);
-        let wd = T::from_f64(c.weight_decay);
-        let decay = T::from_f64(1.0 - c.lr * c.weight_decay);
+        let (b1, b2) = (T::from_value(c.beta1), T::from_value(c.beta2));
+        let (ob1, ob2) = (T::from_value(1.0 - c.beta1), T::from_value(1.0 - c.beta2));
+        let step_size = T::from_value(c.lr / bc1);
+        let sqrt_bc2 = T::from_value(bc2.sqrt());
+        let eps = T::from_value(c.eps);
+        let wd = T::from_value(c.weight_decay);
+        let decay = T::from_value(1.0 - c.lr * c.weight_decay);
         for i in a..b {
             let mut d = *g.add(i);
             if c.maximize {
@@ -275,13 +275,13 @@ unsafe fn rmsprop_chunk<T: Float, const CENTERED: bool, const MOMENTUM: bool>(
     } else {
         &mut empty_buf
     };
-    let (alpha, one_minus_alpha) = (T::from_f64(c.alpha), T::from_f64(1.0 - c.alpha));
+    let (alpha, one_minus_alpha) = (T::from_value(c.alpha), T::from_value(1.0 - c.alpha));
     let avg_weight = LerpWeight::<T>::new(1.0 - c.alpha);
     let (lr, eps, wd, mom) = (
-        T::from_f64(c.lr),
-        T::from_f64(c.eps),
-        T::from_f64(c.weight_decay),
-        T::from_f64(c.momentum),
+        T::from_value(c.lr),
+        T::from_value(c.eps),
+        T::from_value(c.weight_decay),
+        T::from_value(c.momentum),
     );
     for i in 0..n {
         let mut d = g[i];
@@ -321,9 +321,9 @@ pub unsafe fn adagrad<T: Float>(p: *mut T, g: *const T, sum: *mut T, n: usize, c
     chunked(n, |a, b| {
         let (p, g, sum) = (p as *mut T, g as *const T, sum as *mut T);
         let (clr, eps, wd) = (
-            T::from_f64(clr),
-            T::from_f64(c.eps),
-            T::from_f64(c.weight_decay),
+            T::from_value(clr),
+            T::from_value(c.eps),
+            T::from_value(c.weight_decay),
         );
         for i in a..b {
             let mut d = *g.add(i);
@@ -359,10 +359,10 @@ pub unsafe fn adamax<T: Float>(
         let (p, g, m, u) = (p as *mut T, g as *const T, m as *mut T, u as *mut T);
         let avg_weight = LerpWeight::<T>::new(1.0 - c.beta1);
         let (b2, clr, eps, wd) = (
-            T::from_f64(c.beta2),
-            T::from_f64(clr),
-            T::from_f64(c.eps),
-            T::from_f64(c.weight_decay),
+            T::from_value(c.beta2),
+            T::from_value(clr),
+            T::from_value(c.eps),
+            T::from_value(c.weight_decay),
         );
         for i in a..b {
             let mut d = *g.add(i);

@@ -60,7 +60,7 @@ fn fold_row<T: Num>(op: ReduceOp, s: &[T]) -> T {
             } else {
                 s.chunks(4096).map(block).sum()
             };
-            T::from_f64(total)
+            T::from_value(total)
         }
         ReduceOp::Prod => s.iter().fold(T::ONE, |a, &b| a * b),
         ReduceOp::Max => s.iter().fold(T::lowest(), |a, &b| a.max_(b)),

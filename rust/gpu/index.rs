@@ -171,7 +171,7 @@ pub fn scatter(
     let Some(ty) = move_type(x) else {
         return Ok(None);
     };
-    // Adds as the CPU's `from_f64(a.to_f64() + b.to_f64())`: exact for float32, saturating for
+    // Adds as the CPU's `from_value(a.to_f64() + b.to_f64())`: exact for float32, saturating for
     // int32, rounded through float64 for int64 (index.wgsl), `or` for bool.
     let sum = match x.dtype() {
         _ if !add => None,
@@ -185,7 +185,8 @@ pub fn scatter(
         DType::Bool => Some("v | s"),
         // float64 adds as itself: moved as f64, not as two words. float16 (with shader-f16)
         // adds in f16, rounded once per add as the CPU's float64 sum rounded to half is.
-        DType::F64 | DType::F16 => None,
+        DType::F64 if gpu_of(x).has_f64 => None,
+        DType::F16 => None,
         _ => return Ok(None),
     };
     let ty = if add && x.dtype() == DType::F64 {
