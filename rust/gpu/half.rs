@@ -148,30 +148,3 @@ pub fn compute(
     narrow_into(&narrowed, &out)?;
     Ok(Some(narrowed))
 }
-
-/// Runs a float32 GPU kernel `f` writing into `outputs` when some operand is packed: packed
-/// outputs are written through float32 copies of their contents, then rounded back.
-pub fn compute_into<R>(
-    inputs: &[&Tensor],
-    outputs: &[&Tensor],
-    f: impl FnOnce(&[&Tensor], &[&Tensor]) -> Result<Option<R>>,
-) -> Result<Option<R>> {
-    if !inputs.iter().chain(outputs).any(|t| is_packed(t)) {
-        return Ok(None);
-    }
-    let ins: Vec<Tensor> = inputs.iter().map(|t| stand_in(t)).collect::<Result<_>>()?;
-    let outs: Vec<Tensor> = outputs.iter().map(|t| stand_in(t)).collect::<Result<_>>()?;
-    let Some(r) = f(
-        &ins.iter().collect::<Vec<_>>(),
-        &outs.iter().collect::<Vec<_>>(),
-    )?
-    else {
-        return Ok(None);
-    };
-    for (dst, wide) in outputs.iter().zip(&outs) {
-        if is_packed(dst) {
-            narrow_into(dst, wide)?;
-        }
-    }
-    Ok(Some(r))
-}
