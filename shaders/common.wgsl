@@ -126,20 +126,32 @@ fn erf_f32(x: f32) -> f32 {
     return select(1.0 - r, r - 1.0, x < 0.0);
 }
 
-// log(1 + x) without losing small x.
+// log(1 + x) without losing small x: near 0 by the series of 2 atanh(x / (2 + x)), never
+// forming 1 + x (compilers may fold `log(1 + x) * x / ((1 + x) - 1)`, the usual trick, into
+// plain log(1 + x): Mesa's does).
 fn log1p_f32(x: f32) -> f32 {
-    let u = 1.0 + x;
-    return select(log(u) * (x / (u - 1.0)), x, u == 1.0);
+    if (x > -0.2928932 && x < 0.41421356) {
+        let s = x / (2.0 + x);
+        let s2 = s * s;
+        var t = 0.0;
+        for (var k = 13; k >= 3; k -= 2) {
+            t = (t + 1.0 / f32(k)) * s2;
+        }
+        return 2.0 * s + 2.0 * s * t;
+    }
+    return log(1.0 + x);
 }
 
-// exp(x) - 1 without losing small x.
+// exp(x) - 1 without losing small x: its Taylor series below 1/2.
 fn expm1_f32(x: f32) -> f32 {
-    let u = exp(x);
-    if (u == 1.0) { return x; }
-    let um1 = u - 1.0;
-    if (um1 == -1.0) { return -1.0; }
-    if (abs(x) > 1.0) { return um1; }
-    return um1 * x / log(u);
+    if (abs(x) < 0.5) {
+        var p = 1.0;
+        for (var k = 10; k > 1; k--) {
+            p = 1.0 + p * x / f32(k);
+        }
+        return x * p;
+    }
+    return exp(x) - 1.0;
 }
 
 fn tanh_f32(x: f32) -> f32 {

@@ -53,6 +53,15 @@ def test_activations(name):
     assert_agree(lambda x: getattr(F, name)(x), (4, 9))
 
 
+@pytest.mark.parametrize("name", ["log1p", "expm1"])
+def test_log1p_and_expm1_keep_small_arguments(name):
+    # Compilers fold the textbook log1p trick away: small arguments must stay within a few ulps.
+    x = np.concatenate([RNG.standard_normal(500) * 1e-4, RNG.uniform(-0.9, 3.0, 500),
+                        [0.0, 1e-30, -1e-7, 3e-6]]).astype(np.float32)
+    got = getattr(ember.tensor(x, device="gpu"), name)().cpu().numpy()
+    want = getattr(np, name)(x.astype(np.float64))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+
 def test_relu_backward_is_one_masking_kernel(device):
     # PyTorch's threshold_backward: zero where the output is <= 0, the gradient elsewhere (a
     # NaN output passes it); on the GPU one kernel, not a comparison and a select.
