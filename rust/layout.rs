@@ -147,6 +147,7 @@ impl Layout {
                 self.ndim()
             );
         }
+        shape::checked_numel(shape)?;
         let lead = shape.len() - self.ndim();
         let mut strides = vec![0; shape.len()];
         for i in 0..shape.len() {

@@ -144,7 +144,7 @@ pub fn normal_(t: &Tensor, mean: f64, std: f64, g: Option<&Generator>) -> Result
         );
     }
     if std < 0.0 {
-        bail!(Value, "normal expects std >= 0.0, but found std {std}");
+        bail!(Runtime, "normal expects std >= 0.0, but found std {std}");
     }
     fill_with(t, g, |r| mean + std * r.normal());
     Ok(())
@@ -239,7 +239,7 @@ pub fn multinomial(
         );
     }
     if !replacement && n > k {
-        bail!(Value, "cannot sample n_sample > prob_dist.size(-1) samples without replacement (n_sample={n}, categories={k})");
+        bail!(Runtime, "cannot sample n_sample > prob_dist.size(-1) samples without replacement (n_sample={n}, categories={k})");
     }
     let mut out = Vec::with_capacity(rows * n);
     let mut rng = pick(g).lock();

@@ -9,6 +9,22 @@ pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// The element count of `shape`, or PyTorch's overflow error when it does not fit in an i64
+/// (a wrapped count would make an empty-looking view that reads out of bounds).
+pub fn checked_numel(shape: &[usize]) -> Result<usize> {
+    match shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= isize::MAX as usize)
+    {
+        Some(n) => Ok(n),
+        None => bail!(
+            Shape,
+            "numel: integer multiplication overflow: the shape {shape:?} has more than 2^63 elements"
+        ),
+    }
+}
+
 /// Row-major strides of a contiguous tensor of `shape`.
 pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     let mut strides = vec![1; shape.len()];
@@ -100,7 +116,13 @@ pub fn infer_shape(requested: &[isize], numel: usize) -> Result<Shape> {
         } else if d < 0 {
             bail!(Runtime, "invalid shape dimension {d}");
         } else {
-            known *= d as usize;
+            known = match known.checked_mul(d as usize) {
+                Some(k) if k <= isize::MAX as usize => k,
+                _ => bail!(
+                    Shape,
+                    "shape '{requested:?}' is invalid for input of size {numel}: its size overflows"
+                ),
+            };
         }
     }
     let mut shape: Shape = requested.iter().map(|&d| d.max(0) as usize).collect();

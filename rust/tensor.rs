@@ -42,7 +42,7 @@ impl Tensor {
     }
 
     pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
-        checked_numel(shape)?;
+        crate::shape::checked_numel(shape)?;
         let layout = Layout::contiguous(shape);
         Ok(Tensor::from_parts(
             Storage::zeros(dtype, layout.numel(), device)?,
@@ -52,7 +52,7 @@ impl Tensor {
 
     /// A contiguous tensor for a kernel that writes every element (contents start unspecified).
     pub fn for_overwrite(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
-        checked_numel(shape)?;
+        crate::shape::checked_numel(shape)?;
         let layout = Layout::contiguous(shape);
         Ok(Tensor::from_parts(
             Storage::for_overwrite(dtype, layout.numel(), device)?,
@@ -258,18 +258,6 @@ impl Tensor {
                 }
             }
         })
-    }
-}
-
-/// The element count of `shape`, or an error when it overflows (a wrapped count would allocate
-/// too little memory).
-fn checked_numel(shape: &[usize]) -> Result<usize> {
-    match shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) {
-        Some(n) => Ok(n),
-        None => bail!(
-            OutOfMemory,
-            "cannot allocate a tensor of shape {shape:?}: its size overflows"
-        ),
     }
 }
 

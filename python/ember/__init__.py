@@ -8,6 +8,7 @@ from collections import namedtuple as _namedtuple
 
 from . import _core
 from ._core import (
+    OutOfMemoryError,
     Tensor,
     Generator,
     dtype,
@@ -135,5 +136,5 @@ __all__ = [
     "default_generator", "cat", "concat", "concatenate", "stack", "where", "is_grad_enabled",
     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "zeros_like", "ones_like",
     "full_like", "empty_like", "rand_like", "randn_like", "randint_like", "addmm", "einsum", "finfo",
-    "is_tensor", "broadcast_to", "outer", "square", "gelu", "silu", "softplus", "normal", "save", "load", "autograd", "nn", "optim", "gpu", "cuda",
+    "is_tensor", "broadcast_to", "outer", "square", "gelu", "silu", "softplus", "normal", "save", "load", "autograd", "nn", "optim", "gpu", "cuda", "OutOfMemoryError",
 ] + _METHOD_FUNCTIONS

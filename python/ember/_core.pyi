@@ -2,6 +2,8 @@
 
 from typing import Any
 
+class OutOfMemoryError(RuntimeError): ...
+
 class dtype:
     """`ember.float32` and friends."""
     def __hash__(self) -> Any: ...

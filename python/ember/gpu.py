@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple, Optional, Union
 
 from . import _core
+from ._core import OutOfMemoryError  # torch.cuda.OutOfMemoryError is torch.OutOfMemoryError
 
 
 def _index(device: Union[None, int, str, "_core.device"] = None) -> int:

@@ -34,9 +34,14 @@ impl Conv2dGeom {
         p: (usize, usize),
         d: (usize, usize),
     ) -> Option<(usize, usize)> {
-        let eh = (h + 2 * p.0).checked_sub(d.0 * (kh - 1) + 1)?;
-        let ew = (w + 2 * p.1).checked_sub(d.1 * (kw - 1) + 1)?;
-        Some((eh / s.0 + 1, ew / s.1 + 1))
+        // Checked throughout: huge paddings or dilations must not wrap into a small size.
+        let span = |n: usize, k: usize, s: usize, p: usize, d: usize| {
+            let padded = p.checked_mul(2)?.checked_add(n)?;
+            let window = d.checked_mul(k.checked_sub(1)?)?.checked_add(1)?;
+            let out = padded.checked_sub(window)? / s + 1;
+            (out <= isize::MAX as usize).then_some(out)
+        };
+        Some((span(h, kh, s.0, p.0, d.0)?, span(w, kw, s.1, p.1, d.1)?))
     }
     fn k(&self) -> usize {
         self.kh * self.kw

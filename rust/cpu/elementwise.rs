@@ -16,8 +16,8 @@ fn out_ptr<U: Element>(out: &Tensor) -> OutPtr<U> {
 }
 
 /// `out[i] = f(x[i])` over any view of `x`.
-pub fn map1<T: Element, U: Element>(x: &Tensor, f: impl Fn(T) -> U + Sync) -> Tensor {
-    let out = Tensor::for_overwrite(x.shape(), U::DTYPE, Device::Cpu).expect("allocation");
+pub fn map1<T: Element, U: Element>(x: &Tensor, f: impl Fn(T) -> U + Sync) -> Result<Tensor> {
+    let out = Tensor::for_overwrite(x.shape(), U::DTYPE, Device::Cpu)?;
     let walk = Walk::new(x.shape(), [x.layout()]);
     let [s] = walk.inner_strides();
     let (src, dst) = (x.storage().as_slice::<T>(), out_ptr::<U>(&out));
@@ -34,7 +34,7 @@ pub fn map1<T: Element, U: Element>(x: &Tensor, f: impl Fn(T) -> U + Sync) -> Te
             }
         }
     });
-    out
+    Ok(out)
 }
 
 /// `out[i] = f(a[i], b[i])` with `a` and `b` broadcast to `out`'s shape; `out` is a
@@ -93,7 +93,7 @@ pub fn map2<T: Element, U: Element>(
     Ok(())
 }
 
-fn unary_float<T: Float>(op: UnaryOp, x: &Tensor) -> Tensor {
+fn unary_float<T: Float>(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     let (zero, one, half) = (T::zero(), T::ONE, T::from_f32(0.5));
     let sqrt_half = T::from_value(std::f64::consts::FRAC_1_SQRT_2);
     let k = T::from_value((2.0 / std::f64::consts::PI).sqrt());
@@ -134,7 +134,7 @@ fn unary_float<T: Float>(op: UnaryOp, x: &Tensor) -> Tensor {
 
 fn unary_int<T: Num>(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     let zero = T::zero();
-    Ok(match op {
+    match op {
         UnaryOp::Neg => map1(x, |v: T| v.neg()),
         UnaryOp::Abs => map1(x, |v: T| v.abs()),
         UnaryOp::Sign => map1(x, |v: T| v.sign()),
@@ -147,33 +147,33 @@ fn unary_int<T: Num>(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
             op.name(),
             x.dtype().name()
         ),
-    })
+    }
 }
 
 /// A unary op on a CPU tensor; float-only ops expect a float input (the tensor layer promotes).
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     match (op, x.dtype()) {
-        (UnaryOp::BitwiseNot, DType::I64) => return Ok(map1(x, |v: i64| !v)),
-        (UnaryOp::BitwiseNot, DType::I32) => return Ok(map1(x, |v: i32| !v)),
-        (UnaryOp::BitwiseNot, DType::Bool) => return Ok(map1(x, |v: bool| !v)),
+        (UnaryOp::BitwiseNot, DType::I64) => return map1(x, |v: i64| !v),
+        (UnaryOp::BitwiseNot, DType::I32) => return map1(x, |v: i32| !v),
+        (UnaryOp::BitwiseNot, DType::Bool) => return map1(x, |v: bool| !v),
         (UnaryOp::BitwiseNot, d) => {
             bail!(DType, "\"bitwise_not\" not implemented for '{}'", d.name())
         }
         _ => {}
     }
     match x.dtype() {
-        DType::F32 => Ok(unary_float::<f32>(op, x)),
-        DType::F64 => Ok(unary_float::<f64>(op, x)),
+        DType::F32 => unary_float::<f32>(op, x),
+        DType::F64 => unary_float::<f64>(op, x),
         DType::I64 => unary_int::<i64>(op, x),
         DType::I32 => unary_int::<i32>(op, x),
         DType::Bool => match op {
-            UnaryOp::LogicalNot => Ok(map1(x, |v: bool| !v)),
+            UnaryOp::LogicalNot => map1(x, |v: bool| !v),
             UnaryOp::Abs
             | UnaryOp::Relu
             | UnaryOp::Floor
             | UnaryOp::Ceil
             | UnaryOp::Round
-            | UnaryOp::Sign => Ok(map1(x, |v: bool| v)),
+            | UnaryOp::Sign => map1(x, |v: bool| v),
             _ => bail!(DType, "\"{}\" not implemented for 'bool'", op.name()),
         },
         DType::F16 | DType::BF16 => unreachable!("half tensors compute in float32"),
@@ -310,7 +310,7 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<
 }
 
 /// A contiguous copy of `x` converted to `dtype`.
-pub fn cast(x: &Tensor, dtype: DType) -> Tensor {
+pub fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
     if x.dtype() == dtype && is_transposed_matrix(x) {
         return with_dtype!(dtype, T, { transpose_copy::<T>(x) });
     }
@@ -335,12 +335,12 @@ fn is_transposed_matrix(x: &Tensor) -> bool {
 
 /// A contiguous copy of a (batched) transposed matrix view, in small tiles: with power-of-two
 /// strides, more than 8 rows of a tile would fall into one L1 set and evict each other.
-fn transpose_copy<T: Element>(x: &Tensor) -> Tensor {
+fn transpose_copy<T: Element>(x: &Tensor) -> Result<Tensor> {
     const TILE: usize = 8;
     let n = x.ndim();
     let l = x.layout();
     let (rows, cols, cs) = (l.shape[n - 2], l.shape[n - 1], l.strides[n - 1]);
-    let out = Tensor::for_overwrite(&l.shape, T::DTYPE, Device::Cpu).expect("allocation");
+    let out = Tensor::for_overwrite(&l.shape, T::DTYPE, Device::Cpu)?;
     let batch = Layout {
         shape: l.shape[..n - 2].to_vec(),
         strides: l.strides[..n - 2].to_vec(),
@@ -368,7 +368,7 @@ fn transpose_copy<T: Element>(x: &Tensor) -> Tensor {
     } else {
         one(0, offsets[0]);
     }
-    out
+    Ok(out)
 }
 
 /// Writes `src` (broadcast to `dst`'s shape, same dtype) into the view `dst`.
@@ -376,7 +376,7 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     let shape = dst.shape().to_vec();
     // Copy through a temporary when the two views share storage, so overlap cannot corrupt.
     let src = if src.storage().same(dst.storage()) {
-        cast(src, src.dtype())
+        cast(src, src.dtype())?
     } else {
         src.clone()
     };
@@ -398,7 +398,7 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
 
 /// Clamps into `[min, max]` (either side optional), in the tensor's own dtype.
 pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
-    fn go<T: Num>(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Tensor {
+    fn go<T: Num>(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
         let lo = min.map(T::from_value).unwrap_or(T::lowest());
         let hi = max.map(T::from_value).unwrap_or(T::highest());
         map1(
@@ -406,11 +406,11 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
             move |v: T| if v.is_nan() { v } else { v.max_(lo).min_(hi) },
         )
     }
-    Ok(match x.dtype() {
+    match x.dtype() {
         DType::F32 => go::<f32>(x, min, max),
         DType::F64 => go::<f64>(x, min, max),
         DType::I64 => go::<i64>(x, min, max),
         DType::I32 => go::<i32>(x, min, max),
         d => bail!(DType, "clamp is not implemented for '{}'", d.name()),
-    })
+    }
 }

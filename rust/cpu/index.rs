@@ -82,10 +82,10 @@ pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
 
 /// A copy of `x` with `src[p]` written (or added, with `add`) at `p with p[dim] = index[p]`.
 pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) -> Result<Tensor> {
-    let out = cast(x, x.dtype());
+    let out = cast(x, x.dtype())?;
     // A broadcast (stride-0) source, common in gradients, is laid out once for the row walk.
     let src = &if src.shape() == index.shape() && !src.is_contiguous() {
-        cast(src, src.dtype())
+        cast(src, src.dtype())?
     } else {
         src.clone()
     };
@@ -197,5 +197,5 @@ pub fn argsort(x: &Tensor, dim: usize, descending: bool) -> Result<Tensor> {
         inv.insert(dim, n - 1);
     }
     let back = out.with_layout(out.layout().permute(&inv)?);
-    Ok(cast(&back, DType::I64))
+    cast(&back, DType::I64)
 }

@@ -88,7 +88,7 @@ fn arg_row<T: Num>(op: ReduceOp, s: &[T]) -> i64 {
 }
 
 /// Moves `dims` to the end and returns a contiguous tensor viewed as `[rows, k]`.
-fn as_rows(x: &Tensor, dims: &[usize]) -> (Tensor, usize, usize) {
+fn as_rows(x: &Tensor, dims: &[usize]) -> Result<(Tensor, usize, usize)> {
     let mut perm: Vec<usize> = (0..x.ndim()).filter(|d| !dims.contains(d)).collect();
     perm.extend_from_slice(dims);
     let k: usize = dims.iter().map(|&d| x.shape()[d]).product();
@@ -106,9 +106,9 @@ fn as_rows(x: &Tensor, dims: &[usize]) -> (Tensor, usize, usize) {
     let c = if p.is_contiguous() {
         p
     } else {
-        cast(&p, x.dtype())
+        cast(&p, x.dtype())?
     };
-    (c, rows, k)
+    Ok((c, rows, k))
 }
 
 fn reduce_num<T: Num>(
@@ -162,7 +162,7 @@ fn reduce_num<T: Num>(
         }
         return Ok(out);
     }
-    let (c, rows, k) = as_rows(x, dims);
+    let (c, rows, k) = as_rows(x, dims)?;
     if k == 0
         && matches!(
             op,
@@ -197,7 +197,7 @@ fn reduce_num<T: Num>(
 pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> Result<Tensor> {
     match (op, x.dtype()) {
         (ReduceOp::All | ReduceOp::Any, DType::Bool) => {
-            let (c, _, k) = as_rows(x, dims);
+            let (c, _, k) = as_rows(x, dims)?;
             let src = c.contiguous_slice::<bool>().expect("contiguous");
             let out = Tensor::zeros(out_shape, DType::Bool, Device::Cpu)?;
             for (r, d) in out.storage().as_mut_slice::<bool>().iter_mut().enumerate() {
@@ -224,12 +224,12 @@ pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> 
 }
 
 /// Applies `f(row_in, row_out)` to every row along `dim`; the result has `x`'s shape.
-fn along_dim<T: Element>(x: &Tensor, dim: usize, f: impl Fn(&[T], &mut [T]) + Sync) -> Tensor {
+fn along_dim<T: Element>(x: &Tensor, dim: usize, f: impl Fn(&[T], &mut [T]) + Sync) -> Result<Tensor> {
     if x.numel() == 0 {
-        return Tensor::zeros(x.shape(), T::DTYPE, Device::Cpu).expect("empty allocation");
+        return Tensor::zeros(x.shape(), T::DTYPE, Device::Cpu);
     }
-    let (c, rows, k) = as_rows(x, &[dim]);
-    let out = Tensor::for_overwrite(c.shape(), T::DTYPE, Device::Cpu).expect("allocation");
+    let (c, rows, k) = as_rows(x, &[dim])?;
+    let out = Tensor::for_overwrite(c.shape(), T::DTYPE, Device::Cpu)?;
     let src = c.contiguous_slice::<T>().expect("contiguous");
     let dst = out.storage().as_mut_slice::<T>();
     if k > 0 {
@@ -249,13 +249,13 @@ fn along_dim<T: Element>(x: &Tensor, dim: usize, f: impl Fn(&[T], &mut [T]) + Sy
     inv.insert(dim, n - 1);
     let back = out.with_layout(out.layout().permute(&inv).expect("valid permutation"));
     if back.is_contiguous() {
-        back
+        Ok(back)
     } else {
         cast(&back, T::DTYPE)
     }
 }
 
-fn softmax_t<T: Float>(x: &Tensor, dim: usize, log: bool) -> Tensor {
+fn softmax_t<T: Float>(x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
     along_dim::<T>(x, dim, |s, d| {
         let m = s.iter().fold(T::lowest(), |a, &b| a.max_(b));
         let m = if m == T::lowest() { T::zero() } else { m };
@@ -276,15 +276,15 @@ fn softmax_t<T: Float>(x: &Tensor, dim: usize, log: bool) -> Tensor {
 }
 
 pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
-    Ok(match x.dtype() {
+    match x.dtype() {
         DType::F32 => softmax_t::<f32>(x, dim, log),
         DType::F64 => softmax_t::<f64>(x, dim, log),
         d => bail!(DType, "softmax is not implemented for '{}'", d.name()),
-    })
+    }
 }
 
 pub fn cumsum(x: &Tensor, dim: usize) -> Result<Tensor> {
-    fn go<T: Num>(x: &Tensor, dim: usize) -> Tensor {
+    fn go<T: Num>(x: &Tensor, dim: usize) -> Result<Tensor> {
         along_dim::<T>(x, dim, |s, d| {
             let mut acc = T::zero();
             for (d, &v) in d.iter_mut().zip(s) {
@@ -293,11 +293,11 @@ pub fn cumsum(x: &Tensor, dim: usize) -> Result<Tensor> {
             }
         })
     }
-    Ok(match x.dtype() {
+    match x.dtype() {
         DType::F32 => go::<f32>(x, dim),
         DType::F64 => go::<f64>(x, dim),
         DType::I64 => go::<i64>(x, dim),
         DType::I32 => go::<i32>(x, dim),
         d => bail!(DType, "cumsum is not implemented for '{}'", d.name()),
-    })
+    }
 }

@@ -110,7 +110,7 @@ pub fn index_select(x: &Tensor, dim: isize, index: &Tensor) -> Result<Tensor> {
 
 pub fn cat(ts: &[Tensor], dim: isize) -> Result<Tensor> {
     if ts.is_empty() {
-        bail!(Value, "torch.cat(): expected a non-empty list of Tensors");
+        bail!(Runtime, "torch.cat(): expected a non-empty list of Tensors");
     }
     // 1-D empty tensors are skipped, as in PyTorch.
     let parts: Vec<&Tensor> = ts
@@ -125,7 +125,7 @@ pub fn cat(ts: &[Tensor], dim: isize) -> Result<Tensor> {
     let first = parts[0];
     if first.ndim() == 0 {
         bail!(
-            Value,
+            Runtime,
             "zero-dimensional tensor (at position 0) cannot be concatenated"
         );
     }
@@ -142,7 +142,10 @@ pub fn cat(ts: &[Tensor], dim: isize) -> Result<Tensor> {
     }
     let sizes: Vec<usize> = parts.iter().map(|t| t.shape()[d]).collect();
     let mut shape = first.shape().to_vec();
-    shape[d] = sizes.iter().sum();
+    shape[d] = match sizes.iter().try_fold(0usize, |a, &n| a.checked_add(n)) {
+        Some(n) => n,
+        None => bail!(Shape, "torch.cat(): the concatenated size along dim {d} overflows: sizes {sizes:?}"),
+    };
     let out = Tensor::zeros(&shape, dtype, first.device())?;
     let mut at = 0;
     for t in &parts {
@@ -158,7 +161,7 @@ pub fn cat(ts: &[Tensor], dim: isize) -> Result<Tensor> {
 
 pub fn stack(ts: &[Tensor], dim: isize) -> Result<Tensor> {
     if ts.is_empty() {
-        bail!(Value, "stack expects a non-empty TensorList");
+        bail!(Runtime, "stack expects a non-empty TensorList");
     }
     for (i, t) in ts.iter().enumerate() {
         if t.shape() != ts[0].shape() {
@@ -286,7 +289,7 @@ pub fn triangle(x: &Tensor, diagonal: i64, lower: bool) -> Result<Tensor> {
 
 pub fn repeat(x: &Tensor, repeats: &[usize]) -> Result<Tensor> {
     if repeats.len() < x.ndim() {
-        bail!(Value, "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor");
+        bail!(Runtime, "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor (repeats {repeats:?}, tensor of shape {:?})", x.shape());
     }
     let lead = repeats.len() - x.ndim();
     let padded: Vec<usize> = std::iter::repeat_n(1, lead)
@@ -298,8 +301,16 @@ pub fn repeat(x: &Tensor, repeats: &[usize]) -> Result<Tensor> {
     for (&r, &s) in repeats.iter().zip(&padded) {
         inter.extend([1isize, s as isize]);
         target.extend([r as isize, s as isize]);
-        fin.push((r * s) as isize);
+        match r.checked_mul(s).filter(|&n| n <= isize::MAX as usize) {
+            Some(n) => fin.push(n as isize),
+            None => bail!(
+                Shape,
+                "repeat: the repeated size {r} x {s} overflows (repeats {repeats:?} of a tensor of shape {:?})",
+                x.shape()
+            ),
+        }
     }
+    crate::shape::checked_numel(&fin.iter().map(|&n| n as usize).collect::<Vec<_>>())?;
     let v = reshape(x, &inter)?;
     reshape(&expand(&v, &target)?, &fin)
 }

@@ -1,5 +1,6 @@
 //! The tensor-level ops: argument checks, dtype promotion, device dispatch and tape recording.
 
+pub mod creation;
 pub mod elementwise;
 pub mod index;
 pub mod linalg;

@@ -34,11 +34,11 @@ fn geometry(
         );
     }
     if stride.0 == 0 || stride.1 == 0 || dilation.0 == 0 || dilation.1 == 0 || kh == 0 || kw == 0 {
-        bail!(Value, "{what}: kernel size, stride and dilation must be positive (kernel {kh}x{kw}, stride {stride:?}, dilation {dilation:?})");
+        bail!(Runtime, "{what}: kernel size, stride and dilation must be positive (kernel {kh}x{kw}, stride {stride:?}, dilation {dilation:?})");
     }
     let (n, c, h, w) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
     let Some((oh, ow)) = Conv2dGeom::out_size(h, w, kh, kw, stride, padding, dilation) else {
-        bail!(Shape, "{what}: calculated output size is too small: input {:?}, kernel {kh}x{kw}, padding {padding:?}, dilation {dilation:?}", x.shape());
+        bail!(Shape, "{what}: calculated output size is too small (or overflows): input {:?}, kernel {kh}x{kw}, stride {stride:?}, padding {padding:?}, dilation {dilation:?}", x.shape());
     };
     Ok(Conv2dGeom {
         n,
@@ -139,7 +139,7 @@ pub fn max_pool2d(
 ) -> Result<(Tensor, Tensor)> {
     let compute = float_compute_dtype(x, "max_pool2d")?;
     if padding.0 * 2 > kernel.0 || padding.1 * 2 > kernel.1 {
-        bail!(Value, "max_pool2d: pad should be at most half of effective kernel size, but got pad={padding:?}, kernel_size={kernel:?}");
+        bail!(Runtime, "max_pool2d: pad should be at most half of effective kernel size, but got pad={padding:?}, kernel_size={kernel:?}");
     }
     let g = geometry(
         x,
@@ -351,7 +351,7 @@ pub fn avg_pool2d(
 ) -> Result<Tensor> {
     let compute = float_compute_dtype(x, "avg_pool2d")?;
     if padding.0 * 2 > kernel.0 || padding.1 * 2 > kernel.1 {
-        bail!(Value, "avg_pool2d: pad should be at most half of kernel size, but got pad={padding:?}, kernel_size={kernel:?}");
+        bail!(Runtime, "avg_pool2d: pad should be at most half of kernel size, but got pad={padding:?}, kernel_size={kernel:?}");
     }
     let g = geometry(
         x,

@@ -316,6 +316,10 @@ struct Nested {
     all_bool: bool,
 }
 
+/// The deepest nesting `ember.tensor` takes (NumPy's limit on dimensions), so hostile input
+/// cannot exhaust the stack.
+const MAX_NESTING: usize = 64;
+
 fn walk(obj: &Bound<'_, PyAny>, depth: usize, acc: &mut Nested) -> PyResult<()> {
     if let Some(s) = scalar_arg(obj) {
         if depth != acc.shape.len() {
@@ -359,6 +363,26 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, acc: &mut Nested) -> PyResult<()> 
             acc.values.push(v[0]);
             return Ok(());
         }
+    }
+    // Strings and bytes are sequences of themselves (endless recursion); mappings and sets
+    // have no order: PyTorch refuses them all.
+    if obj.is_instance_of::<pyo3::types::PyString>()
+        || obj.is_instance_of::<pyo3::types::PyBytes>()
+        || obj.is_instance_of::<pyo3::types::PyByteArray>()
+        || obj.is_instance_of::<PyDict>()
+        || obj.is_instance_of::<pyo3::types::PySet>()
+        || obj.is_instance_of::<pyo3::types::PyFrozenSet>()
+    {
+        return Err(PyTypeError::new_err(format!(
+            "new(): invalid data type '{}'",
+            obj.get_type().name()?
+        )));
+    }
+    if depth >= MAX_NESTING {
+        return Err(PyValueError::new_err(format!(
+            "too many dimensions '{}': data nested deeper than {MAX_NESTING} levels",
+            obj.get_type().name()?
+        )));
     }
     let seq: Vec<Bound<'_, PyAny>> = if obj.is_instance_of::<PyList>()
         || obj.is_instance_of::<PyTuple>()

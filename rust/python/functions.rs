@@ -8,10 +8,10 @@ use super::tensor::{tensor_or_scalar, PyTensor, R};
 use super::IntoPyResult;
 use crate::autograd;
 use crate::dtype::DType;
-use crate::ops::{elementwise as ew, index};
+use crate::ops::{creation, elementwise as ew, index};
 use crate::random::{self, Generator};
 use crate::tensor::Tensor;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -189,24 +189,29 @@ fn empty(
 #[pyfunction]
 #[pyo3(signature = (size, fill_value, *, dtype=None, device=None, requires_grad=false))]
 fn full(
-    size: Vec<isize>,
+    size: &Bound<'_, PyAny>,
     fill_value: &Bound<'_, PyAny>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
-    let shape = sizes(&size)?;
-    let s = super::convert::scalar_arg(fill_value)
-        .ok_or_else(|| PyValueError::new_err("fill_value must be a number"))?;
-    let d = dtype_arg(dtype)?.unwrap_or(match s {
-        crate::ops::Scalar::Bool(_) => DType::Bool,
-        crate::ops::Scalar::Int(_) => DType::I64,
-        crate::ops::Scalar::Float(_) => DType::F32,
-    });
+    let shape = sizes(&shape_args(&PyTuple::new(size.py(), [size])?)?)?;
+    let value = number_arg("full", "fill_value", fill_value)?;
     finish(
-        Tensor::full(&shape, s.value(), d, opt_device(device)?).py()?,
+        creation::full(&shape, value, dtype_arg(dtype)?, opt_device(device)?).py()?,
         requires_grad,
     )
+}
+
+/// A Python number argument, or PyTorch's TypeError naming the function and argument.
+fn number_arg(what: &str, name: &str, o: &Bound<'_, PyAny>) -> PyResult<crate::ops::Scalar> {
+    match super::convert::scalar_arg(o) {
+        Some(s) => Ok(s),
+        None => Err(PyTypeError::new_err(format!(
+            "{what}(): argument '{name}' must be Number, not {}",
+            o.get_type().name()?
+        ))),
+    }
 }
 
 #[pyfunction]
@@ -219,53 +224,20 @@ fn arange(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
-    let num = |o: &Bound<'_, PyAny>| -> PyResult<(f64, bool)> {
-        Ok(match super::convert::scalar_arg(o) {
-            Some(crate::ops::Scalar::Float(f)) => (f, true),
-            Some(s) => (s.value(), false),
-            None => return Err(PyValueError::new_err("arange expects numbers")),
-        })
+    use crate::ops::Scalar;
+    let first = number_arg("arange", "start", start)?;
+    let (lo, hi) = match end.filter(|e| !e.is_none()) {
+        Some(e) => (first, number_arg("arange", "end", e)?),
+        None => (Scalar::Int(0), first),
     };
-    let (a, fa) = num(start)?;
-    let (mut lo, mut hi, mut st, mut any_float) = (0.0, a, 1.0, fa);
-    if let Some(e) = end.filter(|e| !e.is_none()) {
-        let (b, fb) = num(e)?;
-        lo = a;
-        hi = b;
-        any_float |= fb;
-    }
-    if let Some(s) = step {
-        let (v, fs) = num(s)?;
-        st = v;
-        any_float |= fs;
-    }
-    if st == 0.0 {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err(
-            "step must be nonzero",
-        ));
-    }
-    if (hi - lo) * st.signum() < 0.0 {
-        return Err(PyValueError::new_err(format!("upper bound and larger bound inconsistent with step sign (start={lo}, end={hi}, step={st})")));
-    }
-    let n = ((hi - lo) / st).ceil().max(0.0) as usize;
-    let d = dtype_arg(dtype)?.unwrap_or(if any_float { DType::F32 } else { DType::I64 });
-    let t = if d == DType::I64 {
-        Tensor::from_vec(
-            (0..n)
-                .map(|i| (lo + i as f64 * st) as i64)
-                .collect::<Vec<i64>>(),
-            &[n],
-        )
-        .py()?
-    } else {
-        let v = Tensor::from_vec(
-            (0..n).map(|i| lo + i as f64 * st).collect::<Vec<f64>>(),
-            &[n],
-        )
-        .py()?;
-        ew::to_dtype(&v, d).py()?
+    let st = match step.filter(|s| !s.is_none()) {
+        Some(s) => number_arg("arange", "step", s)?,
+        None => Scalar::Int(1),
     };
-    finish(ew::to_device(&t, opt_device(device)?).py()?, requires_grad)
+    finish(
+        creation::arange(lo, hi, st, dtype_arg(dtype)?, opt_device(device)?).py()?,
+        requires_grad,
+    )
 }
 
 #[pyfunction]
@@ -273,58 +245,30 @@ fn arange(
 fn linspace(
     start: f64,
     end: f64,
-    steps: isize,
+    steps: i64,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
-    if steps < 0 {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
-            "number of steps must be non-negative, got {steps}"
-        )));
-    }
-    let steps = steps as usize;
-    let step = if steps > 1 {
-        (end - start) / (steps - 1) as f64
-    } else {
-        0.0
-    };
-    let v: Vec<f64> = (0..steps)
-        .map(|i| {
-            if i + 1 == steps && steps > 1 {
-                end
-            } else {
-                start + i as f64 * step
-            }
-        })
-        .collect();
-    let t = ew::to_dtype(
-        &Tensor::from_vec(v, &[steps]).py()?,
-        dtype_arg(dtype)?.unwrap_or(DType::F32),
+    finish(
+        creation::linspace(start, end, steps, dtype_arg(dtype)?, opt_device(device)?).py()?,
+        requires_grad,
     )
-    .py()?;
-    finish(ew::to_device(&t, opt_device(device)?).py()?, requires_grad)
 }
 
 #[pyfunction]
 #[pyo3(signature = (n, m=None, *, dtype=None, device=None, requires_grad=false))]
 fn eye(
-    n: usize,
-    m: Option<usize>,
+    n: i64,
+    m: Option<i64>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
-    let m = m.unwrap_or(n);
-    let v: Vec<f64> = (0..n * m)
-        .map(|i| ((i / m) == (i % m)) as i64 as f64)
-        .collect();
-    let t = ew::to_dtype(
-        &Tensor::from_vec(v, &[n, m]).py()?,
-        dtype_arg(dtype)?.unwrap_or(DType::F32),
+    finish(
+        creation::eye(n, m, dtype_arg(dtype)?, opt_device(device)?).py()?,
+        requires_grad,
     )
-    .py()?;
-    finish(ew::to_device(&t, opt_device(device)?).py()?, requires_grad)
 }
 
 #[pyfunction]

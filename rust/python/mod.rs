@@ -8,10 +8,13 @@ mod nn;
 mod tensor;
 
 use crate::error::Error;
-use pyo3::exceptions::{PyIndexError, PyMemoryError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 pub use tensor::PyTensor;
+
+// `torch.OutOfMemoryError`: a RuntimeError, so `except RuntimeError` code catches it too.
+pyo3::create_exception!(ember, OutOfMemoryError, PyRuntimeError, "Raised when a device (the CPU or a GPU) cannot allocate a tensor's memory.");
 
 /// Maps a core error to the Python exception PyTorch raises for the same misuse.
 pub fn to_py(e: Error) -> PyErr {
@@ -23,7 +26,7 @@ pub fn to_py(e: Error) -> PyErr {
         | Error::Runtime(m) => PyRuntimeError::new_err(m),
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Value(m) => PyValueError::new_err(m),
-        Error::OutOfMemory(m) => PyMemoryError::new_err(m),
+        Error::OutOfMemory(m) => OutOfMemoryError::new_err(m),
     }
 }
 
@@ -40,6 +43,7 @@ impl<T> IntoPyResult<T> for crate::error::Result<T> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTensor>()?;
+    m.add("OutOfMemoryError", m.py().get_type::<OutOfMemoryError>())?;
     m.add_class::<convert::PyDType>()?;
     m.add_class::<convert::PyDevice>()?;
     m.add_class::<functions::PyGenerator>()?;
