@@ -1,6 +1,8 @@
 //! The one error type of the core; the bindings map each kind to a Python exception.
 
+use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 
 /// What went wrong, grouped by the Python exception it becomes.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +23,28 @@ pub enum Error {
     Runtime(String),
     /// Allocation failure (RuntimeError, like torch.OutOfMemoryError).
     OutOfMemory(String),
+    /// An error raised by caller code the core ran (a gradient hook), carried through unchanged
+    /// so the caller gets its own exception back; the core never looks inside.
+    Foreign(Foreign),
+}
+
+/// An opaque error value from outside the core, with a description for Display.
+#[derive(Clone)]
+pub struct Foreign {
+    pub payload: Arc<dyn Any + Send + Sync>,
+    pub description: String,
+}
+
+impl fmt::Debug for Foreign {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Foreign({})", self.description)
+    }
+}
+
+impl PartialEq for Foreign {
+    fn eq(&self, other: &Foreign) -> bool {
+        Arc::ptr_eq(&self.payload, &other.payload)
+    }
 }
 
 impl fmt::Display for Error {
@@ -34,6 +58,7 @@ impl fmt::Display for Error {
             | Error::Autograd(m)
             | Error::Runtime(m)
             | Error::OutOfMemory(m) => f.write_str(m),
+            Error::Foreign(e) => f.write_str(&e.description),
         }
     }
 }

@@ -151,6 +151,22 @@ impl Tensor {
                     self.shape()
                 );
             }
+            if g.dtype() != self.dtype() {
+                bail!(
+                    Runtime,
+                    "assigned grad has data of a different type: {} vs tensor {}",
+                    g.dtype().name(),
+                    self.dtype().name()
+                );
+            }
+            if g.device() != self.device() {
+                bail!(
+                    Device,
+                    "assigned grad has data located on a different device: {} vs tensor {}",
+                    g.device(),
+                    self.device()
+                );
+            }
         }
         self.meta().grad = g;
         Ok(())

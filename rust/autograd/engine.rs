@@ -51,9 +51,35 @@ fn owned(g: Tensor) -> Result<Tensor> {
     }
 }
 
+/// Runs a gradient's hooks in order; a replacement must keep the gradient's size, dtype and
+/// device (PyTorch's checks: anything else would silently become a wrong `.grad`).
 fn run_hooks(hooks: &[super::tape::Hook], mut g: Tensor) -> Result<Tensor> {
     for h in hooks {
         if let Some(new) = h(&g)? {
+            if new.shape() != g.shape() {
+                crate::bail!(
+                    Runtime,
+                    "hook has changed the size of value: the gradient has shape {:?}, the hook returned {:?}",
+                    g.shape(),
+                    new.shape()
+                );
+            }
+            if new.dtype() != g.dtype() {
+                crate::bail!(
+                    Runtime,
+                    "hook has changed the type of value (was {} got {})",
+                    g.dtype().name(),
+                    new.dtype().name()
+                );
+            }
+            if new.device() != g.device() {
+                crate::bail!(
+                    Runtime,
+                    "hook has changed the device of value (was {} got {})",
+                    g.device(),
+                    new.device()
+                );
+            }
             g = new;
         }
     }

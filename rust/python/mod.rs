@@ -27,6 +27,10 @@ pub fn to_py(e: Error) -> PyErr {
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Value(m) => PyValueError::new_err(m),
         Error::OutOfMemory(m) => OutOfMemoryError::new_err(m),
+        Error::Foreign(f) => match f.payload.downcast_ref::<PyErr>() {
+            Some(e) => Python::attach(|py| e.clone_ref(py)),
+            None => PyRuntimeError::new_err(f.description),
+        },
     }
 }
 

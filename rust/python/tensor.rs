@@ -300,12 +300,18 @@ impl PyTensor {
             Python::attach(|py| {
                 let r = hook
                     .call1(py, (PyTensor::new(g.clone()),))
-                    .map_err(|e| crate::Error::Autograd(format!("hook raised: {e}")))?;
+                    .map_err(|e| {
+                        // The hook's own exception reaches the caller of backward() unchanged.
+                        crate::error::Error::Foreign(crate::error::Foreign {
+                            description: format!("hook raised: {e}"),
+                            payload: Arc::new(e),
+                        })
+                    })?;
                 if r.is_none(py) {
                     return Ok(None);
                 }
                 let t = r.extract::<PyRef<'_, PyTensor>>(py).map_err(|_| {
-                    crate::Error::Autograd("a hook must return a Tensor or None".into())
+                    crate::Error::Runtime("a hook must return a Tensor or None".into())
                 })?;
                 Ok(Some(t.t.clone()))
             })
@@ -443,11 +449,14 @@ impl PyTensor {
     fn __float__(&self) -> PyResult<f64> {
         self.t.item_f64().py()
     }
-    fn __int__(&self) -> PyResult<i64> {
-        if self.t.dtype() == DType::I64 && self.t.numel() == 1 {
-            return Ok(self.t.to_vec::<i64>()[0]);
+    fn __int__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if !self.t.dtype().is_float() && self.t.numel() == 1 {
+            return Ok(self.t.to_vec::<i64>()[0].into_pyobject(py)?.into_any().unbind());
         }
-        Ok(self.t.item_f64().py()? as i64)
+        // Through Python's int(float): NaN is a ValueError, infinity an OverflowError, and
+        // large values keep every digit, as PyTorch's __int__.
+        let f = self.t.item_f64().py()?;
+        Ok(pyo3::types::PyFloat::new(py, f).call_method0("__int__")?.unbind())
     }
     fn __index__(&self) -> PyResult<i64> {
         if self.t.dtype().is_float() || self.t.numel() != 1 {
@@ -1633,8 +1642,15 @@ impl PyTensor {
     fn where_method(&self, condition: PyRef<'_, PyTensor>, other: &Bound<'_, PyAny>) -> R {
         self.where_(condition, other)
     }
-    fn pow(&self, py: Python<'_>, exponent: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, &self.t, exponent, BinaryOp::Pow, false)
+    fn pow(&self, exponent: &Bound<'_, PyAny>) -> R {
+        // A named method raises on a bad operand (only the `**` operator answers NotImplemented).
+        match operand(exponent) {
+            Some(o) => wrap(o.apply(BinaryOp::Pow, &self.t)),
+            None => Err(PyTypeError::new_err(format!(
+                "pow() received an invalid combination of arguments - got (Tensor, {})",
+                exponent.get_type().name()?
+            ))),
+        }
     }
     /// Any unary op of the op table by name (for the Python layer's activations).
     fn _unary(&self, name: &str) -> R {
