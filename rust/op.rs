@@ -12,6 +12,8 @@ macro_rules! named_enum {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name { $($variant),* }
         impl $name {
+            /// Every op of this family, in table order (tests walk the whole table).
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
             pub fn name(self) -> &'static str {
                 match self { $($name::$variant => $s),* }
             }

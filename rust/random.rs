@@ -190,7 +190,7 @@ pub fn bernoulli(p: &Tensor, g: Option<&Generator>) -> Result<Tensor> {
     let probs = p.to_vec::<f64>();
     if probs.iter().any(|&q| !(0.0..=1.0).contains(&q)) {
         bail!(
-            Value,
+            Runtime,
             "Expected p_in >= 0 && p_in <= 1 to be true, but got false."
         );
     }
@@ -201,14 +201,16 @@ pub fn bernoulli(p: &Tensor, g: Option<&Generator>) -> Result<Tensor> {
         .collect();
     drop(rng);
     let t = Tensor::from_vec(out, p.shape())?;
-    crate::ops::elementwise::to_dtype(
+    let t = crate::ops::elementwise::to_dtype(
         &t,
         if p.dtype().is_float() {
             p.dtype()
         } else {
             DType::F32
         },
-    )
+    )?;
+    // Drawn on the host from the one generator stream; the result lives where its input does.
+    crate::ops::elementwise::to_device(&t, p.device())
 }
 
 /// Draws `n` category indices per row of non-negative `weights` (1-D or 2-D).
@@ -234,7 +236,7 @@ pub fn multinomial(
     let w = weights.to_vec::<f64>();
     if w.iter().any(|&v| v < 0.0 || !v.is_finite()) {
         bail!(
-            Value,
+            Runtime,
             "probability tensor contains either `inf`, `nan` or element < 0"
         );
     }
@@ -249,7 +251,7 @@ pub fn multinomial(
             let total: f64 = row.iter().sum();
             if total <= 0.0 {
                 bail!(
-                    Value,
+                    Runtime,
                     "invalid multinomial distribution (sum of probabilities <= 0)"
                 );
             }
@@ -276,5 +278,5 @@ pub fn multinomial(
     } else {
         vec![n]
     };
-    Tensor::from_vec(out, &shape)
+    crate::ops::elementwise::to_device(&Tensor::from_vec(out, &shape)?, weights.device())
 }

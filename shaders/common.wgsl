@@ -210,9 +210,12 @@ fn minimum_f32(a: f32, b: f32) -> f32 {
     return select(select(min(a, b), a, isnan_f32(a)), b, isnan_f32(b));
 }
 
-// Python's `%`: the result takes the divisor's sign.
+// Python's `%`: the result takes the divisor's sign. WGSL's `%` is a - b * trunc(a / b), NaN
+// for an infinite divisor where C's fmod (the CPU) keeps `a`: 5 % -inf is -inf, as PyTorch.
 fn remainder_f32(a: f32, b: f32) -> f32 {
-    let r = a % b;
+    let b_inf = (bitcast<u32>(b) & 0x7fffffffu) == 0x7f800000u;
+    let a_finite = (bitcast<u32>(a) & 0x7f800000u) != 0x7f800000u;
+    let r = select(a % b, a, b_inf && a_finite);
     return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));
 }
 

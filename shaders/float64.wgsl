@@ -9,6 +9,12 @@ fn isnan_f64(x: f64) -> bool {
     return isnan_f32(f32(x));
 }
 
+// Python's `%` as remainder_f32: an infinite divisor keeps a finite `a` (C's fmod, the CPU).
+fn remainder_f64(a: f64, b: f64) -> f64 {
+    let r = select(a % b, a, abs(b) > 1.7976931348623157e308 && abs(a) <= 1.7976931348623157e308);
+    return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));
+}
+
 fn inf_f64() -> f64 {
     return f64(inf_f32());
 }

@@ -493,7 +493,7 @@ fn binary_expr(op: BinaryOp, dtype: DType) -> Option<&'static str> {
             Maximum => "maximum_f64(a, b)",
             Minimum => "minimum_f64(a, b)",
             // Python's `%`, as the CPU kernel: the result takes the divisor's sign.
-            Remainder => "select(a % b, a % b + b, a % b != 0.0 && ((a % b < 0.0) != (b < 0.0)))",
+            Remainder => "remainder_f64(a, b)",
             FloorDivide => "floor(a / b)",
             Pow => "pow_f64(a, b)",
             Atan2 => "atan2_f64(a, b)",
@@ -626,6 +626,9 @@ pub fn cast(x: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
         },
         // Saturating, NaN to 0, as the CPU's `as`.
         ("f64", "i32") => "select(i32(clamp(x, -2147483648.0, 2147483647.0)), 0, isnan_f64(x))",
+        // i32(x) alone clamps to the float32 nearest below 2^31 (2147483520); the CPU gives
+        // i32::MAX from 2^31 up.
+        ("f32", "i32") => "select(select(i32(x), 2147483647, x >= 2147483648.0), 0, isnan_f32(x))",
         (_, to) => match to {
             "f32" => "f32(x)",
             "f64" => "f64(x)",

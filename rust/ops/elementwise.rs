@@ -224,7 +224,14 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// `binary`, where `b` may be a Python scalar's tensor whose value `known` the integer domain
 /// check reads directly (so `x // 0` raises at once on every device).
 fn binary_known(op: BinaryOp, a: &Tensor, b: &Tensor, known: Option<Scalar>) -> Result<Tensor> {
-    same_device(op.name(), &[a, b])?;
+    let (a, b) = if a.device() != b.device() {
+        let moved = super::with_cpu_scalars_moved(&[a, b])?;
+        same_device(op.name(), &[&moved[0], &moved[1]])?;
+        (moved[0].clone(), moved[1].clone())
+    } else {
+        (a.clone(), b.clone())
+    };
+    let (a, b) = (&a, &b);
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let promoted = promote_operands(a, b);
     let dtype = result_dtype(op, promoted);
@@ -291,6 +298,8 @@ pub fn scalar_binary(op: BinaryOp, s: Scalar, a: &Tensor) -> Result<Tensor> {
 }
 
 pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let moved = super::with_cpu_scalars_moved(&[cond, a, b])?;
+    let (cond, a, b) = (&moved[0], &moved[1], &moved[2]);
     same_device("where", &[cond, a, b])?;
     if cond.dtype() != DType::Bool {
         bail!(
@@ -345,7 +354,8 @@ pub fn copy(x: &Tensor) -> Result<Tensor> {
 /// category, as in-place arithmetic allows) into the view `dst` and bumps its version. Data only:
 /// `in_place` and the setitem binding own the autograd side.
 pub fn write(dst: &Tensor, value: &Tensor, cast: bool) -> Result<()> {
-    same_device("copy_", &[dst, value])?;
+    // copy_ crosses devices, as PyTorch's does.
+    let value = &to_device(value, dst.device())?;
     let (from, to) = (value.dtype(), dst.dtype());
     if !cast && from.category() > to.category() {
         bail!(

@@ -30,3 +30,23 @@ pub fn same_device(op: &str, ts: &[&Tensor]) -> Result<()> {
     }
     Ok(())
 }
+
+/// PyTorch lets a 0-d CPU tensor join an op whose other tensors live on a GPU (it is read as
+/// a scalar): such operands are moved to that device. Anything else is left for
+/// `same_device` to refuse.
+pub fn with_cpu_scalars_moved(ts: &[&Tensor]) -> Result<Vec<Tensor>> {
+    use crate::storage::Device;
+    let target = ts.iter().map(|t| t.device()).find(|&d| d != Device::Cpu);
+    let Some(target) = target else {
+        return Ok(ts.iter().map(|&t| t.clone()).collect());
+    };
+    ts.iter()
+        .map(|&t| {
+            if t.device() == Device::Cpu && t.ndim() == 0 {
+                elementwise::to_device(t, target)
+            } else {
+                Ok(t.clone())
+            }
+        })
+        .collect()
+}

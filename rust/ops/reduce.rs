@@ -85,14 +85,30 @@ pub fn mean(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
     if !x.dtype().is_float() {
         bail!(DType, "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}", x.dtype().name());
     }
+    if let Some(r) = in_float32(x, |x| mean(x, dims, keepdim)) {
+        return r;
+    }
     let d = normalize_dims(dims, x.ndim())?;
     let n: usize = d.iter().map(|&i| x.shape()[i]).product();
     let s = sum(x, dims, keepdim)?;
     binary_scalar(BinaryOp::Div, &s, Scalar::Float(n as f64))
 }
 
+/// Half-precision statistics are computed in float32 and rounded once at the end, as PyTorch
+/// accumulates them (the mean of [60000, 60000] in float16 is 60000, not inf); None for other
+/// dtypes.
+fn in_float32(x: &Tensor, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Option<Result<Tensor>> {
+    if !matches!(x.dtype(), DType::F16 | DType::BF16) {
+        return None;
+    }
+    Some(to_dtype(x, DType::F32).and_then(|w| f(&w)).and_then(|r| to_dtype(&r, x.dtype())))
+}
+
 /// Variance with Bessel's `correction` (1 by default, as torch.var).
 pub fn var(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool) -> Result<Tensor> {
+    if let Some(r) = in_float32(x, |x| var(x, dims, correction, keepdim)) {
+        return r;
+    }
     let d = normalize_dims(dims, x.ndim())?;
     let n: usize = d.iter().map(|&i| x.shape()[i]).product();
     let mu = mean(x, dims, true)?;

@@ -838,7 +838,19 @@ fn div(
     binary_fn(py, crate::op::BinaryOp::Div, input, other, None, out)
 }
 
+/// The elementwise and reduction families of the op table by name, so tests can walk all of it.
+#[pyfunction]
+fn _op_table() -> (Vec<&'static str>, Vec<&'static str>, Vec<&'static str>) {
+    use crate::op::{BinaryOp, ReduceOp, UnaryOp};
+    (
+        UnaryOp::ALL.iter().map(|o| o.name()).collect(),
+        BinaryOp::ALL.iter().map(|o| o.name()).collect(),
+        ReduceOp::ALL.iter().map(|o| o.name()).collect(),
+    )
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_op_table, m)?)?;
     m.add_function(wrap_pyfunction!(add, m)?)?;
     m.add_function(wrap_pyfunction!(sub, m)?)?;
     m.add_function(wrap_pyfunction!(mul, m)?)?;

@@ -1642,6 +1642,20 @@ impl PyTensor {
     fn where_method(&self, condition: PyRef<'_, PyTensor>, other: &Bound<'_, PyAny>) -> R {
         self.where_(condition, other)
     }
+    #[pyo3(signature = (num_samples, replacement=false, *, generator=None))]
+    fn multinomial(
+        &self,
+        num_samples: usize,
+        replacement: bool,
+        generator: Option<PyRef<'_, super::functions::PyGenerator>>,
+    ) -> R {
+        let g = generator.as_ref().map(|g| &g.g);
+        wrap(crate::random::multinomial(&self.t, num_samples, replacement, g))
+    }
+    #[pyo3(signature = (*, generator=None))]
+    fn bernoulli(&self, generator: Option<PyRef<'_, super::functions::PyGenerator>>) -> R {
+        wrap(crate::random::bernoulli(&self.t, generator.as_ref().map(|g| &g.g)))
+    }
     fn pow(&self, exponent: &Bound<'_, PyAny>) -> R {
         // A named method raises on a bad operand (only the `**` operator answers NotImplemented).
         match operand(exponent) {
