@@ -9,9 +9,28 @@ fn isnan_f64(x: f64) -> bool {
     return isnan_f32(f32(x));
 }
 
-// Python's `%` as remainder_f32: an infinite divisor keeps a finite `a` (C's fmod, the CPU).
+// Round half to even (as the CPU and NumPy) from floor alone: lavapipe's float64 `round`
+// truncates (1.5 gave 1). x - floor(x) is exact; from 2^52 on every float64 is an integer.
+fn round_f64(x: f64) -> f64 {
+    let f = floor(x);
+    let d = x - f;
+    let odd = floor(f * 0.5) * 2.0 != f;
+    let up = d > 0.5 || (d == 0.5 && odd);
+    let r = select(f, f + 1.0, up);
+    // -0.5 rounds to -0.0, as on the CPU.
+    return select(select(r, select(0.0lf, -0.0lf, x < 0.0), r == 0.0), x, !(abs(x) < 4503599627370496.0));
+}
+
+// Python's `%` in float64, from an explicit float64 quotient truncated through floor: lavapipe's
+// float64 `%` and `trunc` lose every digit past float32's ((1e15 + 3) % 7 gave 0), floor is exact. fmod(a, b) is `a` whenever |a| < |b|, which also
+// keeps a finite `a` for an infinite divisor (C's fmod, the CPU); otherwise a - trunc(a / b) * b,
+// stepped back once where the rounded quotient crossed an integer (the remainder then has the
+// wrong sign), then moved to the divisor's sign.
 fn remainder_f64(a: f64, b: f64) -> f64 {
-    let r = select(a % b, a, abs(b) > 1.7976931348623157e308 && abs(a) <= 1.7976931348623157e308);
+    let x = a / b;
+    var r = a - select(-floor(-x), floor(x), x >= 0.0) * b;
+    r = select(r, r + select(b, -b, (a < 0.0) != (b < 0.0)), r != 0.0 && ((r < 0.0) != (a < 0.0)));
+    r = select(r, a, abs(a) < abs(b));
     return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));
 }
 
@@ -65,7 +84,7 @@ fn exp_f64(x: f64) -> f64 {
     if (x > 709.782712893384) { return inf_f64(); }
     if (x < -745.2) { return f64(0.0); }
     // x = n ln2 + r with |r| <= ln2 / 2; e^r by its Taylor series (14 terms leave < 1e-17).
-    let n = round(x * 1.4426950408889634);
+    let n = round_f64(x * 1.4426950408889634);
     let r = (x - n * LN2_HI) - n * LN2_LO;
     var p = f64(1.0);
     for (var k = 14; k > 0; k--) {
@@ -256,7 +275,7 @@ fn sincos_f64(x: f64) -> vec2<f64> {
     let a = abs(x);
     var q: Quadrant;
     if (a < 1647099.0) {
-        let n = round(a * 0.6366197723675814);
+        let n = round_f64(a * 0.6366197723675814);
         q = Quadrant(u32(n) & 3u, ((a - n * 1.57079632673412561417) - n * 6.07710050630396597660e-11) -
             n * 2.02226624871116645580e-21);
     } else {

@@ -156,6 +156,14 @@ def test_remainder_takes_the_divisor_sign():
     np.testing.assert_array_equal(_values(_gpu(big) % 7.0), np.remainder(big, 7.0))
 
 
+def test_round_is_half_to_even_and_keeps_signed_zeros():
+    # lavapipe's own float64 round truncates; the shader's rounds as NumPy does.
+    x = np.array([-2.5, -1.5, -0.5, -0.2, 0.5, 1.5, 2.5, 7.5, 2.0**52 + 1.0, 2.0**49 + 0.5, -(2.0**51) - 0.5, np.inf])
+    got = _values(_gpu(x).round())
+    np.testing.assert_array_equal(got, np.rint(x))
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(np.rint(x)))
+
+
 def test_floor_divide():
     a = RNG.standard_normal(400) * 100
     b = RNG.standard_normal(400) * 7

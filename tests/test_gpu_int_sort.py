@@ -187,7 +187,7 @@ def test_scatter_add_integer_overflow_as_the_cpu_adds():
 
 def test_scatter_add_out_of_range_index_raises_on_gpu():
     gx = ember.zeros(4, dtype=ember.int64, device="gpu")
-    with pytest.raises(IndexError):
+    with pytest.raises(RuntimeError):
         gx.scatter_add(0, ember.tensor([0, 4], device="gpu"), ember.ones(2, dtype=ember.int64, device="gpu"))
         ember.gpu.synchronize()
 

@@ -47,10 +47,12 @@ fn last_dim_rows(x: &Tensor, index: &Tensor, dim: usize) -> Option<(usize, usize
     fits.then(|| (x.shape()[dim], index.shape()[dim]))
 }
 
+/// gather/scatter's bounds check: a RuntimeError in PyTorch (only indexing syntax raises
+/// IndexError).
 fn checked(i: i64, size: usize, dim: usize) -> Result<usize> {
     if i < 0 || i as usize >= size {
         bail!(
-            Index,
+            Runtime,
             "index {i} is out of bounds for dimension {dim} with size {size}"
         );
     }

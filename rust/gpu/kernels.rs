@@ -362,7 +362,7 @@ fn unary_expr(op: UnaryOp, dtype: DType) -> Option<&'static str> {
             Sign => "sign_f64(x)",
             Floor => "floor(x)",
             Ceil => "ceil(x)",
-            Round => "round(x)",
+            Round => "round_f64(x)",
             Reciprocal => "1.0 / x",
             LogicalNot => "select(0u, 1u, x == 0.0)",
             BitwiseNot => return None,

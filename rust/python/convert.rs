@@ -191,6 +191,12 @@ pub fn sizes(v: &[isize]) -> PyResult<Shape> {
         .collect()
 }
 
+/// A count argument taken as a Python int (negative ones included, so a negative value gets
+/// PyTorch's RuntimeError `message` instead of pyo3's "can't convert negative int to unsigned").
+pub fn count(v: i64, message: impl FnOnce() -> String) -> PyResult<usize> {
+    usize::try_from(v).map_err(|_| pyo3::exceptions::PyRuntimeError::new_err(message()))
+}
+
 /// Dims given as None, an int, or a sequence of ints.
 pub fn dims_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<isize>>> {
     match obj {

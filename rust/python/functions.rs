@@ -355,11 +355,12 @@ fn randint(
 #[pyfunction]
 #[pyo3(signature = (n, *, generator=None, dtype=None, device=None))]
 fn randperm(
-    n: usize,
+    n: i64,
     generator: Option<PyRef<'_, PyGenerator>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
 ) -> R {
+    let n = super::convert::count(n, || format!("n must be non-negative, got {n}"))?;
     let t = random::randperm(n, gen(&generator)).py()?;
     let t = ew::to_dtype(&t, dtype_arg(dtype)?.unwrap_or(DType::I64)).py()?;
     Ok(PyTensor::new(ew::to_device(&t, opt_device(device)?).py()?))
@@ -369,10 +370,11 @@ fn randperm(
 #[pyo3(signature = (input, num_samples, replacement=false, *, generator=None))]
 fn multinomial(
     input: PyRef<'_, PyTensor>,
-    num_samples: usize,
+    num_samples: i64,
     replacement: bool,
     generator: Option<PyRef<'_, PyGenerator>>,
 ) -> R {
+    let num_samples = super::convert::count(num_samples, || "cannot sample n_sample <= 0 samples".into())?;
     Ok(PyTensor::new(
         random::multinomial(&input.t, num_samples, replacement, gen(&generator)).py()?,
     ))

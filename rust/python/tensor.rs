@@ -1433,7 +1433,8 @@ impl PyTensor {
         shape.extend(self.t.shape()[d + 1..].iter().map(|&s| s as isize));
         wrap(view::reshape(&self.t, &shape))
     }
-    fn narrow(&self, dim: isize, start: isize, length: usize) -> R {
+    fn narrow(&self, dim: isize, start: isize, length: i64) -> R {
+        let length = super::convert::count(length, || "narrow(): length must be non-negative.".into())?;
         wrap(view::narrow(&self.t, dim, start, length))
     }
     fn select(&self, dim: isize, index: isize) -> R {
@@ -1467,7 +1468,8 @@ impl PyTensor {
             .unbind())
     }
     #[pyo3(signature = (chunks, dim=0))]
-    fn chunk(&self, py: Python<'_>, chunks: usize, dim: isize) -> PyResult<Py<PyAny>> {
+    fn chunk(&self, py: Python<'_>, chunks: i64, dim: isize) -> PyResult<Py<PyAny>> {
+        let chunks = super::convert::count(chunks, || format!("chunk expects `chunks` to be greater than 0, got: {chunks}"))?;
         let parts = index::chunk(&self.t, chunks, dim).py()?;
         Ok(PyTuple::new(py, parts.into_iter().map(PyTensor::new))?
             .into_any()
@@ -1589,11 +1591,12 @@ impl PyTensor {
     fn topk(
         &self,
         py: Python<'_>,
-        k: usize,
+        k: i64,
         dim: isize,
         largest: bool,
         sorted: bool,
     ) -> PyResult<Py<PyAny>> {
+        let k = super::convert::count(k, || format!("selected index k out of range: k={k}"))?;
         let _ = sorted;
         let (v, i) = index::topk(&self.t, k, dim, largest).py()?;
         values_indices(py, "topk", v, i)
@@ -1645,10 +1648,11 @@ impl PyTensor {
     #[pyo3(signature = (num_samples, replacement=false, *, generator=None))]
     fn multinomial(
         &self,
-        num_samples: usize,
+        num_samples: i64,
         replacement: bool,
         generator: Option<PyRef<'_, super::functions::PyGenerator>>,
     ) -> R {
+        let num_samples = super::convert::count(num_samples, || "cannot sample n_sample <= 0 samples".into())?;
         let g = generator.as_ref().map(|g| &g.g);
         wrap(crate::random::multinomial(&self.t, num_samples, replacement, g))
     }
