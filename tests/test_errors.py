@@ -539,3 +539,22 @@ def test_einsum_argument_errors_are_runtime_errors(device):
 def test_from_numpy_unsupported_dtype():
     with pytest.raises(TypeError):
         ember.from_numpy(np.array(["a", "b"]))
+
+
+def test_einsum_checks_its_equation(device):
+    a, b = ember.ones(2, 3, device=device), ember.ones(3, 4, device=device)
+    for eq, words in [("ij,jk->ii", "more than once"), ("ij,jk->iz", "does not appear"),
+                      ("i1,jk->ik", "invalid subscript"), ("ij,jk->i->k", "more than one '->'"),
+                      ("ij,ik->jk", "do not broadcast")]:
+        with pytest.raises(RuntimeError, match=words):
+            ember.einsum(eq, a, b)
+    # A size-1 dimension broadcasts against its letter's size, as in PyTorch.
+    got = ember.einsum("ij,kj->ik", ember.ones(2, 1, device=device), b.T)
+    np.testing.assert_allclose(got.cpu().numpy(), np.full((2, 4), 3.0))
+
+
+def test_outer_takes_vectors_only(device):
+    with pytest.raises(RuntimeError, match="Expected 1-D argument self, but got 2-D"):
+        ember.outer(ember.ones(2, 2, device=device), ember.ones(2, device=device))
+    with pytest.raises(RuntimeError, match="Expected 1-D argument vec2, but got 0-D"):
+        ember.outer(ember.ones(2, device=device), ember.tensor(1.0, device=device))

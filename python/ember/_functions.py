@@ -90,6 +90,9 @@ def broadcast_to(input, size):
 
 
 def outer(input, vec2):
+    for name, t in (("self", input), ("vec2", vec2)):
+        if t.dim() != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.dim()}-D")
     return input.unsqueeze(1) * vec2.unsqueeze(0)
 
 
@@ -142,19 +145,46 @@ def _take_diagonals(term, x):
         term = term[:j] + term[j + 1:]
 
 
+def _check_subscripts(terms, out):
+    """PyTorch's equation checks: letters only, each output letter once and taken from an input."""
+    if out is not None and "->" in out:
+        raise RuntimeError("einsum(): the equation has more than one '->'")
+    for c in "".join(terms) + (out or ""):
+        if not (c.isascii() and c.isalpha()) and c not in ".":
+            raise RuntimeError(f"einsum(): invalid subscript given in the equation string: {c!r}, subscripts must be in [a-zA-Z]")
+    if out is None:
+        return
+    inputs = set("".join(terms))
+    for c in out.replace("...", ""):
+        if out.count(c) > 1:
+            raise RuntimeError(f"einsum(): output subscript {c} appears more than once in the output")
+        if c not in inputs:
+            raise RuntimeError(f"einsum(): output subscript {c} does not appear in the equation for any input operand")
+
+
 def einsum(equation, *operands):
     """Einstein summation: a matmul when the contraction is one, else broadcast-multiply and sum."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     eq = equation.replace(" ", "")
-    lhs, out = eq.split("->") if "->" in eq else (eq, None)
+    lhs, out = eq.split("->", 1) if "->" in eq else (eq, None)
     terms = lhs.split(",")
     if len(terms) != len(operands):
         raise RuntimeError(f"einsum(): {len(terms)} operand subscripts for {len(operands)} operands")
+    _check_subscripts(terms, out)
     terms, out, ell = _expand_ellipsis(terms, out, operands)
     for term, op in zip(terms, operands):
         if len(term) != op.dim():
             raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(term)}) does not match the number of dimensions ({op.dim()}) for operand {terms.index(term)}")
+    sizes = {}
+    for term, op in zip(terms, operands):
+        for c, n in zip(term, op.shape):
+            if n != 1 and sizes.setdefault(c, n) != n:
+                shapes = " ".join(str(list(o.shape)) for o in operands)
+                raise RuntimeError(f"einsum(): operands do not broadcast: subscript {c} has size {sizes[c]} and {n} (operand shapes {shapes})")
+    # A size-1 dimension broadcasts against its letter's size elsewhere, as in PyTorch.
+    operands = [op.expand(*(sizes.get(c, 1) if n == 1 else n for c, n in zip(term, op.shape)))
+                if op.dim() else op for term, op in zip(terms, operands)]
     if out is None:
         counts = {}
         for c in "".join(terms):
