@@ -31,7 +31,7 @@ named_enum!(
         Expm1 => "expm1", Sqrt => "sqrt", Rsqrt => "rsqrt", Sin => "sin", Cos => "cos",
         Tanh => "tanh", Sigmoid => "sigmoid", Relu => "relu", GeluErf => "gelu_erf",
         GeluTanh => "gelu_tanh", Silu => "silu", Softplus => "softplus", Erf => "erf",
-        Sign => "sign", Floor => "floor", Ceil => "ceil", Round => "round",
+        Sign => "sign", Floor => "floor", Ceil => "ceil", Round => "round", Trunc => "trunc",
         Reciprocal => "reciprocal", LogicalNot => "logical_not", BitwiseNot => "bitwise_not",
     }
 );
@@ -71,6 +71,7 @@ impl UnaryOp {
                 | UnaryOp::Floor
                 | UnaryOp::Ceil
                 | UnaryOp::Round
+                | UnaryOp::Trunc
                 | UnaryOp::LogicalNot
                 | UnaryOp::BitwiseNot
         )
@@ -96,6 +97,7 @@ impl UnaryOp {
                 | UnaryOp::Floor
                 | UnaryOp::Ceil
                 | UnaryOp::Round
+                | UnaryOp::Trunc
                 | UnaryOp::LogicalNot
                 | UnaryOp::BitwiseNot
         )

@@ -906,3 +906,23 @@ def test_out_argument_writes_in_place_and_refuses_autograd(device):
     x = ember.tensor([1.0, 2.0], requires_grad=True, device=device)
     with pytest.raises(RuntimeError, match="automatic differentiation"):
         ember.div(x, 2, out=ember.empty(2, device=device))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_trunc_rounds_toward_zero_and_keeps_signed_zeros(device, dtype):
+    x = np.array([-2.7, -1.5, -0.5, -0.0, 0.0, 0.5, 1.5, 2.7, np.inf, -np.inf, np.nan, -3.9999])
+    t = ember.tensor(x, dtype=getattr(ember, dtype), device=device)
+    want = np.trunc(t.float().cpu().numpy())
+    for got in (t.trunc(), ember.trunc(t), t.fix(), t.clone().trunc_()):
+        assert got.dtype == t.dtype
+        g = got.float().cpu().numpy()
+        np.testing.assert_array_equal(g, want)
+        np.testing.assert_array_equal(np.signbit(g), np.signbit(want))
+
+
+def test_trunc_of_integers_is_identity_and_has_zero_gradient(device):
+    i = ember.tensor([-3, 0, 4], device=device)
+    assert ember.trunc(i).dtype == ember.int64 and ember.trunc(i).tolist() == [-3, 0, 4]
+    x = ember.tensor([1.5, -2.5], dtype=ember.float64, device=device, requires_grad=True)
+    x.trunc().sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0]

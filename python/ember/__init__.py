@@ -75,6 +75,7 @@ class _return_types:
 # Function forms of Tensor methods: the descriptors themselves, so calls go straight to Rust.
 _METHOD_FUNCTIONS = """
 abs neg negative exp log log1p expm1 sqrt rsqrt sin cos tanh sigmoid relu erf sign floor ceil round
+trunc fix
 reciprocal logical_not sum mean prod amax amin max min argmax argmin var std norm logsumexp softmax
 log_softmax cumsum all any reshape permute transpose unsqueeze squeeze flatten unflatten narrow select
 repeat split chunk unbind gather scatter scatter_add index_select masked_fill flip roll tril triu sort

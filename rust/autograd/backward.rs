@@ -150,7 +150,7 @@ pub fn backward(node: &Arc<Node>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
                 )),
                 U::Reciprocal => one(un(U::Neg, &mul(g, &mul(out, out)?)?)),
                 // Piecewise-constant ops are never recorded.
-                U::Sign | U::Floor | U::Ceil | U::Round => one(zeros_like(g)),
+                U::Sign | U::Floor | U::Ceil | U::Round | U::Trunc => one(zeros_like(g)),
                 U::LogicalNot | U::BitwiseNot => Ok(vec![None]),
             }
         }

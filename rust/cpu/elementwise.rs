@@ -125,6 +125,7 @@ fn unary_float<T: Float>(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         UnaryOp::Floor => map1(x, |v: T| v.floor()),
         UnaryOp::Ceil => map1(x, |v: T| v.ceil()),
         UnaryOp::Round => map1(x, |v: T| v.round_even()),
+        UnaryOp::Trunc => map1(x, |v: T| if v >= zero { v.floor() } else { v.ceil() }),
         UnaryOp::Reciprocal => map1(x, |v: T| one.div(v)),
         UnaryOp::LogicalNot => map1(x, |v: T| v == zero),
         // `unary` answers bitwise_not on floats with an error before dispatching here.
@@ -139,7 +140,7 @@ fn unary_int<T: Num>(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         UnaryOp::Abs => map1(x, |v: T| v.abs()),
         UnaryOp::Sign => map1(x, |v: T| v.sign()),
         UnaryOp::Relu => map1(x, |v: T| if v < zero { zero } else { v }),
-        UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => map1(x, |v: T| v),
+        UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Trunc => map1(x, |v: T| v),
         UnaryOp::LogicalNot => map1(x, |v: T| v == zero),
         _ => bail!(
             DType,
@@ -173,6 +174,7 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
             | UnaryOp::Floor
             | UnaryOp::Ceil
             | UnaryOp::Round
+            | UnaryOp::Trunc
             | UnaryOp::Sign => map1(x, |v: bool| v),
             _ => bail!(DType, "\"{}\" not implemented for 'bool'", op.name()),
         },

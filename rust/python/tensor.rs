@@ -1797,7 +1797,7 @@ unary_methods! {
     neg, neg_ => Neg; abs, abs_ => Abs; exp, exp_ => Exp; log, log_ => Log; log1p, log1p_ => Log1p;
     expm1, expm1_ => Expm1; sqrt, sqrt_ => Sqrt; rsqrt, rsqrt_ => Rsqrt; sin, sin_ => Sin; cos, cos_ => Cos;
     tanh, tanh_ => Tanh; sigmoid, sigmoid_ => Sigmoid; relu, relu_ => Relu; erf, erf_ => Erf; sign, sign_ => Sign;
-    floor, floor_ => Floor; ceil, ceil_ => Ceil; round, round_ => Round; reciprocal, reciprocal_ => Reciprocal;
+    floor, floor_ => Floor; ceil, ceil_ => Ceil; round, round_ => Round; trunc, trunc_ => Trunc; fix, fix_ => Trunc; reciprocal, reciprocal_ => Reciprocal;
     logical_not, logical_not_ => LogicalNot; negative, negative_ => Neg; bitwise_not, bitwise_not_ => BitwiseNot;
 }
 
