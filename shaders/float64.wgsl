@@ -21,14 +21,18 @@ fn round_f64(x: f64) -> f64 {
     return select(select(r, select(0.0lf, -0.0lf, x < 0.0), r == 0.0), x, !(abs(x) < 4503599627370496.0));
 }
 
-// Python's `%` in float64, from an explicit float64 quotient truncated through floor: lavapipe's
-// float64 `%` and `trunc` lose every digit past float32's ((1e15 + 3) % 7 gave 0), floor is exact. fmod(a, b) is `a` whenever |a| < |b|, which also
-// keeps a finite `a` for an infinite divisor (C's fmod, the CPU); otherwise a - trunc(a / b) * b,
-// stepped back once where the rounded quotient crossed an integer (the remainder then has the
-// wrong sign), then moved to the divisor's sign.
+// Toward zero from floor and ceil, which lavapipe computes exactly in float64 (its `trunc` and
+// `%` lose every digit past float32's). -0.5 gives -0.0, as on the CPU.
+fn trunc_f64(x: f64) -> f64 {
+    return select(ceil(x), floor(x), x >= 0.0);
+}
+
+// Python's `%` in float64: ((1e15 + 3) % 7 gave 0 through lavapipe's `%`). fmod(a, b) is `a`
+// whenever |a| < |b|, which also keeps a finite `a` for an infinite divisor (C's fmod, the CPU);
+// otherwise a - trunc(a / b) * b, stepped back once where the rounded quotient crossed an integer
+// (the remainder then has the wrong sign), then moved to the divisor's sign.
 fn remainder_f64(a: f64, b: f64) -> f64 {
-    let x = a / b;
-    var r = a - select(-floor(-x), floor(x), x >= 0.0) * b;
+    var r = a - trunc_f64(a / b) * b;
     r = select(r, r + select(b, -b, (a < 0.0) != (b < 0.0)), r != 0.0 && ((r < 0.0) != (a < 0.0)));
     r = select(r, a, abs(a) < abs(b));
     return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));

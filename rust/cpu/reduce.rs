@@ -224,7 +224,11 @@ pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], out_shape: &[usize]) -> 
 }
 
 /// Applies `f(row_in, row_out)` to every row along `dim`; the result has `x`'s shape.
-fn along_dim<T: Element>(x: &Tensor, dim: usize, f: impl Fn(&[T], &mut [T]) + Sync) -> Result<Tensor> {
+fn along_dim<T: Element>(
+    x: &Tensor,
+    dim: usize,
+    f: impl Fn(&[T], &mut [T]) + Sync,
+) -> Result<Tensor> {
     if x.numel() == 0 {
         return Tensor::zeros(x.shape(), T::DTYPE, Device::Cpu);
     }

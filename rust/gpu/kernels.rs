@@ -364,7 +364,7 @@ fn unary_expr(op: UnaryOp, dtype: DType) -> Option<&'static str> {
             Floor => "floor(x)",
             Ceil => "ceil(x)",
             Round => "round_f64(x)",
-            Trunc => "select(ceil(x), floor(x), x >= 0.0)",
+            Trunc => "trunc_f64(x)",
             Reciprocal => "1.0 / x",
             LogicalNot => "select(0u, 1u, x == 0.0)",
             BitwiseNot => return None,

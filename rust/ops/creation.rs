@@ -51,7 +51,10 @@ pub fn arange(
         ((hi - lo) / st).ceil()
     };
     if !(n >= 0.0 && n <= i64::MAX as f64) {
-        bail!(Runtime, "invalid size, possible overflow? (arange from {lo} to {hi} by {st})");
+        bail!(
+            Runtime,
+            "invalid size, possible overflow? (arange from {lo} to {hi} by {st})"
+        );
     }
     let n = n as usize;
     let t = if !dtype.is_float() {
@@ -119,7 +122,12 @@ pub fn eye(n: i64, m: Option<i64>, dtype: Option<DType>, device: Device) -> Resu
 }
 
 /// `torch.full(size, fill_value)`: the value must fit the dtype, as PyTorch checks.
-pub fn full(shape: &[usize], value: Scalar, dtype: Option<DType>, device: Device) -> Result<Tensor> {
+pub fn full(
+    shape: &[usize],
+    value: Scalar,
+    dtype: Option<DType>,
+    device: Device,
+) -> Result<Tensor> {
     let dtype = dtype.unwrap_or(match value {
         Scalar::Bool(_) => DType::Bool,
         Scalar::Int(_) => DType::I64,
@@ -136,7 +144,9 @@ pub fn check_fits(value: Scalar, dtype: DType) -> Result<()> {
         (_, DType::Bool) | (Scalar::Bool(_), _) => true,
         (Scalar::Int(_), DType::I64) => true,
         (Scalar::Int(i), DType::I32) => i32::try_from(i).is_ok(),
-        (Scalar::Float(f), DType::I64) => f.is_finite() && f >= -9.223372036854776e18 && f < 9.223372036854776e18,
+        (Scalar::Float(f), DType::I64) => {
+            f.is_finite() && f >= -9.223372036854776e18 && f < 9.223372036854776e18
+        }
         (Scalar::Float(f), DType::I32) => f.is_finite() && f > -2147483649.0 && f < 2147483648.0,
         (v, d) => {
             let f = v.value();

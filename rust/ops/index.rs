@@ -144,7 +144,10 @@ pub fn cat(ts: &[Tensor], dim: isize) -> Result<Tensor> {
     let mut shape = first.shape().to_vec();
     shape[d] = match sizes.iter().try_fold(0usize, |a, &n| a.checked_add(n)) {
         Some(n) => n,
-        None => bail!(Shape, "torch.cat(): the concatenated size along dim {d} overflows: sizes {sizes:?}"),
+        None => bail!(
+            Shape,
+            "torch.cat(): the concatenated size along dim {d} overflows: sizes {sizes:?}"
+        ),
     };
     let out = Tensor::zeros(&shape, dtype, first.device())?;
     let mut at = 0;

@@ -101,7 +101,11 @@ fn in_float32(x: &Tensor, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Option<R
     if !matches!(x.dtype(), DType::F16 | DType::BF16) {
         return None;
     }
-    Some(to_dtype(x, DType::F32).and_then(|w| f(&w)).and_then(|r| to_dtype(&r, x.dtype())))
+    Some(
+        to_dtype(x, DType::F32)
+            .and_then(|w| f(&w))
+            .and_then(|r| to_dtype(&r, x.dtype())),
+    )
 }
 
 /// Variance with Bessel's `correction` (1 by default, as torch.var).

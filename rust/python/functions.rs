@@ -374,7 +374,8 @@ fn multinomial(
     replacement: bool,
     generator: Option<PyRef<'_, PyGenerator>>,
 ) -> R {
-    let num_samples = super::convert::count(num_samples, || "cannot sample n_sample <= 0 samples".into())?;
+    let num_samples =
+        super::convert::count(num_samples, || "cannot sample n_sample <= 0 samples".into())?;
     Ok(PyTensor::new(
         random::multinomial(&input.t, num_samples, replacement, gen(&generator)).py()?,
     ))

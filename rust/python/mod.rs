@@ -14,7 +14,12 @@ use pyo3::prelude::*;
 pub use tensor::PyTensor;
 
 // `torch.OutOfMemoryError`: a RuntimeError, so `except RuntimeError` code catches it too.
-pyo3::create_exception!(ember, OutOfMemoryError, PyRuntimeError, "Raised when a device (the CPU or a GPU) cannot allocate a tensor's memory.");
+pyo3::create_exception!(
+    ember,
+    OutOfMemoryError,
+    PyRuntimeError,
+    "Raised when a device (the CPU or a GPU) cannot allocate a tensor's memory."
+);
 
 /// Maps a core error to the Python exception PyTorch raises for the same misuse.
 pub fn to_py(e: Error) -> PyErr {

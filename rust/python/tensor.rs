@@ -298,15 +298,13 @@ impl PyTensor {
         }
         let h: Hook = Arc::new(move |g: &Tensor| {
             Python::attach(|py| {
-                let r = hook
-                    .call1(py, (PyTensor::new(g.clone()),))
-                    .map_err(|e| {
-                        // The hook's own exception reaches the caller of backward() unchanged.
-                        crate::error::Error::Foreign(crate::error::Foreign {
-                            description: format!("hook raised: {e}"),
-                            payload: Arc::new(e),
-                        })
-                    })?;
+                let r = hook.call1(py, (PyTensor::new(g.clone()),)).map_err(|e| {
+                    // The hook's own exception reaches the caller of backward() unchanged.
+                    crate::error::Error::Foreign(crate::error::Foreign {
+                        description: format!("hook raised: {e}"),
+                        payload: Arc::new(e),
+                    })
+                })?;
                 if r.is_none(py) {
                     return Ok(None);
                 }
@@ -451,12 +449,17 @@ impl PyTensor {
     }
     fn __int__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if !self.t.dtype().is_float() && self.t.numel() == 1 {
-            return Ok(self.t.to_vec::<i64>()[0].into_pyobject(py)?.into_any().unbind());
+            return Ok(self.t.to_vec::<i64>()[0]
+                .into_pyobject(py)?
+                .into_any()
+                .unbind());
         }
         // Through Python's int(float): NaN is a ValueError, infinity an OverflowError, and
         // large values keep every digit, as PyTorch's __int__.
         let f = self.t.item_f64().py()?;
-        Ok(pyo3::types::PyFloat::new(py, f).call_method0("__int__")?.unbind())
+        Ok(pyo3::types::PyFloat::new(py, f)
+            .call_method0("__int__")?
+            .unbind())
     }
     fn __index__(&self) -> PyResult<i64> {
         if self.t.dtype().is_float() || self.t.numel() != 1 {
@@ -1434,7 +1437,8 @@ impl PyTensor {
         wrap(view::reshape(&self.t, &shape))
     }
     fn narrow(&self, dim: isize, start: isize, length: i64) -> R {
-        let length = super::convert::count(length, || "narrow(): length must be non-negative.".into())?;
+        let length =
+            super::convert::count(length, || "narrow(): length must be non-negative.".into())?;
         wrap(view::narrow(&self.t, dim, start, length))
     }
     fn select(&self, dim: isize, index: isize) -> R {
@@ -1469,7 +1473,9 @@ impl PyTensor {
     }
     #[pyo3(signature = (chunks, dim=0))]
     fn chunk(&self, py: Python<'_>, chunks: i64, dim: isize) -> PyResult<Py<PyAny>> {
-        let chunks = super::convert::count(chunks, || format!("chunk expects `chunks` to be greater than 0, got: {chunks}"))?;
+        let chunks = super::convert::count(chunks, || {
+            format!("chunk expects `chunks` to be greater than 0, got: {chunks}")
+        })?;
         let parts = index::chunk(&self.t, chunks, dim).py()?;
         Ok(PyTuple::new(py, parts.into_iter().map(PyTensor::new))?
             .into_any()
@@ -1652,13 +1658,22 @@ impl PyTensor {
         replacement: bool,
         generator: Option<PyRef<'_, super::functions::PyGenerator>>,
     ) -> R {
-        let num_samples = super::convert::count(num_samples, || "cannot sample n_sample <= 0 samples".into())?;
+        let num_samples =
+            super::convert::count(num_samples, || "cannot sample n_sample <= 0 samples".into())?;
         let g = generator.as_ref().map(|g| &g.g);
-        wrap(crate::random::multinomial(&self.t, num_samples, replacement, g))
+        wrap(crate::random::multinomial(
+            &self.t,
+            num_samples,
+            replacement,
+            g,
+        ))
     }
     #[pyo3(signature = (*, generator=None))]
     fn bernoulli(&self, generator: Option<PyRef<'_, super::functions::PyGenerator>>) -> R {
-        wrap(crate::random::bernoulli(&self.t, generator.as_ref().map(|g| &g.g)))
+        wrap(crate::random::bernoulli(
+            &self.t,
+            generator.as_ref().map(|g| &g.g),
+        ))
     }
     fn pow(&self, exponent: &Bound<'_, PyAny>) -> R {
         // A named method raises on a bad operand (only the `**` operator answers NotImplemented).
