@@ -1,6 +1,6 @@
 //! Tensor: an Arc'd handle to storage, a layout (view), and the autograd slot (grad, node, hooks).
 
-use crate::autograd::tape::{Hook, Node};
+use crate::autograd::tape::{Hook, Node, PostAccumulateHook};
 use crate::bail;
 use crate::dtype::{DType, Element};
 use crate::error::Result;
@@ -18,6 +18,8 @@ pub struct AutogradMeta {
     pub retains_grad: bool,
     /// Hooks of a leaf; a non-leaf's hooks live on its node.
     pub hooks: Vec<Hook>,
+    /// Hooks of a leaf that run once its `.grad` holds the whole gradient of a backward.
+    pub post_accumulate_hooks: Vec<PostAccumulateHook>,
     /// For a view made while autograd tracked its source: the tensor owning the memory, so an
     /// in-place write through the view can re-link that tensor's history.
     pub view_base: Option<Tensor>,

@@ -2,17 +2,77 @@
 //! accumulates into leaves (or captures for `autograd.grad`), and frees what it used.
 
 use super::backward::{backward as rule, sum_to};
-use super::tape::{Edge, GradModeGuard, Node};
+use super::tape::{Edge, FinalCallback, GradModeGuard, Node};
 use crate::bail;
 use crate::error::Result;
 use crate::op::BinaryOp;
 use crate::ops::elementwise::{binary, to_dtype};
 use crate::tensor::Tensor;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 fn key(n: &Arc<Node>) -> usize {
     Arc::as_ptr(n) as usize
+}
+
+fn leaf_key(t: &Tensor) -> usize {
+    Arc::as_ptr(&t.0) as usize
+}
+
+thread_local! {
+    /// One frame of queued callbacks per backward running on this thread (a hook may start a
+    /// nested backward; its callbacks belong to it). Hooks run on the engine's own thread.
+    static FINAL_CALLBACKS: RefCell<Vec<Vec<FinalCallback>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Queues `f` to run when the innermost backward running on this thread has delivered every
+/// gradient (PyTorch's `queue_callback`: how data-parallel training waits for its reductions
+/// before `backward()` returns). Outside a backward this is an error.
+pub fn queue_callback(f: FinalCallback) -> Result<()> {
+    FINAL_CALLBACKS.with(|c| match c.borrow_mut().last_mut() {
+        Some(frame) => {
+            frame.push(f);
+            Ok(())
+        }
+        None => Err(crate::Error::Runtime(
+            "queue_callback can only be called while a backward pass runs (from a hook)".into(),
+        )),
+    })
+}
+
+/// Pops this backward's callback frame when it ends, however it ends.
+struct CallbackFrame;
+
+impl CallbackFrame {
+    fn push() -> CallbackFrame {
+        FINAL_CALLBACKS.with(|c| c.borrow_mut().push(Vec::new()));
+        CallbackFrame
+    }
+    /// Runs the queued callbacks in order, including any a callback queues itself.
+    fn finish(self) -> Result<()> {
+        loop {
+            let next = FINAL_CALLBACKS.with(|c| {
+                let mut c = c.borrow_mut();
+                let frame = c.last_mut().expect("own frame");
+                if frame.is_empty() {
+                    None
+                } else {
+                    Some(frame.remove(0))
+                }
+            });
+            match next {
+                Some(f) => f()?,
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+impl Drop for CallbackFrame {
+    fn drop(&mut self) {
+        FINAL_CALLBACKS.with(|c| c.borrow_mut().pop());
+    }
 }
 
 fn accumulate(slot: &mut Option<Tensor>, g: Tensor) -> Result<()> {
@@ -103,8 +163,55 @@ fn deliver_leaf(leaf: &Tensor, g: Tensor, capture: &mut Option<Capture>) -> Resu
         drop(g);
         owned(plain)?
     };
-    let mut m = leaf.meta();
-    accumulate(&mut m.grad, g)
+    let posts = {
+        let mut m = leaf.meta();
+        accumulate(&mut m.grad, g)?;
+        m.post_accumulate_hooks.clone()
+    };
+    // The lock is released first: a hook reads (and may replace) `.grad`.
+    for h in posts {
+        h(leaf)?;
+    }
+    Ok(())
+}
+
+/// One gradient (or the news that none is coming) reaches an input along `edge`: a node runs
+/// once every edge into it has arrived, a leaf takes its summed gradient then.
+#[allow(clippy::too_many_arguments)]
+fn arrive(
+    edge: &Edge,
+    g: Option<Tensor>,
+    deps: &mut HashMap<usize, usize>,
+    leaf_deps: &mut HashMap<usize, usize>,
+    pending: &mut HashMap<usize, Tensor>,
+    pending_leaves: &mut HashMap<usize, Tensor>,
+    ready: &mut Vec<Arc<Node>>,
+    capture: &mut Option<Capture>,
+) -> Result<()> {
+    let (k, waiting, slot) = match edge {
+        Edge::Node(child) => (key(child), &mut *deps, &mut *pending),
+        Edge::Leaf(leaf) => (leaf_key(leaf), &mut *leaf_deps, &mut *pending_leaves),
+    };
+    if let Some(g) = g {
+        let merged = match slot.remove(&k) {
+            Some(prev) => binary(BinaryOp::Add, &prev, &g)?,
+            None => g,
+        };
+        slot.insert(k, merged);
+    }
+    let d = waiting.get_mut(&k).expect("counted input");
+    *d -= 1;
+    if *d == 0 {
+        match edge {
+            Edge::Node(child) => ready.push(child.clone()),
+            Edge::Leaf(leaf) => {
+                if let Some(g) = slot.remove(&k) {
+                    deliver_leaf(leaf, g, capture)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn run(
@@ -115,6 +222,7 @@ fn run(
     mut capture: Option<Capture>,
 ) -> Result<Option<Capture>> {
     let _mode = GradModeGuard::new(create_graph);
+    let callbacks = CallbackFrame::push();
     let mut pending: HashMap<usize, Tensor> = HashMap::new();
     let mut start: Vec<Arc<Node>> = Vec::new();
     for (i, (root, g)) in roots.iter().zip(grads).enumerate() {
@@ -155,7 +263,10 @@ fn run(
         }
     }
     // Count, for every reachable node, how many graph edges point at it.
+    // Leaves are counted too: a leaf reached along several edges (a tied weight) takes the sum
+    // of its gradients once, so its hooks see the whole gradient, as in PyTorch.
     let mut deps: HashMap<usize, usize> = HashMap::new();
+    let mut leaf_deps: HashMap<usize, usize> = HashMap::new();
     let mut seen: HashMap<usize, Arc<Node>> = HashMap::new();
     let mut stack: Vec<Arc<Node>> = start.clone();
     for n in &start {
@@ -163,14 +274,18 @@ fn run(
     }
     while let Some(n) = stack.pop() {
         for e in n.edges.iter().flatten() {
-            if let Edge::Node(child) = e {
-                *deps.entry(key(child)).or_insert(0) += 1;
-                if seen.insert(key(child), child.clone()).is_none() {
-                    stack.push(child.clone());
+            match e {
+                Edge::Node(child) => {
+                    *deps.entry(key(child)).or_insert(0) += 1;
+                    if seen.insert(key(child), child.clone()).is_none() {
+                        stack.push(child.clone());
+                    }
                 }
+                Edge::Leaf(leaf) => *leaf_deps.entry(leaf_key(leaf)).or_insert(0) += 1,
             }
         }
     }
+    let mut pending_leaves: HashMap<usize, Tensor> = HashMap::new();
     let mut ready: Vec<Arc<Node>> = start
         .into_iter()
         .filter(|n| deps.get(&key(n)).copied().unwrap_or(0) == 0)
@@ -179,6 +294,19 @@ fn run(
     while let Some(node) = ready.pop() {
         let k = key(&node);
         let Some(g) = pending.remove(&k) else {
+            // No gradient reached this node: its inputs still stop waiting for it.
+            for edge in node.edges.iter().flatten() {
+                arrive(
+                    edge,
+                    None,
+                    &mut deps,
+                    &mut leaf_deps,
+                    &mut pending,
+                    &mut pending_leaves,
+                    &mut ready,
+                    &mut capture,
+                )?;
+            }
             continue;
         };
         let hooks = node.hooks.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -207,31 +335,28 @@ fn run(
         }
         let input_grads = rule(&node, &g)?;
         for ((edge, meta), ig) in node.edges.iter().zip(&node.inputs).zip(input_grads) {
-            let (Some(edge), Some(ig)) = (edge, ig) else {
+            let Some(edge) = edge else {
                 continue;
             };
-            let ig = {
-                // Drop the unshaped gradient at once so a unique result can be stored uncopied.
-                let shaped = sum_to(&ig, &meta.shape)?;
-                drop(ig);
-                to_dtype(&shaped, meta.dtype)?
-            };
-            match edge {
-                Edge::Leaf(leaf) => deliver_leaf(leaf, ig, &mut capture)?,
-                Edge::Node(child) => {
-                    let ck = key(child);
-                    let merged = match pending.remove(&ck) {
-                        Some(prev) => binary(BinaryOp::Add, &prev, &ig)?,
-                        None => ig,
-                    };
-                    pending.insert(ck, merged);
-                    let d = deps.get_mut(&ck).expect("counted child");
-                    *d -= 1;
-                    if *d == 0 {
-                        ready.push(child.clone());
-                    }
+            let ig = match ig {
+                Some(ig) => {
+                    // Drop the unshaped gradient at once so a unique result can be stored uncopied.
+                    let shaped = sum_to(&ig, &meta.shape)?;
+                    drop(ig);
+                    Some(to_dtype(&shaped, meta.dtype)?)
                 }
-            }
+                None => None,
+            };
+            arrive(
+                edge,
+                ig,
+                &mut deps,
+                &mut leaf_deps,
+                &mut pending,
+                &mut pending_leaves,
+                &mut ready,
+                &mut capture,
+            )?;
         }
         done.push(node);
     }
@@ -240,6 +365,7 @@ fn run(
             n.release();
         }
     }
+    callbacks.finish()?;
     Ok(capture)
 }
 

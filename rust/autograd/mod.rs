@@ -4,5 +4,5 @@ pub mod backward;
 pub mod engine;
 pub mod tape;
 
-pub use engine::{backward, grad};
+pub use engine::{backward, grad, queue_callback};
 pub use tape::{is_grad_enabled, set_grad_enabled, GradModeGuard};

@@ -42,6 +42,13 @@ impl Drop for GradModeGuard {
 /// A gradient hook: sees the gradient and may return a replacement.
 pub type Hook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
 
+/// Runs after a leaf's `.grad` has taken this backward's whole gradient (PyTorch's
+/// post-accumulate-grad hook): given the leaf itself, it reads `.grad` and returns nothing.
+pub type PostAccumulateHook = Arc<dyn Fn(&Tensor) -> Result<()> + Send + Sync>;
+
+/// Work queued while a backward runs, done once that backward has delivered every gradient.
+pub type FinalCallback = Box<dyn FnOnce() -> Result<()> + Send>;
+
 /// Where an input's gradient goes: into the node that produced it, or into a leaf's `.grad`.
 #[derive(Clone)]
 pub enum Edge {

@@ -451,6 +451,23 @@ fn _set_grad_enabled(on: bool) {
     autograd::set_grad_enabled(on)
 }
 
+/// Queues `callback()` to run when the backward now running (this is called from one of its
+/// hooks) has delivered every gradient, before `backward()` returns.
+#[pyfunction]
+fn _queue_callback(callback: Py<PyAny>) -> PyResult<()> {
+    autograd::queue_callback(Box::new(move || {
+        Python::attach(|py| {
+            callback.call0(py).map(|_| ()).map_err(|e| {
+                crate::error::Error::Foreign(crate::error::Foreign {
+                    description: format!("callback raised: {e}"),
+                    payload: std::sync::Arc::new(e),
+                })
+            })
+        })
+    }))
+    .py()
+}
+
 fn opt_grads(g: Option<&Bound<'_, PyAny>>, n: usize) -> PyResult<Vec<Option<Tensor>>> {
     match g {
         None => Ok(vec![None; n]),
@@ -888,6 +905,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stack, m)?)?;
     m.add_function(wrap_pyfunction!(where_, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(_queue_callback, m)?)?;
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_backward, m)?)?;
     m.add_function(wrap_pyfunction!(_grad, m)?)?;

@@ -4,7 +4,10 @@ use super::convert::{
     array_interface, device_arg, dims_arg, dtype_arg, scalar_arg, shape_args, PyDType, PyDevice,
 };
 use super::IntoPyResult;
-use crate::autograd::{self, tape::Hook};
+use crate::autograd::{
+    self,
+    tape::{Hook, PostAccumulateHook},
+};
 use crate::dtype::DType;
 use crate::op::{BinaryOp, ReduceOp, UnaryOp};
 use crate::ops::{elementwise as ew, index, linalg, reduce, view, Scalar};
@@ -298,13 +301,7 @@ impl PyTensor {
         }
         let h: Hook = Arc::new(move |g: &Tensor| {
             Python::attach(|py| {
-                let r = hook.call1(py, (PyTensor::new(g.clone()),)).map_err(|e| {
-                    // The hook's own exception reaches the caller of backward() unchanged.
-                    crate::error::Error::Foreign(crate::error::Foreign {
-                        description: format!("hook raised: {e}"),
-                        payload: Arc::new(e),
-                    })
-                })?;
+                let r = call_hook(py, &hook, g)?;
                 if r.is_none(py) {
                     return Ok(None);
                 }
@@ -318,6 +315,26 @@ impl PyTensor {
             Some(n) => n.hooks.lock().unwrap().push(h),
             None => self.t.meta().hooks.push(h),
         }
+        Ok(())
+    }
+    /// Runs `hook(tensor)` after backward has accumulated this leaf's whole gradient into
+    /// `.grad` (PyTorch's `register_post_accumulate_grad_hook`; data-parallel training starts
+    /// its reductions from it).
+    fn register_post_accumulate_grad_hook(&self, hook: Py<PyAny>) -> PyResult<()> {
+        if !self.t.requires_grad() {
+            return Err(PyRuntimeError::new_err(
+                "cannot register a hook on a tensor that doesn't require gradient",
+            ));
+        }
+        if self.t.node().is_some() {
+            return Err(PyRuntimeError::new_err(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors",
+            ));
+        }
+        let h: PostAccumulateHook = Arc::new(move |leaf: &Tensor| {
+            Python::attach(|py| call_hook(py, &hook, leaf).map(|_| ()))
+        });
+        self.t.meta().post_accumulate_hooks.push(h);
         Ok(())
     }
     #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
@@ -1875,4 +1892,15 @@ impl PyTensor {
         let o = scaled(&slf.borrow().t, other, alpha)?;
         in_place(slf, |t| ew::binary(BinaryOp::Sub, t, &o))
     }
+}
+
+/// Calls a Python hook with a tensor; the hook's own exception reaches the caller of
+/// backward() unchanged.
+pub(crate) fn call_hook(py: Python<'_>, hook: &Py<PyAny>, t: &Tensor) -> crate::Result<Py<PyAny>> {
+    hook.call1(py, (PyTensor::new(t.clone()),)).map_err(|e| {
+        crate::error::Error::Foreign(crate::error::Foreign {
+            description: format!("hook raised: {e}"),
+            payload: Arc::new(e),
+        })
+    })
 }
