@@ -121,8 +121,8 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # ember.data and ember.utils load on first use, so `import ember` stays fast.
-    if name in ("data", "utils"):
+    # ember.data, ember.utils and ember.distributed load on first use, so `import ember` stays fast.
+    if name in ("data", "utils", "distributed"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

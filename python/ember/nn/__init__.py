@@ -29,3 +29,12 @@ __all__ = [
     "LogSoftmax", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
     "BCEWithLogitsLoss", "KLDivLoss",
 ]
+
+
+def __getattr__(name):
+    # ember.nn.parallel (DistributedDataParallel) loads on first use, with ember.distributed.
+    if name == "parallel":
+        import importlib
+
+        return importlib.import_module(".parallel", __name__)
+    raise AttributeError(f"module 'ember.nn' has no attribute '{name}'")

@@ -1,0 +1,202 @@
+"""Process groups on MPI: one communicator per group, and one communication thread per group
+that runs its collectives in program order while the caller goes on (backward, the next
+bucket), with a deadline on every wait.
+
+Why a thread: MPI's non-blocking collectives make no progress in the background on the
+machines we measured, while a blocking collective on a second thread overlaps fully with work
+on the first (mpi4py releases the GIL inside MPI calls, ember's backward releases it too).
+Every collective of a group goes through its thread, so all ranks issue them in one order.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import sys
+import threading
+from datetime import timedelta
+
+from ._errors import DistBackendError
+
+DEFAULT_TIMEOUT = timedelta(minutes=30)
+
+# Set once a collective has missed its deadline: MPI's own shutdown would then wait forever on
+# the peer that never came, so the process ends without it (see _exit_without_finalize).
+_broken = threading.Event()
+
+
+def _seconds(timeout) -> float:
+    if timeout is None:
+        return DEFAULT_TIMEOUT.total_seconds()
+    if isinstance(timeout, timedelta):
+        return timeout.total_seconds()
+    return float(timeout)
+
+
+class Work:
+    """The handle of one collective or point-to-point operation (PyTorch's ``Work``): ``wait``
+    blocks until it is done (or its group's deadline passes), ``is_completed`` asks."""
+
+    def __init__(self, group: "ProcessGroup", seq: int, op: str, detail: str):
+        self._group = group
+        self._seq = seq
+        self._op = op
+        self._detail = detail
+        self._done = threading.Event()
+        self._exc: BaseException | None = None
+        self._result = None
+
+    def _finish(self, result=None, exc: BaseException | None = None):
+        self._result = result
+        self._exc = exc
+        self._done.set()
+
+    def is_completed(self) -> bool:
+        return self._done.is_set()
+
+    def is_success(self) -> bool:
+        return self._done.is_set() and self._exc is None
+
+    def exception(self):
+        return self._exc
+
+    def result(self):
+        self.wait()
+        return self._result
+
+    def wait(self, timeout=None) -> bool:
+        limit = self._group.timeout if timeout is None else _seconds(timeout)
+        if not self._done.wait(limit):
+            _broken.set()
+            raise DistBackendError(
+                f"[rank {self._group.global_rank}] {self._op} (collective #{self._seq} of "
+                f"group {self._group.name}, {self._detail}) did not complete within "
+                f"{limit:g} s: another rank died, stalled or did not call it"
+            )
+        if self._exc is not None:
+            raise self._exc
+        return True
+
+    def __repr__(self):
+        state = "completed" if self.is_completed() else "pending"
+        return f"<Work {self._op} #{self._seq} {state}>"
+
+
+class _Pending:
+    """A non-blocking MPI request the communication thread drives to completion."""
+
+    __slots__ = ("request", "then")
+
+    def __init__(self, request, then=None):
+        self.request = request
+        self.then = then
+
+
+class ProcessGroup:
+    """A set of ranks with its own communicator (``comm`` for collectives, a duplicate for
+    point-to-point messages so user tags never meet internal traffic)."""
+
+    def __init__(self, comm, world_ranks, timeout, backend: str, name: str):
+        self.comm = comm
+        self.p2p = comm.Dup()
+        self.my_rank = comm.Get_rank()
+        self.nranks = comm.Get_size()
+        self.world_ranks = list(world_ranks)
+        self.global_rank = self.world_ranks[self.my_rank]
+        self.timeout = _seconds(timeout)
+        self.backend = backend
+        self.name = name
+        self._seq = 0
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def rank(self) -> int:
+        return self.my_rank
+
+    def size(self) -> int:
+        return self.nranks
+
+    def group_rank(self, global_rank: int) -> int:
+        try:
+            return self.world_ranks.index(global_rank)
+        except ValueError:
+            raise ValueError(
+                f"global rank {global_rank} is not part of group {self.name} "
+                f"(ranks {self.world_ranks})"
+            ) from None
+
+    def submit(self, op: str, detail: str, fn) -> Work:
+        """Queues ``fn(work)`` (run on the communication thread; it returns a result or a
+        ``_Pending`` request) and returns the Work."""
+        with self._lock:
+            self._seq += 1
+            work = Work(self, self._seq, op, detail)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name=f"ember-comm-{self.name}", daemon=True
+                )
+                self._thread.start()
+            self._queue.put((work, fn))
+        return work
+
+    def _serve(self):
+        outstanding: list[tuple[Work, _Pending]] = []
+        while True:
+            try:
+                item = self._queue.get(timeout=2e-4) if outstanding else self._queue.get()
+            except queue.Empty:
+                item = None
+            if item is not None:
+                if item is _STOP:
+                    return
+                work, fn = item
+                try:
+                    r = fn(work)
+                except BaseException as e:  # noqa: BLE001 - handed to the waiter as is
+                    work._finish(exc=e)
+                    continue
+                if isinstance(r, _Pending):
+                    outstanding.append((work, r))
+                else:
+                    work._finish(r)
+            still = []
+            for work, p in outstanding:
+                try:
+                    done = p.request.Test()
+                    if done:
+                        work._finish(p.then() if p.then else None)
+                    else:
+                        still.append((work, p))
+                except BaseException as e:  # noqa: BLE001
+                    work._finish(exc=e)
+            outstanding = still
+
+    def stop(self):
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout=self.timeout)
+            self._thread = None
+
+    def __repr__(self):
+        return f"<ProcessGroup {self.name} rank {self.my_rank} of {self.nranks} ({self.backend})>"
+
+
+_STOP = object()
+
+
+def _exit_without_finalize():
+    # Runs before mpi4py's finalize (atexit is last-in first-out, and this is registered after
+    # MPI started): a job whose collective timed out must end, not wait in MPI_Finalize for a
+    # rank that is gone.
+    if _broken.is_set():
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(1)
+
+
+def install_exit_guard():
+    atexit.register(_exit_without_finalize)

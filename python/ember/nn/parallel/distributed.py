@@ -1,0 +1,293 @@
+"""DistributedDataParallel: one model replica per process; gradients are averaged across the
+process group in buckets while backward still runs, so each step ends with identical
+gradients (and, after the optimizer, identical parameters) on every rank.
+
+How a step runs: each parameter's post-accumulate-grad hook marks it ready; when every
+parameter of a bucket is ready, the bucket's gradients are flattened and handed to the group's
+communication thread as one asynchronous all-reduce (buckets go out strictly in order, so all
+ranks issue the same collectives in the same order). A callback queued on the backward pass
+waits for the last bucket and writes the averages into ``.grad`` before ``backward()`` returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+
+import ember
+from ember import distributed as dist
+
+from ..module import Module
+
+_FIRST_BUCKET_BYTES = 1 << 20  # small, so the first all-reduce starts early in backward
+
+
+class _Bucket:
+    __slots__ = ("params", "sizes", "work", "flat", "used")
+
+    def __init__(self, params):
+        self.params = params
+        self.sizes = [int(p.numel()) for p in params]
+        self.work = None
+        self.flat = None
+        self.used = None
+
+
+class DistributedDataParallel(Module):
+    """Wraps ``module`` for data-parallel training over ``process_group`` (the default group
+    when None). Every rank must build the same model; rank 0's parameters and buffers are
+    copied to all ranks here.
+
+    ``bucket_cap_mb`` bounds a bucket's size (25 MB; the first bucket is 1 MB).
+    ``find_unused_parameters=True`` lets a step leave parameters without gradient (they count
+    as zero); without it such a step raises at the next forward, as in PyTorch.
+    ``gradient_as_bucket_view=True`` makes each ``.grad`` a view into its bucket's buffer.
+    ``static_graph=True`` promises the same graph every step (it also allows unused
+    parameters). ``device_ids`` and ``output_device`` are accepted for ported code: a
+    replica's parameters already live on its device.
+    """
+
+    def __init__(
+        self,
+        module,
+        device_ids=None,
+        output_device=None,
+        dim=0,
+        broadcast_buffers=True,
+        process_group=None,
+        bucket_cap_mb=None,
+        find_unused_parameters=False,
+        check_reduction=False,
+        gradient_as_bucket_view=False,
+        static_graph=False,
+        delay_all_reduce_named_params=None,
+        param_to_hook_all_reduce=None,
+        mixed_precision=None,
+        device_mesh=None,
+    ):
+        super().__init__()
+        if not isinstance(module, Module):
+            raise TypeError(f"DistributedDataParallel wraps an ember.nn.Module, got {type(module).__name__}")
+        if device_ids is not None and len(device_ids) > 1:
+            raise ValueError("device_ids can only be None or contain a single element.")
+        if not dist.is_initialized():
+            raise RuntimeError(
+                "Default process group has not been initialized, please make sure to call "
+                "init_process_group."
+            )
+        self.module = module
+        self.process_group = process_group if process_group is not None else dist.group.WORLD
+        self.broadcast_buffers = broadcast_buffers
+        self.find_unused_parameters = find_unused_parameters
+        self.gradient_as_bucket_view = gradient_as_bucket_view
+        self.static_graph = static_graph
+        self.require_backward_grad_sync = True
+        self._sync_this_step = True
+        self.bucket_bytes_cap = int((25 if bucket_cap_mb is None else bucket_cap_mb) * 1024 * 1024)
+        self.world_size = dist.get_world_size(self.process_group)
+
+        named = []
+        seen = set()
+        for name, p in module.named_parameters():
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                named.append((name, p))
+        if not named:
+            raise RuntimeError(
+                "DistributedDataParallel is not needed when a module doesn't have any "
+                "parameter that requires a gradient."
+            )
+        self._param_names = [n for n, _ in named]
+        self._params = [p for _, p in named]
+        self._check_same_model()
+        self._sync_from_rank0([p for p in self._params] + list(self.module.buffers()))
+
+        self._buckets = self._make_buckets()
+        self._bucket_of = {}
+        for b, bucket in enumerate(self._buckets):
+            for p in bucket.params:
+                self._bucket_of[id(p)] = b
+        self._reset_step()
+        me = weakref.ref(self)
+        for p in self._params:
+            p.register_post_accumulate_grad_hook(_ready_hook(me, id(p)))
+
+    # ---- setup ---------------------------------------------------------------------------
+    def _check_same_model(self):
+        mine = [(n, tuple(p.shape), str(p.dtype)) for n, p in zip(self._param_names, self._params)]
+        everyone = [None] * self.world_size
+        dist.all_gather_object(everyone, mine, group=self.process_group)
+        ref = everyone[0]
+        for r, theirs in enumerate(everyone[1:], start=1):
+            if len(theirs) != len(ref):
+                raise RuntimeError(
+                    f"DDP expects same model across all ranks, but Rank {r} has {len(theirs)} "
+                    f"params, while rank 0 has inconsistent {len(ref)} params."
+                )
+            for a, b in zip(ref, theirs):
+                if a != b:
+                    raise RuntimeError(
+                        f"DDP expects same model across all ranks, but rank {r} has parameter "
+                        f"{b[0]} of shape {list(b[1])} and dtype {b[2]} where rank 0 has {a[0]} "
+                        f"of shape {list(a[1])} and dtype {a[2]}."
+                    )
+
+    def _sync_from_rank0(self, tensors):
+        """Broadcasts rank 0's values of ``tensors``, coalesced per dtype and device."""
+        src = dist.get_global_rank(self.process_group, 0)
+        for group in _by_kind(tensors):
+            flat = ember.cat([t.detach().reshape(-1) for t in group])
+            dist.broadcast(flat, src=src, group=self.process_group)
+            _unflatten_into(flat, group)
+
+    def _make_buckets(self):
+        # Reverse registration order approximates the order gradients become ready.
+        buckets, current, size, cap = [], [], 0, _FIRST_BUCKET_BYTES
+        kind = None
+        for p in reversed(self._params):
+            nbytes = int(p.numel()) * p.element_size()
+            k = (str(p.dtype), p.device.type)
+            if current and (size + nbytes > cap or k != kind):
+                buckets.append(_Bucket(current))
+                current, size, cap = [], 0, self.bucket_bytes_cap
+            current.append(p)
+            size += nbytes
+            kind = k
+        if current:
+            buckets.append(_Bucket(current))
+        return buckets
+
+    # ---- one step ------------------------------------------------------------------------
+    def _reset_step(self):
+        self._ready = set()
+        self._next_bucket = 0
+        self._pending = [0] * len(self._buckets)
+        for b, bucket in enumerate(self._buckets):
+            self._pending[b] = len(bucket.params)
+            bucket.work = None
+        self._callback_queued = False
+
+    def _mark_ready(self, pid):
+        if not self._sync_this_step or pid in self._ready:
+            return
+        if not self._callback_queued:
+            self._callback_queued = True
+            me = weakref.ref(self)
+            ember._core._queue_callback(lambda: me() is not None and me()._finish_step())
+        self._ready.add(pid)
+        b = self._bucket_of[pid]
+        self._pending[b] -= 1
+        self._launch_ready()
+
+    def _launch_ready(self):
+        while self._next_bucket < len(self._buckets) and self._pending[self._next_bucket] == 0:
+            self._launch(self._buckets[self._next_bucket])
+            self._next_bucket += 1
+
+    def _launch(self, bucket):
+        grads = []
+        used = []
+        for p in bucket.params:
+            g = p.grad
+            used.append(g is not None and id(p) in self._ready)
+            grads.append((g if g is not None and id(p) in self._ready else ember.zeros_like(p)).detach().reshape(-1))
+        bucket.flat = ember.cat(grads) if len(grads) > 1 else grads[0].clone()
+        bucket.used = used
+        bucket.work = dist.all_reduce(bucket.flat, op=dist.ReduceOp.AVG, group=self.process_group, async_op=True)
+
+    def _finish_step(self):
+        unused = [i for i, p in enumerate(self._params) if id(p) not in self._ready]
+        if unused and not (self.find_unused_parameters or self.static_graph):
+            # PyTorch reports this at the next forward; the launched buckets still finish.
+            self._unfinished = [self._param_names[i] for i in unused]
+        else:
+            self._unfinished = None
+            for i in unused:
+                b = self._bucket_of[id(self._params[i])]
+                self._pending[b] -= 1
+            self._launch_ready()
+        globally_used = self._global_use() if unused and self._unfinished is None else None
+        for bucket in self._buckets[: self._next_bucket]:
+            bucket.work.wait()
+            self._write_back(bucket, globally_used)
+        self._reset_step()
+
+    def _global_use(self):
+        """Which parameters some rank used this step (the others keep their ``.grad``)."""
+        flags = ember.tensor([1 if id(p) in self._ready else 0 for p in self._params], dtype=ember.int32)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=self.process_group)
+        return {id(p) for p, f in zip(self._params, flags.tolist()) if f}
+
+    def _write_back(self, bucket, globally_used):
+        off = 0
+        with ember.no_grad():
+            for p, n in zip(bucket.params, bucket.sizes):
+                avg = bucket.flat[off:off + n].view(tuple(p.shape))
+                off += n
+                if globally_used is not None and id(p) not in globally_used:
+                    continue
+                if self.gradient_as_bucket_view or p.grad is None:
+                    p.grad = avg if self.gradient_as_bucket_view else avg.clone()
+                else:
+                    p.grad.copy_(avg)
+
+    def forward(self, *inputs, **kwargs):
+        unfinished = getattr(self, "_unfinished", None)
+        if unfinished:
+            self._unfinished = None
+            raise RuntimeError(
+                "Expected to have finished reduction in the prior iteration before starting a "
+                "new one. This error indicates that your module has parameters that were not "
+                "used in producing loss. You can enable unused parameter detection by passing "
+                "the keyword argument `find_unused_parameters=True` to "
+                "`torch.nn.parallel.DistributedDataParallel`, and by making sure all `forward` "
+                "function outputs participate in calculating loss. Parameters which did not "
+                f"receive grad for rank {dist.get_rank(self.process_group)}: "
+                f"{', '.join(unfinished)}"
+            )
+        # As in PyTorch, whether the coming backward communicates is decided here, at forward.
+        self._sync_this_step = self.require_backward_grad_sync and ember.is_grad_enabled()
+        if self.broadcast_buffers:
+            buffers = list(self.module.buffers())
+            if buffers:
+                self._sync_from_rank0(buffers)
+        return self.module(*inputs, **kwargs)
+
+    @contextlib.contextmanager
+    def no_sync(self):
+        """Backward passes inside this block accumulate gradients locally, without
+        communication; the first backward after it averages the accumulated gradients."""
+        old = self.require_backward_grad_sync
+        self.require_backward_grad_sync = False
+        try:
+            yield
+        finally:
+            self.require_backward_grad_sync = old
+
+    def extra_repr(self):
+        return f"world_size={self.world_size}, buckets={len(self._buckets)}"
+
+
+def _ready_hook(me, pid):
+    def hook(_param):
+        ddp = me()
+        if ddp is not None:
+            ddp._mark_ready(pid)
+
+    return hook
+
+
+def _by_kind(tensors):
+    groups = {}
+    for t in tensors:
+        groups.setdefault((str(t.dtype), t.device.type), []).append(t)
+    return list(groups.values())
+
+
+def _unflatten_into(flat, tensors):
+    off = 0
+    with ember.no_grad():
+        for t in tensors:
+            n = int(t.numel())
+            t.copy_(flat[off:off + n].view(tuple(t.shape)))
+            off += n
