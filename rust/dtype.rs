@@ -1,6 +1,37 @@
 //! DType, PyTorch's promotion rules, and the trait that maps Rust scalars to a dtype.
 
 use half::{bf16, f16};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// The dtype of floating-point tensors made without an explicit dtype (PyTorch's
+/// `torch.get_default_dtype()`): float32 unless `set_default_float` changed it.
+static DEFAULT_FLOAT: AtomicU8 = AtomicU8::new(0);
+
+pub fn default_float() -> DType {
+    match DEFAULT_FLOAT.load(Ordering::Relaxed) {
+        1 => DType::F64,
+        2 => DType::F16,
+        3 => DType::BF16,
+        _ => DType::F32,
+    }
+}
+
+/// Sets the default float dtype; only floating-point dtypes are accepted.
+pub fn set_default_float(d: DType) -> crate::error::Result<()> {
+    let code = match d {
+        DType::F32 => 0,
+        DType::F64 => 1,
+        DType::F16 => 2,
+        DType::BF16 => 3,
+        other => crate::bail!(
+            DType,
+            "only floating-point types are supported as the default type, got {}",
+            other.name()
+        ),
+    };
+    DEFAULT_FLOAT.store(code, Ordering::Relaxed);
+    Ok(())
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DType {

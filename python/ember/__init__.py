@@ -107,6 +107,14 @@ from ._functions import (  # noqa: E402
     silu,
     softplus,
     normal,
+    isclose,
+    isnan,
+    isinf,
+    isfinite,
+    allclose,
+    equal,
+    set_default_dtype,
+    get_default_dtype,
 )
 from .serialization import save, load  # noqa: E402
 from . import autograd  # noqa: E402
@@ -137,5 +145,5 @@ __all__ = [
     "default_generator", "cat", "concat", "concatenate", "stack", "where", "is_grad_enabled",
     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "zeros_like", "ones_like",
     "full_like", "empty_like", "rand_like", "randn_like", "randint_like", "addmm", "einsum", "finfo",
-    "is_tensor", "broadcast_to", "outer", "square", "gelu", "silu", "softplus", "normal", "save", "load", "autograd", "nn", "optim", "gpu", "cuda", "OutOfMemoryError",
+    "is_tensor", "isnan", "isinf", "isfinite", "isclose", "allclose", "equal", "set_default_dtype", "get_default_dtype", "broadcast_to", "outer", "square", "gelu", "silu", "softplus", "normal", "save", "load", "autograd", "nn", "optim", "gpu", "cuda", "OutOfMemoryError",
 ] + _METHOD_FUNCTIONS

@@ -47,7 +47,7 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None):
 
 def normal(mean, std, size=None, *, generator=None):
     """Samples N(mean, std) for float mean/std and a size."""
-    t = _core.zeros(size if size is not None else (), dtype=_core.float32)
+    t = _core.zeros(size if size is not None else (), dtype=_core.get_default_dtype())
     return t.normal_(float(mean), float(std), generator=generator)
 
 
@@ -251,3 +251,76 @@ def _einsum_matmul(terms, out, ops):
     return r.permute(*[order.index(c) for c in out]) if out else r
 
 
+
+
+def _same_device(what, a, b):
+    if a.device != b.device:
+        raise RuntimeError(
+            f"{what}: expected both tensors on the same device, got {a.device} and {b.device}"
+        )
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise ``|input - other| <= atol + rtol * |other|``, as ``torch.isclose``: equal
+    infinities are close, NaN is close to NaN only with ``equal_nan``."""
+    if not isinstance(other, Tensor):
+        other = _core.tensor(other, dtype=input.dtype, device=input.device)
+    _same_device("isclose", input, other)
+    if input.dtype != other.dtype:
+        raise RuntimeError(
+            f"isclose: {input.dtype} did not match {other.dtype} (both tensors need one dtype)"
+        )
+    if rtol < 0 or atol < 0:
+        raise RuntimeError(f"isclose: rtol ({rtol}) and atol ({atol}) must be non-negative")
+    exact = input == other
+    if not input.dtype.is_floating_point:
+        return exact
+    a, b = input.detach(), other.detach()
+    near = (a - b).abs() <= atol + rtol * b.abs()
+    close = exact | (near & isfinite(a) & isfinite(b))
+    if equal_nan:
+        close = close | (isnan(a) & isnan(b))
+    return close
+
+
+def isnan(input):
+    """Which elements are NaN."""
+    return input != input
+
+
+def isinf(input):
+    """Which elements are +inf or -inf."""
+    if not input.dtype.is_floating_point:
+        return input != input
+    return input.abs() == float("inf")
+
+
+def isfinite(input):
+    """Which elements are neither infinite nor NaN."""
+    if not input.dtype.is_floating_point:
+        return input == input
+    return (input - input) == 0
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Whether every element of ``input`` is close to ``other`` (see :func:`isclose`)."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+def equal(input, other):
+    """``True`` if both tensors have the same size and the same elements."""
+    _same_device("equal", input, other)
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return bool((input.detach() == other.detach()).all())
+
+
+def set_default_dtype(d):
+    """Sets the dtype of floating-point tensors made without one (float32 at start): factory
+    functions, Python floats, layer parameters. Only floating-point dtypes (TypeError)."""
+    _core.set_default_dtype(d)
+
+
+def get_default_dtype():
+    """The dtype floating-point tensors get when none is given."""
+    return _core.get_default_dtype()

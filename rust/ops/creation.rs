@@ -23,7 +23,11 @@ pub fn arange(
     let all_int = [start, end, step]
         .iter()
         .all(|s| !matches!(s, Scalar::Float(_)));
-    let dtype = dtype.unwrap_or(if all_int { DType::I64 } else { DType::F32 });
+    let dtype = dtype.unwrap_or(if all_int {
+        DType::I64
+    } else {
+        crate::dtype::default_float()
+    });
     let (lo, hi, st) = (start.value(), end.value(), step.value());
     if !(lo.is_finite() && hi.is_finite()) {
         bail!(Runtime, "unsupported range: {lo} -> {hi}");
@@ -100,7 +104,7 @@ pub fn linspace(
             start + i as f64 * step
         };
     }
-    to_device(&to_dtype(&t, dtype.unwrap_or(DType::F32))?, device)
+    to_device(&to_dtype(&t, dtype.unwrap_or_else(crate::dtype::default_float))?, device)
 }
 
 /// `torch.eye(n, m)`.
@@ -118,7 +122,7 @@ pub fn eye(n: i64, m: Option<i64>, dtype: Option<DType>, device: Device) -> Resu
     for i in 0..n.min(m) {
         data[i * m + i] = 1.0;
     }
-    to_device(&to_dtype(&t, dtype.unwrap_or(DType::F32))?, device)
+    to_device(&to_dtype(&t, dtype.unwrap_or_else(crate::dtype::default_float))?, device)
 }
 
 /// `torch.full(size, fill_value)`: the value must fit the dtype, as PyTorch checks.
@@ -131,7 +135,7 @@ pub fn full(
     let dtype = dtype.unwrap_or(match value {
         Scalar::Bool(_) => DType::Bool,
         Scalar::Int(_) => DType::I64,
-        Scalar::Float(_) => DType::F32,
+        Scalar::Float(_) => crate::dtype::default_float(),
     });
     check_fits(value, dtype)?;
     Tensor::full(shape, value.value(), dtype, device)

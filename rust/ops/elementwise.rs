@@ -42,7 +42,7 @@ impl Scalar {
             match self {
                 Scalar::Bool(_) => DType::Bool,
                 Scalar::Int(_) => DType::I64,
-                Scalar::Float(_) => DType::F32,
+                Scalar::Float(_) => crate::dtype::default_float(),
             }
         }
     }
@@ -130,7 +130,7 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     let dtype = if op == UnaryOp::LogicalNot {
         DType::Bool
     } else if op.needs_float() && !x.dtype().is_float() {
-        DType::F32
+        crate::dtype::default_float()
     } else {
         x.dtype()
     };
@@ -177,7 +177,7 @@ pub fn result_dtype(op: BinaryOp, promoted: DType) -> DType {
         return DType::Bool;
     }
     if matches!(op, BinaryOp::Div | BinaryOp::Atan2) && !promoted.is_float() {
-        DType::F32
+        crate::dtype::default_float()
     } else {
         promoted
     }

@@ -450,11 +450,11 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
     };
     walk(data, 0, &mut acc)?;
     let inferred = if acc.has_float {
-        DType::F32
+        crate::dtype::default_float()
     } else if acc.all_bool && !acc.values.is_empty() {
         DType::Bool
     } else if acc.values.is_empty() {
-        DType::F32
+        crate::dtype::default_float()
     } else {
         DType::I64
     };

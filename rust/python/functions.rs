@@ -146,7 +146,7 @@ fn filled(
     requires_grad: bool,
 ) -> R {
     let shape = sizes(&shape_args(args)?)?;
-    let d = dtype_arg(dtype)?.unwrap_or(DType::F32);
+    let d = dtype_arg(dtype)?.unwrap_or_else(crate::dtype::default_float);
     finish(
         Tensor::full(&shape, value, d, opt_device(device)?).py()?,
         requires_grad,
@@ -282,7 +282,7 @@ fn rand(
 ) -> R {
     let t = Tensor::zeros(
         &sizes(&shape_args(size)?)?,
-        dtype_arg(dtype)?.unwrap_or(DType::F32),
+        dtype_arg(dtype)?.unwrap_or_else(crate::dtype::default_float),
         crate::Device::Cpu,
     )
     .py()?;
@@ -301,7 +301,7 @@ fn randn(
 ) -> R {
     let t = Tensor::zeros(
         &sizes(&shape_args(size)?)?,
-        dtype_arg(dtype)?.unwrap_or(DType::F32),
+        dtype_arg(dtype)?.unwrap_or_else(crate::dtype::default_float),
         crate::Device::Cpu,
     )
     .py()?;
@@ -444,6 +444,19 @@ fn where_(condition: PyRef<'_, PyTensor>, input: &Bound<'_, PyAny>, other: &Boun
 #[pyfunction]
 fn is_grad_enabled() -> bool {
     autograd::is_grad_enabled()
+}
+
+#[pyfunction]
+fn set_default_dtype(d: &Bound<'_, PyAny>) -> PyResult<()> {
+    let dt = dtype_arg(Some(d))?
+        .ok_or_else(|| PyTypeError::new_err("set_default_dtype(): expected a dtype, got None"))?;
+    // PyTorch reports a non-float default as a TypeError.
+    crate::dtype::set_default_float(dt).map_err(|e| PyTypeError::new_err(e.to_string()))
+}
+
+#[pyfunction]
+fn get_default_dtype() -> super::convert::PyDType {
+    super::convert::PyDType(crate::dtype::default_float())
 }
 
 #[pyfunction]
@@ -906,6 +919,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(where_, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_queue_callback, m)?)?;
+    m.add_function(wrap_pyfunction!(set_default_dtype, m)?)?;
+    m.add_function(wrap_pyfunction!(get_default_dtype, m)?)?;
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_backward, m)?)?;
     m.add_function(wrap_pyfunction!(_grad, m)?)?;

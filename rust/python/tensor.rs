@@ -143,7 +143,7 @@ impl PyTensor {
     fn py_new(args: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         if args.is_empty() {
             return Ok(PyTensor::new(
-                Tensor::zeros(&[0], DType::F32, crate::Device::Cpu).py()?,
+                Tensor::zeros(&[0], crate::dtype::default_float(), crate::Device::Cpu).py()?,
             ));
         }
         if args.len() == 1 {
@@ -154,7 +154,7 @@ impl PyTensor {
         }
         let shape = super::convert::sizes(&shape_args(args)?)?;
         Ok(PyTensor::new(
-            Tensor::zeros(&shape, DType::F32, crate::Device::Cpu).py()?,
+            Tensor::zeros(&shape, crate::dtype::default_float(), crate::Device::Cpu).py()?,
         ))
     }
 

@@ -70,7 +70,7 @@ class Work:
         if not self._done.wait(limit):
             _broken.set()
             raise DistBackendError(
-                f"[rank {self._group.global_rank}] {self._op} (collective #{self._seq} of "
+                f"[rank {self._group.global_rank}] {self._op} (#{self._seq} of "
                 f"group {self._group.name}, {self._detail}) did not complete within "
                 f"{limit:g} s: another rank died, stalled or did not call it"
             )
@@ -108,6 +108,7 @@ class ProcessGroup:
         self.backend = backend
         self.name = name
         self._seq = 0
+        self._p2p_seq = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -127,12 +128,18 @@ class ProcessGroup:
                 f"(ranks {self.world_ranks})"
             ) from None
 
-    def submit(self, op: str, detail: str, fn) -> Work:
+    def submit(self, op: str, detail: str, fn, collective: bool = True) -> Work:
         """Queues ``fn(work)`` (run on the communication thread; it returns a result or a
-        ``_Pending`` request) and returns the Work."""
+        ``_Pending`` request) and returns the Work. Collectives are numbered in order (every
+        rank counts the same); point-to-point messages have numbers of their own."""
         with self._lock:
-            self._seq += 1
-            work = Work(self, self._seq, op, detail)
+            if collective:
+                self._seq += 1
+                seq = self._seq
+            else:
+                self._p2p_seq += 1
+                seq = self._p2p_seq
+            work = Work(self, seq, op, detail)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._serve, name=f"ember-comm-{self.name}", daemon=True

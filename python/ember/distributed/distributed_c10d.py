@@ -719,7 +719,7 @@ def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     def body(work):
         return _Pending(g.p2p.Isend(s.array, dest=peer, tag=int(tag) % _TAG_LIMIT))
 
-    return g.submit("send", _describe("send", tensor) + f" to rank {g.world_ranks[peer]}", body)
+    return g.submit("send", _describe("send", tensor) + f" to rank {g.world_ranks[peer]}", body, collective=False)
 
 
 def irecv(tensor, src=None, group=None, tag=0, group_src=None):
@@ -753,7 +753,7 @@ def irecv(tensor, src=None, group=None, tag=0, group_src=None):
 
         return _Pending(req, then)
 
-    return g.submit("recv", _describe("recv", tensor), body)
+    return g.submit("recv", _describe("recv", tensor), body, collective=False)
 
 
 def send(tensor, dst=None, group=None, tag=0, group_dst=None):

@@ -142,7 +142,7 @@ class DistributedDataParallel(Module):
 
     def _make_buckets(self):
         # Reverse registration order approximates the order gradients become ready.
-        buckets, current, size, cap = [], [], 0, _FIRST_BUCKET_BYTES
+        buckets, current, size, cap = [], [], 0, min(_FIRST_BUCKET_BYTES, self.bucket_bytes_cap)
         kind = None
         for p in reversed(self._params):
             nbytes = int(p.numel()) * p.element_size()
