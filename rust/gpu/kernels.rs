@@ -455,7 +455,8 @@ fn binary_expr(op: BinaryOp, dtype: DType) -> Option<&'static str> {
     let compare = |op| {
         Some(match op {
             Eq => "select(0u, 1u, a == b)",
-            Ne => "select(0u, 1u, a != b)",
+            // Not `a != b`: the driver may compile it as an ordered compare, false for NaN.
+            Ne => "select(1u, 0u, a == b)",
             Lt => "select(0u, 1u, a < b)",
             Le => "select(0u, 1u, a <= b)",
             Gt => "select(0u, 1u, a > b)",

@@ -104,7 +104,10 @@ pub fn linspace(
             start + i as f64 * step
         };
     }
-    to_device(&to_dtype(&t, dtype.unwrap_or_else(crate::dtype::default_float))?, device)
+    to_device(
+        &to_dtype(&t, dtype.unwrap_or_else(crate::dtype::default_float))?,
+        device,
+    )
 }
 
 /// `torch.eye(n, m)`.
@@ -122,7 +125,10 @@ pub fn eye(n: i64, m: Option<i64>, dtype: Option<DType>, device: Device) -> Resu
     for i in 0..n.min(m) {
         data[i * m + i] = 1.0;
     }
-    to_device(&to_dtype(&t, dtype.unwrap_or_else(crate::dtype::default_float))?, device)
+    to_device(
+        &to_dtype(&t, dtype.unwrap_or_else(crate::dtype::default_float))?,
+        device,
+    )
 }
 
 /// `torch.full(size, fill_value)`: the value must fit the dtype, as PyTorch checks.
