@@ -175,22 +175,28 @@ fn deliver_leaf(leaf: &Tensor, g: Tensor, capture: &mut Option<Capture>) -> Resu
     Ok(())
 }
 
+/// What the walk of one backward waits on: how many edges still point at each node and leaf,
+/// the gradients gathered so far, and the nodes ready to run.
+#[derive(Default)]
+struct Walk {
+    deps: HashMap<usize, usize>,
+    leaf_deps: HashMap<usize, usize>,
+    pending: HashMap<usize, Tensor>,
+    pending_leaves: HashMap<usize, Tensor>,
+    ready: Vec<Arc<Node>>,
+}
+
 /// One gradient (or the news that none is coming) reaches an input along `edge`: a node runs
 /// once every edge into it has arrived, a leaf takes its summed gradient then.
-#[allow(clippy::too_many_arguments)]
 fn arrive(
     edge: &Edge,
     g: Option<Tensor>,
-    deps: &mut HashMap<usize, usize>,
-    leaf_deps: &mut HashMap<usize, usize>,
-    pending: &mut HashMap<usize, Tensor>,
-    pending_leaves: &mut HashMap<usize, Tensor>,
-    ready: &mut Vec<Arc<Node>>,
+    w: &mut Walk,
     capture: &mut Option<Capture>,
 ) -> Result<()> {
     let (k, waiting, slot) = match edge {
-        Edge::Node(child) => (key(child), &mut *deps, &mut *pending),
-        Edge::Leaf(leaf) => (leaf_key(leaf), &mut *leaf_deps, &mut *pending_leaves),
+        Edge::Node(child) => (key(child), &mut w.deps, &mut w.pending),
+        Edge::Leaf(leaf) => (leaf_key(leaf), &mut w.leaf_deps, &mut w.pending_leaves),
     };
     if let Some(g) = g {
         let merged = match slot.remove(&k) {
@@ -203,7 +209,7 @@ fn arrive(
     *d -= 1;
     if *d == 0 {
         match edge {
-            Edge::Node(child) => ready.push(child.clone()),
+            Edge::Node(child) => w.ready.push(child.clone()),
             Edge::Leaf(leaf) => {
                 if let Some(g) = slot.remove(&k) {
                     deliver_leaf(leaf, g, capture)?;
@@ -223,7 +229,7 @@ fn run(
 ) -> Result<Option<Capture>> {
     let _mode = GradModeGuard::new(create_graph);
     let callbacks = CallbackFrame::push();
-    let mut pending: HashMap<usize, Tensor> = HashMap::new();
+    let mut walk = Walk::default();
     let mut start: Vec<Arc<Node>> = Vec::new();
     for (i, (root, g)) in roots.iter().zip(grads).enumerate() {
         if !root.requires_grad() {
@@ -249,12 +255,12 @@ fn run(
         match root.node() {
             Some(n) => {
                 let k = key(&n);
-                match pending.remove(&k) {
+                match walk.pending.remove(&k) {
                     Some(prev) => {
-                        pending.insert(k, binary(BinaryOp::Add, &prev, &g)?);
+                        walk.pending.insert(k, binary(BinaryOp::Add, &prev, &g)?);
                     }
                     None => {
-                        pending.insert(k, g);
+                        walk.pending.insert(k, g);
                         start.push(n);
                     }
                 }
@@ -265,8 +271,6 @@ fn run(
     // Count, for every reachable node, how many graph edges point at it.
     // Leaves are counted too: a leaf reached along several edges (a tied weight) takes the sum
     // of its gradients once, so its hooks see the whole gradient, as in PyTorch.
-    let mut deps: HashMap<usize, usize> = HashMap::new();
-    let mut leaf_deps: HashMap<usize, usize> = HashMap::new();
     let mut seen: HashMap<usize, Arc<Node>> = HashMap::new();
     let mut stack: Vec<Arc<Node>> = start.clone();
     for n in &start {
@@ -276,36 +280,26 @@ fn run(
         for e in n.edges.iter().flatten() {
             match e {
                 Edge::Node(child) => {
-                    *deps.entry(key(child)).or_insert(0) += 1;
+                    *walk.deps.entry(key(child)).or_insert(0) += 1;
                     if seen.insert(key(child), child.clone()).is_none() {
                         stack.push(child.clone());
                     }
                 }
-                Edge::Leaf(leaf) => *leaf_deps.entry(leaf_key(leaf)).or_insert(0) += 1,
+                Edge::Leaf(leaf) => *walk.leaf_deps.entry(leaf_key(leaf)).or_insert(0) += 1,
             }
         }
     }
-    let mut pending_leaves: HashMap<usize, Tensor> = HashMap::new();
-    let mut ready: Vec<Arc<Node>> = start
+    walk.ready = start
         .into_iter()
-        .filter(|n| deps.get(&key(n)).copied().unwrap_or(0) == 0)
+        .filter(|n| walk.deps.get(&key(n)).copied().unwrap_or(0) == 0)
         .collect();
     let mut done: Vec<Arc<Node>> = Vec::new();
-    while let Some(node) = ready.pop() {
+    while let Some(node) = walk.ready.pop() {
         let k = key(&node);
-        let Some(g) = pending.remove(&k) else {
+        let Some(g) = walk.pending.remove(&k) else {
             // No gradient reached this node: its inputs still stop waiting for it.
             for edge in node.edges.iter().flatten() {
-                arrive(
-                    edge,
-                    None,
-                    &mut deps,
-                    &mut leaf_deps,
-                    &mut pending,
-                    &mut pending_leaves,
-                    &mut ready,
-                    &mut capture,
-                )?;
+                arrive(edge, None, &mut walk, &mut capture)?;
             }
             continue;
         };
@@ -347,16 +341,7 @@ fn run(
                 }
                 None => None,
             };
-            arrive(
-                edge,
-                ig,
-                &mut deps,
-                &mut leaf_deps,
-                &mut pending,
-                &mut pending_leaves,
-                &mut ready,
-                &mut capture,
-            )?;
+            arrive(edge, ig, &mut walk, &mut capture)?;
         }
         done.push(node);
     }

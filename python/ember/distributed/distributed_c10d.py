@@ -512,17 +512,23 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     return reduce_scatter_tensor(output, flat, op=op, group=g, async_op=async_op)
 
 
+def _rooted_list(g, rank, group_rank, what, lst, list_name, like) -> int:
+    """The root's group rank; the per-rank list belongs on the root only."""
+    root = _root(g, rank, group_rank, what)
+    if g.my_rank == root:
+        _check_list(lst, g.nranks, list_name, like=like)
+    elif lst:
+        raise ValueError(f"{list_name} must be given only on the {what} rank")
+    return root
+
+
 def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
     """Rank ``dst`` receives every rank's ``tensor`` in ``gather_list``."""
     _tensor(tensor)
     g = _resolve(group)
     if g is None:
         return None
-    root = _root(g, dst, group_dst, "dst")
-    if g.my_rank == root:
-        _check_list(gather_list, g.nranks, "gather_list", like=tensor)
-    elif gather_list:
-        raise ValueError("gather_list must be given only on the destination rank")
+    root = _rooted_list(g, dst, group_dst, "dst", gather_list, "gather_list", tensor)
 
     def body():
         s = stage(tensor)
@@ -541,11 +547,7 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
     g = _resolve(group)
     if g is None:
         return None
-    root = _root(g, src, group_src, "src")
-    if g.my_rank == root:
-        _check_list(scatter_list, g.nranks, "scatter_list", like=tensor)
-    elif scatter_list:
-        raise ValueError("scatter_list must be given only on the source rank")
+    root = _rooted_list(g, src, group_src, "src", scatter_list, "scatter_list", tensor)
 
     def body():
         out = stage(tensor, fresh=True)
