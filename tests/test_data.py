@@ -512,7 +512,7 @@ def test_distributed_sampler_bad_arguments():
         DistributedSampler(IntDataset(4), num_replicas=3, rank=3)
     with pytest.raises(ValueError, match="Invalid rank -1"):
         DistributedSampler(IntDataset(4), num_replicas=3, rank=-1)
-    with pytest.raises(RuntimeError, match="Requires distributed package to be available"):
+    with pytest.raises(RuntimeError, match="Default process group has not been initialized"):
         DistributedSampler(IntDataset(4))
 
 

@@ -184,6 +184,17 @@ t = ember.ones(3).to(device)
 dist.all_reduce(t)
 check("after errors", t, [n] * 3)
 
+# the DistributedSampler learns its rank and replica count from the process group
+from ember.utils.data.distributed import DistributedSampler  # noqa: E402
+
+sampler = DistributedSampler(list(range(10)), shuffle=True, seed=3)
+assert sampler.num_replicas == n and sampler.rank == r
+sampler.set_epoch(1)
+shares = [None] * n
+dist.all_gather_object(shares, list(sampler))
+flat = sorted(i for s in shares for i in s)
+assert set(flat) == set(range(10)) and len(flat) == n * -(-10 // n), shares
+
 dist.destroy_process_group()
 assert not dist.is_initialized()
 print(f"rank {r} OK", flush=True)

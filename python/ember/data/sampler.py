@@ -219,9 +219,8 @@ class DistributedSampler(Sampler):
     ``seed + epoch``: call :meth:`set_epoch` at the start of every epoch, or each epoch
     repeats the same order.
 
-    ember has no process-group package, so unlike torch ``num_replicas`` and ``rank`` cannot
-    be discovered; leaving them out raises the RuntimeError torch raises when
-    ``torch.distributed`` is unavailable.
+    Left out, ``num_replicas`` and ``rank`` come from the default process group of
+    :mod:`ember.distributed` (PyTorch's RuntimeError when none is initialised).
     """
 
     def __init__(
@@ -234,10 +233,15 @@ class DistributedSampler(Sampler):
         drop_last=False,
     ):
         if num_replicas is None or rank is None:
-            raise RuntimeError(
-                "Requires distributed package to be available: ember has none, so pass "
-                "num_replicas and rank explicitly"
-            )
+            from ember import distributed as dist
+
+            if not dist.is_initialized():
+                raise RuntimeError(
+                    "Default process group has not been initialized, please make sure to call "
+                    "init_process_group (or pass num_replicas and rank)."
+                )
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
         if rank >= num_replicas or rank < 0:
             raise ValueError(
                 f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]"
