@@ -470,12 +470,10 @@ fn _set_grad_enabled(on: bool) {
 fn _queue_callback(callback: Py<PyAny>) -> PyResult<()> {
     autograd::queue_callback(Box::new(move || {
         Python::attach(|py| {
-            callback.call0(py).map(|_| ()).map_err(|e| {
-                crate::error::Error::Foreign(crate::error::Foreign {
-                    description: format!("callback raised: {e}"),
-                    payload: std::sync::Arc::new(e),
-                })
-            })
+            callback
+                .call0(py)
+                .map(|_| ())
+                .map_err(|e| super::tensor::carried("callback", e))
         })
     }))
     .py()

@@ -1897,10 +1897,15 @@ impl PyTensor {
 /// Calls a Python hook with a tensor; the hook's own exception reaches the caller of
 /// backward() unchanged.
 pub(crate) fn call_hook(py: Python<'_>, hook: &Py<PyAny>, t: &Tensor) -> crate::Result<Py<PyAny>> {
-    hook.call1(py, (PyTensor::new(t.clone()),)).map_err(|e| {
-        crate::error::Error::Foreign(crate::error::Foreign {
-            description: format!("hook raised: {e}"),
-            payload: Arc::new(e),
-        })
+    hook.call1(py, (PyTensor::new(t.clone()),))
+        .map_err(|e| carried("hook", e))
+}
+
+/// A Python exception raised by code the core called back (`what`: a hook, a callback),
+/// carried through the core so the caller of backward() gets it back unchanged.
+pub(crate) fn carried(what: &str, e: PyErr) -> crate::Error {
+    crate::error::Error::Foreign(crate::error::Foreign {
+        description: format!("{what} raised: {e}"),
+        payload: Arc::new(e),
     })
 }

@@ -205,5 +205,11 @@ def _exit_without_finalize():
             os._exit(1)
 
 
+_guard_installed = False
+
+
 def install_exit_guard():
-    atexit.register(_exit_without_finalize)
+    global _guard_installed
+    if not _guard_installed:
+        _guard_installed = True
+        atexit.register(_exit_without_finalize)

@@ -19,7 +19,7 @@ import ember
 from . import _env
 from ._errors import DistBackendError
 from ._group import DEFAULT_TIMEOUT, ProcessGroup, Work, _Pending, install_exit_guard
-from ._staging import DTYPE_CODES, dtype_name, stage, wire_dtype, write
+from ._staging import DTYPE_CODES, dtype_name, stage, write
 
 _BACKEND_NAMES = {"mpi", "gloo", "nccl", "cpu:gloo,cuda:nccl", "ucc", "undefined"}
 
