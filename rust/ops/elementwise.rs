@@ -325,7 +325,7 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
     if min.is_none() && max.is_none() {
         bail!(
-            Value,
+            Runtime,
             "torch.clamp: At least one of 'min' or 'max' must not be None"
         );
     }

@@ -220,7 +220,7 @@ pub fn cross_entropy(
     }
     if !(0.0..=1.0).contains(&smoothing) {
         bail!(
-            Value,
+            Runtime,
             "label_smoothing must be between 0.0 and 1.0. Got: {smoothing}"
         );
     }

@@ -193,6 +193,18 @@ pub fn logsumexp(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
     }
 }
 
+/// A max/min/argmax/argmin dim must hold something to pick (PyTorch's IndexError).
+fn nonempty_reduction_dim(name: &str, x: &Tensor, dim: isize) -> Result<isize> {
+    let d = normalize_dim(dim, x.ndim().max(1))?;
+    if x.ndim() > 0 && x.shape()[d] == 0 {
+        bail!(
+            Index,
+            "{name}(): Expected reduction dim {dim} to have non-zero size."
+        );
+    }
+    Ok(dim)
+}
+
 /// Max or min along one dim: (values, indices).
 pub fn max_dim(x: &Tensor, dim: isize, keepdim: bool, largest: bool) -> Result<(Tensor, Tensor)> {
     let op = if largest {
@@ -200,7 +212,16 @@ pub fn max_dim(x: &Tensor, dim: isize, keepdim: bool, largest: bool) -> Result<(
     } else {
         ReduceOp::ArgMin
     };
-    let idx = reduce(op, x, &[dim], true)?;
+    let idx = reduce(
+        op,
+        x,
+        &[nonempty_reduction_dim(
+            if largest { "max" } else { "min" },
+            x,
+            dim,
+        )?],
+        true,
+    )?;
     let values = gather(x, dim, &idx)?;
     if keepdim {
         Ok((values, idx))
@@ -219,7 +240,7 @@ pub fn argmax(x: &Tensor, dim: Option<isize>, keepdim: bool, largest: bool) -> R
         ReduceOp::ArgMin
     };
     match dim {
-        Some(d) => reduce(op, x, &[d], keepdim),
+        Some(d) => reduce(op, x, &[nonempty_reduction_dim(op.name(), x, d)?], keepdim),
         None => {
             let flat = super::view::reshape(x, &[-1])?;
             let r = reduce(op, &flat, &[0], false)?;

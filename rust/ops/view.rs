@@ -164,7 +164,7 @@ pub fn narrow(x: &Tensor, dim: isize, start: isize, length: usize) -> Result<Ten
     };
     if start < 0 || start as usize + length > size {
         bail!(
-            Index,
+            Runtime,
             "start ({start}) + length ({length}) exceeds dimension size ({size})."
         );
     }
@@ -224,7 +224,7 @@ pub fn flatten(x: &Tensor, start: isize, end: isize) -> Result<Tensor> {
     );
     if s > e {
         bail!(
-            Value,
+            Runtime,
             "flatten() has invalid args: start_dim cannot come after end_dim"
         );
     }

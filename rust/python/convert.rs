@@ -256,6 +256,12 @@ pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<Tensor> {
 
 /// `ember.from_numpy`: refuses negative strides, as PyTorch does, instead of copying.
 pub fn from_numpy_strict(arr: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    if !arr.is_instance(&arr.py().import("numpy")?.getattr("ndarray")?)? {
+        return Err(PyTypeError::new_err(format!(
+            "expected np.ndarray (got {})",
+            arr.get_type().name()?
+        )));
+    }
     from_numpy_impl(arr, false)
 }
 
@@ -396,7 +402,7 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, acc: &mut Nested) -> PyResult<()> 
     {
         obj.try_iter()?.collect::<PyResult<_>>()?
     } else {
-        return Err(PyTypeError::new_err(format!(
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
             "Could not infer dtype of {}",
             obj.get_type().name()?
         )));

@@ -407,6 +407,12 @@ fn default_generator() -> PyGenerator {
 }
 
 fn tensors(ts: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
+    // A tensor is iterable, but PyTorch wants a sequence *of* tensors here.
+    if ts.is_instance_of::<PyTensor>() {
+        return Err(PyTypeError::new_err(
+            "expected a tuple or list of Tensors, not a Tensor",
+        ));
+    }
     ts.try_iter()?
         .map(|t| Ok(t?.extract::<PyRef<'_, PyTensor>>()?.t.clone()))
         .collect()

@@ -857,6 +857,11 @@ fn parse_items(idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
         if it.is_none() {
             out.push(Item::NewAxis);
         } else if it.is_instance_of::<PyEllipsis>() {
+            if out.iter().any(|i| matches!(i, Item::Ellipsis)) {
+                return Err(PyIndexError::new_err(
+                    "an index can only have a single ellipsis ('...')",
+                ));
+            }
             out.push(Item::Ellipsis);
         } else if it.is_instance_of::<PySlice>() {
             let s = it.cast::<PySlice>()?;

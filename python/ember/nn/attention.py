@@ -112,7 +112,7 @@ class MultiheadAttention(Module):
             if key_padding_mask is not None:
                 key_padding_mask = key_padding_mask.unsqueeze(0)
         elif query.dim() != 3:
-            raise ValueError(f"query should be unbatched 2D or batched 3D tensor but received {query.dim()}-D query tensor")
+            raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.dim()}-D query tensor")
         # Projections and heads stay in the input's own layout, [N, L, E] with batch_first and
         # [L, N, E] without, so that no transposed copy of the input or output is made: the
         # heads are strided views that the attention kernel reads as they are.

@@ -1,8 +1,17 @@
 """Containers and shape layers: Sequential, ModuleList, ModuleDict, Flatten, Unflatten."""
 
+import operator
 from collections import OrderedDict
 
 from .module import Module
+
+
+def _checked_index(idx, n):
+    """An int index into a container of n modules, with PyTorch's IndexError naming it."""
+    idx = operator.index(idx)
+    if not -n <= idx < n:
+        raise IndexError(f"index {idx} is out of range")
+    return idx
 
 
 class Flatten(Module):
@@ -45,7 +54,7 @@ class Sequential(Module):
         items = list(self._modules.values())
         if isinstance(idx, slice):
             return Sequential(*items[idx])
-        return items[idx]
+        return items[_checked_index(idx, len(items))]
 
     def __len__(self):
         return len(self._modules)
@@ -75,7 +84,7 @@ class ModuleList(Module):
 
     def __getitem__(self, idx):
         items = list(self._modules.values())
-        return ModuleList(items[idx]) if isinstance(idx, slice) else items[idx]
+        return ModuleList(items[idx]) if isinstance(idx, slice) else items[_checked_index(idx, len(items))]
 
     def __len__(self):
         return len(self._modules)

@@ -26,6 +26,8 @@ def elu(input, alpha=1.0, inplace=False):
 
 
 def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
     return _gelu(input, approximate)
 
 
@@ -65,6 +67,11 @@ def log_softmax(input, dim=None, dtype=None):
 
 # ---- linear layers ----
 def linear(input, weight, bias=None):
+    if weight.dim() == 1:
+        # A 1-D weight is one output feature whose dimension is dropped, as in PyTorch.
+        return linear(input, weight.unsqueeze(0), None if bias is None else bias.reshape(1)).squeeze(-1)
+    if weight.dim() != 2:
+        raise RuntimeError(f"linear(): weight must be 1-D or 2-D, got a weight of shape {list(weight.shape)}")
     # One native node: the product over all rows with the bias added as it is stored.
     return _core._linear(input, weight, bias)
 
@@ -88,6 +95,10 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 def embedding(input, weight, padding_idx=None):
+    if weight.dim() != 2:
+        raise RuntimeError(f"'weight' must be 2-D, got a weight of shape {list(weight.shape)}")
+    if input.is_floating_point():
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; but got {input.dtype} instead (while checking arguments for embedding)")
     flat = input.reshape(-1)
     rows = weight.index_select(0, flat)
     if padding_idx is not None and weight.requires_grad:
@@ -147,6 +158,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    if input.dim() < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
     n, c = input.shape[0], input.shape[1]
     if c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of shape {list(input.shape)} and num_groups={num_groups}")
@@ -217,6 +230,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     if input.dim() != 4:
         raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: {tuple(input.shape)}")
+    if weight.dim() != 4:
+        raise RuntimeError(f"conv2d: expected a 4-D weight [out_channels, in_channels/groups, kH, kW], got a weight of shape {list(weight.shape)}")
     stride, dilation = _pair(stride), _pair(dilation)
     kh, kw = weight.shape[2], weight.shape[3]
     sym, extra = _conv_padding(padding, kh, kw, dilation)
@@ -270,7 +285,11 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 
 def adaptive_avg_pool2d(input, output_size):
+    if input.dim() not in (3, 4):
+        raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(input.shape)}")
     oh, ow = _pair(output_size)
+    if (oh is not None and oh <= 0) or (ow is not None and ow <= 0):
+        raise RuntimeError(f"adaptive_avg_pool2d(): output_size must be positive, got {output_size}")
     h, w = input.shape[-2], input.shape[-1]
     oh = h if oh is None else oh
     ow = w if ow is None else ow
@@ -306,8 +325,13 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         return flat.reshape(*target.shape) if reduction == "none" else flat
     if input.shape[0] != target.shape[0]:
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({target.shape[0]}).")
+    if target.is_floating_point():
+        raise RuntimeError(f"expected scalar type Long but found {target.dtype} for the target")
     valid = target != ignore_index
     safe = _core.where(valid, target, _zeros_like(target))
+    bad = valid & ((safe < 0) | (safe >= input.shape[-1]))
+    if bad.any().item():
+        raise IndexError(f"Target {int(target[bad][0].item())} is out of bounds for {input.shape[-1]} classes.")
     picked = -input.gather(1, safe.unsqueeze(1)).squeeze(1)
     w = valid.to(input.dtype)
     if weight is not None:
@@ -338,6 +362,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if input.dim() > 2:
         # [N, C, d1, ...] -> rows of C logits, one per position.
         c = input.shape[1]
+        expected = [input.shape[0], *input.shape[2:]]
+        if list(target.shape) != expected:
+            raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
         perm = [0] + list(range(2, input.dim())) + [1]
         flat = cross_entropy(input.permute(*perm).reshape(-1, c), target.reshape(-1), weight, ignore_index, reduction, label_smoothing)
         return flat.reshape(*target.shape) if reduction == "none" else flat
@@ -354,6 +381,8 @@ def l1_loss(input, target, reduction="mean"):
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss does not support non-positive values for delta, got {delta}")
     d = (input - target).abs()
     loss = _core.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
     return _reduce(loss, reduction)
@@ -367,7 +396,15 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     return _reduce(loss, reduction)
 
 
+def _same_size_target(input, target):
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Using a target size ({list(target.shape)}) that is different to the input size ({list(input.shape)}) is deprecated. Please ensure they have the same size.")
+
+
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    _same_size_target(input, target)
+    if ((input < 0) | (input > 1)).any().item():
+        raise RuntimeError("all elements of input should be between 0 and 1")
     logs = input.log().clamp(min=-100.0)
     log1m = (1 - input).log().clamp(min=-100.0)
     loss = -(target * logs + (1 - target) * log1m)
@@ -377,6 +414,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    _same_size_target(input, target)
     # log(sigmoid(x)) = -softplus(-x), log(1 - sigmoid(x)) = -softplus(x): stable for large |x|.
     sp_neg = _softplus(-input)
     sp_pos = _softplus(input)
@@ -429,17 +467,36 @@ def _broadcast_batch(*ts):
 
 
 def one_hot(tensor, num_classes=-1):
+    if tensor.is_floating_point() or tensor.dtype == _core.bool:
+        raise RuntimeError(f"one_hot is only applicable to index tensor of an integer type, got {tensor.dtype}")
+    if tensor.numel() and (tensor < 0).any().item():
+        raise RuntimeError("Class values must be non-negative.")
+    if num_classes < 0 and tensor.numel() == 0:
+        raise RuntimeError("Can not infer total number of classes from empty tensor.")
     n = int(tensor.max().item()) + 1 if num_classes < 0 else num_classes
+    if tensor.numel() and (tensor >= n).any().item():
+        raise RuntimeError(f"Class values must be smaller than num_classes ({n}).")
     return (tensor.unsqueeze(-1) == _core.arange(n, device=tensor.device)).long()
 
 
 def pad(input, pad, mode="constant", value=0.0):
     if mode != "constant":
         raise ValueError(f"pad: mode {mode!r} is not supported by ember yet")
+    if len(pad) % 2:
+        raise RuntimeError(f"Padding length must be divisible by 2, got {len(pad)}")
+    if len(pad) // 2 > input.dim():
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input dimension but got padding length {len(pad)} and input of dimension {input.dim()}")
     x = input
     for i in range(len(pad) // 2):
         dim = x.dim() - 1 - i
         lo, hi = pad[2 * i], pad[2 * i + 1]
+        # Negative padding crops, as in PyTorch.
+        if lo < 0 or hi < 0:
+            keep = x.shape[dim] + min(lo, 0) + min(hi, 0)
+            if keep < 0:
+                raise RuntimeError(f"The input size {x.shape[dim]}, plus negative padding {lo} and {hi} resulted in a negative output size, which is invalid. Check dimension {dim} of your input.")
+            x = x.narrow(dim, -min(lo, 0), keep)
+            lo, hi = max(lo, 0), max(hi, 0)
         parts = []
         shape = list(x.shape)
         if lo:

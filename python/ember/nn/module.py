@@ -23,6 +23,24 @@ class Parameter(_core.Tensor):
         return (Parameter, (_core.Tensor.detach(self).clone(), self.requires_grad))
 
 
+
+def _check_member_name(module, name, kind, table):
+    """PyTorch's KeyErrors for a parameter or buffer name: a str, not empty, no ".", and not
+    already an attribute of another kind."""
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name should be a string. Got {type(name).__name__}")
+    if name == "":
+        raise KeyError(f"{kind} name can't be empty string \"\"")
+    if "." in name:
+        raise KeyError(f"{kind} name can't contain \".\"")
+    if name in table:
+        return
+    if module.__dict__.get(name, 0) is None:
+        # `self.bias = None` then register_parameter("bias", None): the layers' own idiom.
+        del module.__dict__[name]
+    elif hasattr(module, name):
+        raise KeyError(f"attribute '{name}' already exists")
+
 class Module:
     """Base class of every layer: tracks parameters, buffers and submodules, and applies hooks."""
 
@@ -78,13 +96,13 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name, param):
+        _check_member_name(self, name, "parameter", self._parameters)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' (ember.nn.Parameter or None required)")
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
-        if "." in name or name == "":
-            raise KeyError(f"buffer name can't contain \".\" or be empty, got {name!r}")
+        _check_member_name(self, name, "buffer", self._buffers)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent.discard(name)
@@ -97,6 +115,17 @@ class Module:
     register_module = add_module
 
     # ---- traversal ----
+    def get_submodule(self, target=""):
+        """The submodule at dotted path ``target`` ("" is the module itself)."""
+        mod = self
+        for item in target.split(".") if target else []:
+            if item not in mod._modules:
+                raise AttributeError(f"{type(mod).__name__} has no attribute `{item}`")
+            mod = mod._modules[item]
+            if not isinstance(mod, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return mod
+
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):
         memo = set() if memo is None else memo
         if self in memo and remove_duplicate:

@@ -14,10 +14,10 @@ def _params(parameters):
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Scales gradients in place so their joint norm is at most ``max_norm``; returns the norm."""
+    max_norm, norm_type = float(max_norm), float(norm_type)
     grads = [p.grad for p in _params(parameters) if p.grad is not None]
     if not grads:
         return _core.tensor(0.0)
-    norm_type = float(norm_type)
     if math.isinf(norm_type):
         total = _core.stack([g.detach().abs().amax() for g in grads]).amax()
     else:
