@@ -119,6 +119,7 @@ pub fn adapter_summary(index: usize) -> Option<(String, String, bool)> {
 
 /// The opened device behind `gpu:index`.
 pub fn context(index: usize) -> Result<Arc<Gpu>> {
+    super::check_not_forked()?;
     let Some(slot) = slots().get(index) else {
         let n = adapter_count();
         if n == 0 {
