@@ -1,8 +1,10 @@
 """Shared fixtures and helpers for the ember tensor-core test suite.
 
-``device`` runs a test once per backend in ``DEVICES``: the CPU and the GPU (wgpu; in CI Mesa's
-software Vulkan, lavapipe). A missing GPU adapter fails those tests, it never skips them;
-``EMBER_TEST_DEVICES=cpu`` narrows the run to the CPU on a machine without a Vulkan driver.
+``device`` runs a test once per backend in ``EMBER_TEST_DEVICES`` (default ``cpu,gpu``): the CPU
+and the GPU (wgpu; in CI Mesa's software Vulkan, lavapipe). On a machine where ember finds no GPU
+adapter the ``gpu`` cases and the GPU-only files are skipped, and the run ends with one line
+saying so and how to get a driver; ``EMBER_REQUIRE_GPU=1`` (CI sets it) makes a missing adapter
+fail them instead. ``EMBER_TEST_DEVICES=cpu`` leaves the GPU out without looking for one.
 
 Helpers (import them with ``from conftest import ...``):
 
@@ -29,22 +31,74 @@ except ImportError:  # pragma: no cover
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python"))
     import ember  # noqa: F401
 
-# Backends every `device`-parametrised test runs on.
-DEVICES = os.environ.get("EMBER_TEST_DEVICES", "cpu,gpu").split(",")
+# The backends this run asks for.
+ASKED_DEVICES = os.environ.get("EMBER_TEST_DEVICES", "cpu,gpu").split(",")
 
-# The GPU-only files need the GPU backend: a run narrowed to the CPU leaves them out.
-collect_ignore = [] if "gpu" in DEVICES else [
-    "test_gpu.py", "test_gpu_ops.py", "test_gpu_int_sort.py", "test_gpu_native.py",
-    "test_gpu_f64.py", "test_gpu_half.py"]
+GPU_ONLY_FILES = ["test_gpu.py", "test_gpu_ops.py", "test_gpu_int_sort.py", "test_gpu_native.py",
+                  "test_gpu_f64.py", "test_gpu_half.py"]
+
+REQUIRE_GPU = os.environ.get("EMBER_REQUIRE_GPU", "") not in ("", "0")
+
+
+def _no_gpu_reason():
+    """Why the GPU cases cannot run here ("" when they can).
+
+    Listing adapters opens no device, so this costs one driver probe per session (a fraction of
+    a second, and quiet: ember gives the driver a runtime dir where it needs one). A run narrowed
+    to the CPU does not probe at all."""
+    if "gpu" not in ASKED_DEVICES or ember.gpu.device_count() > 0:
+        return ""
+    return ("no GPU adapter found (EMBER_GPU={!r}); install a Vulkan driver, e.g. `apt-get install "
+            "mesa-vulkan-drivers` (CPU-only: EMBER_TEST_DEVICES=cpu)".format(os.environ.get("EMBER_GPU", "")))
+
+
+NO_GPU = _no_gpu_reason()
+SKIP_GPU = bool(NO_GPU) and not REQUIRE_GPU
+
+# The backends tests can use: those asked for, less a GPU that is missing and may be skipped.
+DEVICES = [d for d in ASKED_DEVICES if not (d == "gpu" and SKIP_GPU)]
+
+# The GPU-only files need the GPU backend: a run narrowed to the CPU leaves them out (a missing
+# adapter skips them instead, in pytest_pycollect_makemodule).
+collect_ignore = [] if "gpu" in ASKED_DEVICES else GPU_ONLY_FILES
 
 LAYOUTS = ["contiguous", "transposed", "sliced"]
 
 
-
-@pytest.fixture(params=DEVICES)
+@pytest.fixture(params=[pytest.param(d, marks=pytest.mark.skip(reason=NO_GPU)) if d == "gpu" and SKIP_GPU
+                        else d for d in ASKED_DEVICES])
 def device(request):
-    """The device string a test builds its tensors on (one test run per entry of DEVICES)."""
+    """The device string a test builds its tensors on (one test run per asked device)."""
     return request.param
+
+
+class _SkippedGpuModule(pytest.Module):
+    """A GPU-only test file on a machine without an adapter: skipped whole, never imported
+    (some of them ask the adapter for its features at import)."""
+
+    def collect(self):
+        pytest.skip(NO_GPU)
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    if SKIP_GPU and module_path.name in GPU_ONLY_FILES:
+        return _SkippedGpuModule.from_parent(parent, path=module_path)
+    return None
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The one line that says why the GPU cases did not run (or, under EMBER_REQUIRE_GPU=1, why
+    they failed): a run that quietly tested only the CPU would look like a pass."""
+    if not NO_GPU:
+        return
+    if REQUIRE_GPU:
+        terminalreporter.write_line(f"ember: EMBER_REQUIRE_GPU=1 and {NO_GPU}: the gpu tests fail",
+                                    red=True, bold=True)
+        return
+    skipped = sum(1 for r in terminalreporter.stats.get("skipped", ()) if getattr(r, "longrepr", None)
+                  and NO_GPU in str(r.longrepr))
+    terminalreporter.write_line(f"ember: GPU tests SKIPPED ({skipped} cases and files): {NO_GPU}",
+                                yellow=True, bold=True)
 
 
 _SEEDED_MODULES = {

@@ -2,13 +2,15 @@
 and with worker processes. Expected values come from NumPy or from hand-worked examples of
 PyTorch's documented behaviour.
 
-Datasets used with workers are defined at module level: workers start with forkserver and
-receive the dataset by pickling.
+Datasets used with workers are defined at module level, so that the tests which ask for spawn
+or forkserver (which pickle the dataset) can use them too; the default on Linux is fork
+(tests/test_dataloader_fork.py covers what that needs).
 """
 
 import collections
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -898,19 +900,17 @@ def test_workers_shut_down_when_the_iterator_is_dropped():
 
 
 def test_fork_context_is_honoured():
-    # The forked workers do pure-Python work only: a forked child must not call into the
-    # core's thread pool once the parent has used it (it would deadlock; hence forkserver
-    # is the default).
     loader = DataLoader(IntDataset(6), batch_size=2, num_workers=2, multiprocessing_context="fork", collate_fn=list_collate, timeout=20)
     assert list(loader) == [[0, 1], [2, 3], [4, 5]]
     assert loader.multiprocessing_context.get_start_method() == "fork"
 
 
-def test_default_start_method_is_not_fork():
+def test_default_start_method_is_fork_on_linux_spawn_elsewhere():
     assert DataLoader(IntDataset(2), num_workers=1).multiprocessing_context is None
     from ember.data.dataloader import _default_mp_context
 
-    assert _default_mp_context().get_start_method() in ("forkserver", "spawn")
+    expected = "fork" if sys.platform.startswith("linux") else "spawn"
+    assert _default_mp_context().get_start_method() == expected
 
 
 def test_ember_utils_data_is_the_same_api():
@@ -931,12 +931,12 @@ def test_unpicklable_dataset_fails_at_start_with_advice():
             return i
 
     with pytest.raises(Exception) as info:
-        iter(DataLoader(LocalDataset(), num_workers=1))
+        iter(DataLoader(LocalDataset(), num_workers=1, multiprocessing_context="forkserver"))
     assert "LocalDataset" in str(info.value)
     assert any("define them at module level" in note for note in getattr(info.value, "__notes__", []))
 
 
-def test_interactive_main_is_refused_with_advice():
+def test_interactive_main_forks_and_spawn_refuses_it_with_advice():
     import subprocess
     import sys
 
@@ -945,12 +945,15 @@ def test_interactive_main_is_refused_with_advice():
         "class DS(d.Dataset):\n"
         "    def __len__(self): return 2\n"
         "    def __getitem__(self, i): return i\n"
+        "print('FORKED', list(d.DataLoader(DS(), num_workers=1)))\n"
         "try:\n"
-        "    list(d.DataLoader(DS(), num_workers=1))\n"
+        "    list(d.DataLoader(DS(), num_workers=1, multiprocessing_context='spawn'))\n"
         "except RuntimeError as e:\n"
         "    print('REFUSED', e)\n"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    # fork (the default) runs a dataset from an interactive __main__; spawn cannot import it.
+    assert "FORKED [tensor([0]), tensor([1])]" in out.stdout, out.stderr
     assert "REFUSED" in out.stdout, out.stderr
     assert "interactive __main__" in out.stdout and "num_workers=0" in out.stdout

@@ -11,6 +11,7 @@ import pytest
 from scipy.special import erf
 
 import ember
+from conftest import DEVICES
 from ember import nn
 from ember.nn import functional as F
 
@@ -1264,7 +1265,7 @@ def test_nested_repr_and_dtype_conversion():
     assert net.block.fc.weight.dtype == ember.float32
 
 
-@pytest.mark.skipif("gpu" not in os.environ.get("EMBER_TEST_DEVICES", "cpu,gpu").split(","), reason="no gpu in this run")
+@pytest.mark.skipif("gpu" not in DEVICES, reason="no gpu in this run")
 @pytest.mark.parametrize("rows,c", [(6, 5), (3, 300)])
 def test_fused_nn_gpu_matches_cpu(rows, c):
     """The float32 WGSL kernels of the fused nn ops (cross entropy, row norms, attention, forward

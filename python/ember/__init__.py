@@ -4,6 +4,7 @@
 promotion rules and exception types. ``ember.Tensor`` is the native class itself.
 """
 
+import os as _os
 from collections import namedtuple as _namedtuple
 
 from . import _core
@@ -38,6 +39,8 @@ from ._core import (
     bernoulli,
     manual_seed,
     initial_seed,
+    set_num_threads,
+    get_num_threads,
     default_generator,
     cat,
     stack,
@@ -51,6 +54,11 @@ from ._core import (
 )
 from ._tensor_helpers import Size, _ArrayHolder, _rebuild_tensor, _tensor_repr, _dtype_from_name
 from ._grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode
+
+# A forked child (a DataLoader worker, any multiprocessing fork) has rayon's pool without its
+# threads and the parent's GPU device: its kernels must run serially and its GPU must refuse.
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_core._after_fork_in_child)
 
 multiply, subtract, divide, true_divide = mul, sub, div, div
 
@@ -142,6 +150,7 @@ __all__ = [
     "int64", "int32", "bool", "float", "double", "half", "long", "int", "tensor", "as_tensor",
     "from_numpy", "from_dlpack", "add", "sub", "mul", "div", "multiply", "subtract", "divide", "true_divide", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand", "randn",
     "randint", "randperm", "multinomial", "bernoulli", "manual_seed", "initial_seed",
+    "set_num_threads", "get_num_threads",
     "default_generator", "cat", "concat", "concatenate", "stack", "where", "is_grad_enabled",
     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "zeros_like", "ones_like",
     "full_like", "empty_like", "rand_like", "randn_like", "randint_like", "addmm", "einsum", "finfo",

@@ -5,6 +5,7 @@
 use super::conv::mm;
 use super::scalar::Float;
 use super::strided::OutPtr;
+use super::threads::Limited;
 use rayon::prelude::*;
 
 /// Sizes of one attention call: `b` batch-heads, queries `[l, e]`, keys `[s, e]`, values `[s, ev]`.
@@ -33,7 +34,8 @@ pub fn forward<T: Float>(
     let (l, s, e, ev) = (a.l, a.s, a.e, a.ev);
     let scale = T::from_value(a.scale);
     let op = OutPtr(o.as_mut_ptr());
-    p.par_chunks_mut(l * s).enumerate().for_each(|(bi, pb)| {
+    let heads = p.par_chunks_mut(l * s).enumerate().within_limit();
+    heads.for_each(|(bi, pb)| {
         // SAFETY: batch-head `bi` owns rows bi*l .. (bi+1)*l of `o`; slices are in bounds.
         unsafe {
             mm(
@@ -103,7 +105,8 @@ pub fn backward<T: Float>(
     let (l, s, e, ev) = (a.l, a.s, a.e, a.ev);
     let scale = T::from_value(a.scale);
     let (pdk, pdv) = (OutPtr(dk.as_mut_ptr()), OutPtr(dv.as_mut_ptr()));
-    dq.par_chunks_mut(l * e).enumerate().for_each(|(bi, dqb)| {
+    let heads = dq.par_chunks_mut(l * e).enumerate().within_limit();
+    heads.for_each(|(bi, dqb)| {
         let pb = &p[bi * l * s..][..l * s];
         let gob = go.as_ptr().wrapping_add(bi * l * ev);
         let mut ds = vec![T::zero(); l * s];

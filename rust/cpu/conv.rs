@@ -3,6 +3,7 @@
 
 use super::scalar::Float;
 use super::strided::OutPtr;
+use super::threads::Limited;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
@@ -198,7 +199,8 @@ pub fn conv2d_forward<T: Float>(g: &Conv2dGeom, x: &[T], w: &[T], out: &mut [T])
     );
     let (l, ck) = (g.oh * g.ow, cg * g.k());
     let per_img = g.groups * og * l;
-    out.par_chunks_mut(per_img).enumerate().for_each(|(n, o)| {
+    let images = out.par_chunks_mut(per_img).enumerate().within_limit();
+    images.for_each(|(n, o)| {
         let mut cols = vec![T::zero(); g.c * g.k() * l];
         im2col(g, &x[n * g.c * g.h * g.w..][..g.c * g.h * g.w], &mut cols);
         for grp in 0..g.groups {
@@ -236,7 +238,8 @@ pub fn conv2d_backward<T: Float>(
     let (l, ck, img) = (g.oh * g.ow, cg * g.k(), g.c * g.h * g.w);
     let per_out = g.groups * og * l;
     if let Some(gx) = gx {
-        gx.par_chunks_mut(img).enumerate().for_each(|(n, gxi)| {
+        let images = gx.par_chunks_mut(img).enumerate().within_limit();
+        images.for_each(|(n, gxi)| {
             let mut dcols = vec![T::zero(); g.c * g.k() * l];
             for grp in 0..g.groups {
                 // dcols_g [ck, l] = W_g^T [ck, og] @ gy_g [og, l]
@@ -263,6 +266,7 @@ pub fn conv2d_backward<T: Float>(
         let size = gw.len();
         let total = (0..g.n)
             .into_par_iter()
+            .within_limit()
             .fold(
                 || vec![T::zero(); size],
                 |mut acc, n| {
@@ -309,6 +313,7 @@ pub fn max_pool2d<T: Float>(g: &Conv2dGeom, x: &[T], out: &mut [T], idx: &mut [i
     let ip = OutPtr(idx.as_mut_ptr());
     out.par_chunks_mut(l * per_task)
         .enumerate()
+        .within_limit()
         .for_each(|(t, o)| {
             for (q, o) in o.chunks_mut(l).enumerate() {
                 let p = t * per_task + q;
@@ -373,6 +378,7 @@ pub fn avg_pool2d<T: Float>(g: &Conv2dGeom, x: &[T], out: &mut [T], include_pad:
     let per_task = (4096 / l.max(1)).max(1);
     out.par_chunks_mut(l * per_task)
         .enumerate()
+        .within_limit()
         .for_each(|(t, o)| {
             for (q, o) in o.chunks_mut(l).enumerate() {
                 let src = &x[(t * per_task + q) * plane..][..plane];
@@ -397,7 +403,8 @@ pub fn avg_pool2d<T: Float>(g: &Conv2dGeom, x: &[T], out: &mut [T], include_pad:
 /// The adjoint of `avg_pool2d`: each output gradient spread evenly over its window.
 pub fn avg_pool2d_backward<T: Float>(g: &Conv2dGeom, gy: &[T], dx: &mut [T], include_pad: bool) {
     let (plane, l) = (g.h * g.w, g.oh * g.ow);
-    dx.par_chunks_mut(plane).enumerate().for_each(|(p, d)| {
+    let planes = dx.par_chunks_mut(plane).enumerate().within_limit();
+    planes.for_each(|(p, d)| {
         d.fill(T::zero());
         let go = &gy[p * l..][..l];
         for y in 0..g.oh {

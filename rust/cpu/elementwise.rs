@@ -2,6 +2,7 @@
 
 use super::scalar::{Float, Num};
 use super::strided::{OutPtr, Walk};
+use super::threads::Limited;
 use crate::bail;
 use crate::dtype::{DType, Element};
 use crate::error::Result;
@@ -366,7 +367,11 @@ fn transpose_copy<T: Element>(x: &Tensor) -> Result<Tensor> {
         }
     };
     if offsets.len() > 1 {
-        offsets.par_iter().enumerate().for_each(|(b, &o)| one(b, o));
+        offsets
+            .par_iter()
+            .enumerate()
+            .within_limit()
+            .for_each(|(b, &o)| one(b, o));
     } else {
         one(0, offsets[0]);
     }

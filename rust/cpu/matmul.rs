@@ -3,6 +3,7 @@
 
 use super::scalar::Num;
 use super::strided::OutPtr;
+use super::threads::Limited;
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::layout::Layout;
@@ -139,10 +140,11 @@ fn gemm_t<T: Num>(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
     if count > 1 && flops < (1 << 20) {
         (0..count)
             .into_par_iter()
+            .within_limit()
             .for_each(|i| one(i, Parallelism::None));
     } else {
         let par = if flops >= (1 << 16) {
-            Parallelism::Rayon(0)
+            super::threads::gemm_parallelism()
         } else {
             Parallelism::None
         };
@@ -175,7 +177,7 @@ unsafe fn faer_product<E: faer::traits::ComplexField + Copy>(
     let dst = faer::MatMut::from_raw_parts_mut(c, m, n, n as isize, 1);
     let par = match par {
         Parallelism::None => faer::Par::Seq,
-        _ => faer::Par::rayon(rayon::current_num_threads()),
+        Parallelism::Rayon(n) => faer::Par::rayon(n),
     };
     faer::linalg::matmul::matmul(dst, faer::Accum::Replace, lhs, rhs, E::one_impl(), par);
 }
@@ -212,7 +214,7 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
         // Threads only where there is enough to share: a small batch's rows take less time
         // than waking them.
         if rows.len() >= 1 << 16 {
-            rows.par_chunks_mut(bias.len()).for_each(add);
+            rows.par_chunks_mut(bias.len()).within_limit().for_each(add);
         } else {
             rows.chunks_mut(bias.len()).for_each(add);
         }

@@ -11,3 +11,4 @@ pub mod optim;
 pub mod reduce;
 pub mod scalar;
 pub mod strided;
+pub mod threads;

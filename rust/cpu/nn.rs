@@ -2,6 +2,7 @@
 //! normalisation over the last dim (layer/group/batch/RMS norm), f32 and f64.
 
 use super::scalar::Float;
+use super::threads::Limited;
 use rayon::prelude::*;
 
 const ROWS_PER_TASK_ELEMS: usize = 1 << 14;
@@ -53,6 +54,7 @@ impl<T: Float> CrossEntropy<'_, T> {
         loss.par_chunks_mut(chunk)
             .zip(denom.par_chunks_mut(chunk))
             .enumerate()
+            .within_limit()
             .for_each(|(b, (l, d))| {
                 for (j, (l, d)) in l.iter_mut().zip(d.iter_mut()).enumerate() {
                     let i = b * chunk + j;
@@ -89,6 +91,7 @@ impl<T: Float> CrossEntropy<'_, T> {
         let chunk = rows_per_task(c);
         dx.par_chunks_mut(chunk * c)
             .enumerate()
+            .within_limit()
             .for_each(|(b, out)| {
                 for (j, drow) in out.chunks_mut(c).enumerate() {
                     let i = b * chunk + j;
@@ -131,6 +134,7 @@ pub fn norm_rows<T: Float>(
         .zip(mean.par_chunks_mut(chunk))
         .zip(rstd.par_chunks_mut(chunk))
         .enumerate()
+        .within_limit()
         .for_each(|(b, ((y, mean), rstd))| {
             for (j, yrow) in y.chunks_mut(k).enumerate() {
                 let i = b * chunk + j;
@@ -168,6 +172,7 @@ pub fn norm_rows_backward<T: Float>(
     let inv_k = 1.0 / k as f64;
     dx.par_chunks_mut(chunk * k)
         .enumerate()
+        .within_limit()
         .for_each(|(b, out)| {
             for (j, drow) in out.chunks_mut(k).enumerate() {
                 let i = b * chunk + j;

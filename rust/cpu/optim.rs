@@ -2,6 +2,7 @@
 
 use super::scalar::Float;
 use super::strided::PARALLEL_THRESHOLD;
+use super::threads::Limited;
 use rayon::prelude::*;
 
 /// Hyper-parameters of one SGD step.
@@ -75,6 +76,7 @@ fn chunked(n: usize, f: impl Fn(usize, usize) + Sync + Send) {
         let step = PARALLEL_THRESHOLD;
         (0..n.div_ceil(step))
             .into_par_iter()
+            .within_limit()
             .for_each(|c| f(c * step, ((c + 1) * step).min(n)));
     }
 }

@@ -3,6 +3,7 @@
 
 use super::elementwise::cast;
 use super::scalar::{Float, Num};
+use super::threads::Limited;
 use crate::bail;
 use crate::dtype::{DType, Element};
 use crate::error::Result;
@@ -52,9 +53,10 @@ fn fold_row<T: Num>(op: ReduceOp, s: &[T]) -> T {
                 // A few large pieces per thread: each streams memory without task switches.
                 let per = s
                     .len()
-                    .div_ceil(rayon::current_num_threads() * 2)
+                    .div_ceil(super::threads::threads() * 2)
                     .max(SERIAL_LIMIT);
                 s.par_chunks(per)
+                    .within_limit()
                     .map(|c| c.chunks(4096).map(block).sum::<f64>())
                     .sum()
             } else {
@@ -153,9 +155,10 @@ fn reduce_num<T: Num>(
             }
         };
         if x.numel() > SERIAL_LIMIT && m >= 64 {
-            let cols = m.div_ceil(rayon::current_num_threads() * 2).max(64);
+            let cols = m.div_ceil(super::threads::threads() * 2).max(64);
             dst.par_chunks_mut(cols)
                 .enumerate()
+                .within_limit()
                 .for_each(|(c, d)| fold_cols(d, c * cols));
         } else {
             fold_cols(dst, 0);
@@ -176,7 +179,7 @@ fn reduce_num<T: Num>(
         let dst = out.storage().as_mut_slice::<i64>();
         let f = |(r, d): (usize, &mut i64)| *d = arg_row(op, &src[r * k..(r + 1) * k]);
         if rows * k > SERIAL_LIMIT && rows > 1 {
-            dst.par_iter_mut().enumerate().for_each(f)
+            dst.par_iter_mut().enumerate().within_limit().for_each(f)
         } else {
             dst.iter_mut().enumerate().for_each(f)
         }
@@ -184,7 +187,7 @@ fn reduce_num<T: Num>(
         let dst = out.storage().as_mut_slice::<T>();
         let f = |(r, d): (usize, &mut T)| *d = fold_row(op, &src[r * k..(r + 1) * k]);
         if rows * k > SERIAL_LIMIT && rows > 1 {
-            dst.par_iter_mut().enumerate().for_each(f)
+            dst.par_iter_mut().enumerate().within_limit().for_each(f)
         } else {
             dst.iter_mut().enumerate().for_each(f)
         }
@@ -240,6 +243,7 @@ fn along_dim<T: Element>(
         if rows * k > SERIAL_LIMIT {
             dst.par_chunks_mut(k)
                 .enumerate()
+                .within_limit()
                 .for_each(|(r, d)| f(&src[r * k..(r + 1) * k], d));
         } else {
             dst.chunks_mut(k)

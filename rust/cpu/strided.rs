@@ -1,6 +1,7 @@
 //! The one strided walker every elementwise CPU kernel runs on: collapses dims, splits work across
 //! threads for large outputs, and hands kernels contiguous output segments with input strides.
 
+use super::threads::Limited;
 use crate::layout::Layout;
 use rayon::prelude::*;
 
@@ -113,11 +114,12 @@ impl<const N: usize> Walk<N> {
             chunk(0, total);
         } else {
             let pieces = (total / PARALLEL_THRESHOLD)
-                .min(rayon::current_num_threads() * 4)
+                .min(super::threads::threads() * 4)
                 .max(1);
             let step = total.div_ceil(pieces);
             (0..pieces)
                 .into_par_iter()
+                .within_limit()
                 .for_each(|p| chunk(p * step, ((p + 1) * step).min(total)));
         }
     }

@@ -60,6 +60,7 @@ fn wanted() -> (Option<wgpu::Backends>, Option<String>) {
 fn slots() -> &'static [Slot] {
     static SLOTS: OnceLock<Vec<Slot>> = OnceLock::new();
     SLOTS.get_or_init(|| {
+        let _quiet = PrivateRuntimeDir::install();
         let (backends, name) = wanted();
         let find = |b: wgpu::Backends| {
             let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
@@ -101,6 +102,70 @@ fn slots() -> &'static [Slot] {
     })
 }
 
+/// `XDG_RUNTIME_DIR` pointed at a fresh private directory while the adapters are listed, when it
+/// is unset or not an absolute path; dropping it puts the variable back and removes the directory.
+///
+/// Mesa's Vulkan device-select layer (an implicit layer wherever Mesa's drivers are installed)
+/// asks libwayland for a display during the probe, and libwayland prints `error:
+/// XDG_RUNTIME_DIR is invalid or not set in the environment.` when there is no runtime
+/// directory: on a headless box, in a container or under `sudo`, every GPU run said "error"
+/// for nothing. In an empty 0700 directory of our own there is no Wayland socket (and nobody
+/// else can plant one), so the layer sees what it saw before, no display, only quietly. The
+/// variable is restored at once, so child processes and later code see what the user set.
+/// Changing the environment here is sound: the probe runs once, holding the interpreter lock,
+/// and no thread of ember's reads the environment meanwhile.
+struct PrivateRuntimeDir {
+    dir: std::path::PathBuf,
+    before: Option<std::ffi::OsString>,
+}
+
+impl PrivateRuntimeDir {
+    const VAR: &'static str = "XDG_RUNTIME_DIR";
+
+    /// None where nothing needs doing: a usable runtime dir is set, or no Mesa layer looks
+    /// for a Wayland display (macOS, Windows), or no temp dir could be made (then the probe
+    /// works all the same and may only print libwayland's line).
+    fn install() -> Option<Self> {
+        if !cfg!(all(unix, not(target_vendor = "apple"))) {
+            return None;
+        }
+        let before = std::env::var_os(Self::VAR);
+        if before
+            .as_ref()
+            .is_some_and(|d| std::path::Path::new(d).is_absolute())
+        {
+            return None;
+        }
+        let dir = Self::make_private_dir()?;
+        std::env::set_var(Self::VAR, &dir);
+        Some(Self { dir, before })
+    }
+
+    /// A new, empty directory in the temp dir that only this user can enter. `create` (not
+    /// `create_all`) fails on a name that exists, so the directory is surely our own.
+    fn make_private_dir() -> Option<std::path::PathBuf> {
+        let base = std::env::temp_dir();
+        let pid = std::process::id();
+        (0..16).find_map(|attempt| {
+            let dir = base.join(format!("ember-runtime-{pid}-{attempt}"));
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(&dir).ok().map(|()| dir)
+        })
+    }
+}
+
+impl Drop for PrivateRuntimeDir {
+    fn drop(&mut self) {
+        match &self.before {
+            Some(v) => std::env::set_var(Self::VAR, v),
+            None => std::env::remove_var(Self::VAR),
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
 pub fn adapter_count() -> usize {
     slots().len()
 }
@@ -119,6 +184,7 @@ pub fn adapter_summary(index: usize) -> Option<(String, String, bool)> {
 
 /// The opened device behind `gpu:index`.
 pub fn context(index: usize) -> Result<Arc<Gpu>> {
+    super::check_not_forked()?;
     let Some(slot) = slots().get(index) else {
         let n = adapter_count();
         if n == 0 {

@@ -21,6 +21,28 @@ pub use device::{adapter_count, adapter_summary, context, Gpu};
 pub use pool::GpuBuffer;
 
 use crate::dtype::DType;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set in a child made by fork(): the parent's Vulkan/Metal device is not usable there (the
+/// driver's threads and mappings did not come along), and a new one cannot be opened safely.
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// Called in the child right after fork(): from here on the GPU refuses to be used.
+pub fn after_fork_in_child() {
+    FORKED.store(true, Ordering::Relaxed);
+}
+
+/// The error PyTorch gives for CUDA in a forked child, where ember is about to use a GPU.
+pub fn check_not_forked() -> crate::error::Result<()> {
+    if FORKED.load(Ordering::Relaxed) {
+        crate::bail!(
+            Runtime,
+            "Cannot re-initialize the GPU in forked subprocess. To use the GPU with \
+             multiprocessing, you must use the 'spawn' start method"
+        );
+    }
+    Ok(())
+}
 
 /// Bytes one element of `dtype` takes in a GPU buffer.
 pub fn element_bytes(dtype: DType) -> usize {

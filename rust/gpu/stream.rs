@@ -270,6 +270,8 @@ impl Gpu {
     /// pending checks' flag words into staging buffers, waits once for all of it, and returns
     /// the bytes read, or the first failed check's error.
     fn read(&self, what: Option<(&wgpu::Buffer, u64, usize)>) -> Result<Vec<u8>> {
+        // A tensor the parent made on the GPU, read in a forked child.
+        super::check_not_forked()?;
         let pending = std::mem::take(&mut *self.checks.lock().unwrap_or_else(|e| e.into_inner()));
         let staging = |size: u64, label| {
             self.device.create_buffer(&wgpu::BufferDescriptor {

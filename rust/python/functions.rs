@@ -394,6 +394,24 @@ fn manual_seed(seed: i64) {
     random::default_generator().manual_seed(seed as u64);
 }
 
+/// Run by `os.register_at_fork(after_in_child=...)`: the child's kernels run serially (rayon's
+/// threads did not survive the fork) and its GPU raises instead of touching the parent's device.
+#[pyfunction]
+fn _after_fork_in_child() {
+    crate::cpu::threads::after_fork_in_child();
+    crate::gpu::after_fork_in_child();
+}
+
+#[pyfunction]
+fn set_num_threads(num: i64) -> PyResult<()> {
+    crate::cpu::threads::set_num_threads(num).py()
+}
+
+#[pyfunction]
+fn get_num_threads() -> usize {
+    crate::cpu::threads::get_num_threads()
+}
+
 #[pyfunction]
 fn initial_seed() -> u64 {
     random::default_generator().lock().seed()
@@ -917,6 +935,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bernoulli, m)?)?;
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(initial_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(default_generator, m)?)?;
     m.add_function(wrap_pyfunction!(cat, m)?)?;
     m.add_function(wrap_pyfunction!(stack, m)?)?;

@@ -230,6 +230,9 @@ def _worker_loop(
     """
     global _worker_info
     try:
+        # As PyTorch does: one intra-op thread per worker, so num_workers processes do not
+        # each start a pool the size of the machine (a forked worker is serial already).
+        ember.set_num_threads(1)
         seed = base_seed + worker_id
         _seed_worker(seed, worker_id)
         _worker_info = WorkerInfo(

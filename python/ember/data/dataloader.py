@@ -6,13 +6,17 @@ iteration semantics. In particular, batches come out in the same order whatever
 ``num_workers`` is: worker ``k`` gets batches ``k, k + n, k + 2n, ...`` round-robin and the
 main process puts their results back in order.
 
-One deliberate difference: workers are started with the ``forkserver`` method where the
-platform has it (``spawn`` otherwise) rather than ``fork``. Forking a process whose native
-core may already run thread pools (rayon) or hold a GPU device can deadlock the child; the
-fork server is a clean single-threaded process (Python 3.14 made it the POSIX default for
-the same reason). As with spawn, the dataset, ``collate_fn`` and ``worker_init_fn`` must be
-picklable (defined at module level, no lambdas) and scripts need an
-``if __name__ == "__main__":`` guard. Pass ``multiprocessing_context="fork"`` to opt back in.
+Workers start the way PyTorch's do: with ``fork`` on Linux, so a dataset or transform
+defined in a function, a lambda or a notebook cell just works, and with ``spawn`` on macOS and
+Windows. A start method set with ``multiprocessing.set_start_method`` is honoured, and
+``multiprocessing_context=`` ("spawn", "forkserver" or a context object) picks one per loader;
+those pickle the dataset, ``collate_fn`` and ``worker_init_fn``, so these must then be defined
+at module level, and scripts need an ``if __name__ == "__main__":`` guard.
+
+A forked worker is made safe by a hook ember registers at import (``os.register_at_fork``):
+the child's CPU kernels run serially, since rayon's threads do not survive the fork (PyTorch
+sets one thread per worker too), and using the GPU there raises ``RuntimeError``, as CUDA does
+in a forked child: a Vulkan/Metal device cannot be shared across fork.
 """
 
 import itertools
@@ -71,8 +75,13 @@ def _check_importable_in_workers(ctx, loader):
 
 
 def _default_mp_context():
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    # PyTorch uses multiprocessing's default; Python 3.14 made that forkserver on Linux, but
+    # PyTorch users expect fork there (closures and notebook datasets work), so fork it is
+    # unless the program chose a method itself.
+    chosen = multiprocessing.get_start_method(allow_none=True)
+    if chosen is not None:
+        return multiprocessing.get_context(chosen)
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
 
 
 class _InfiniteConstantSampler(Sampler):
@@ -105,8 +114,9 @@ class DataLoader:
             RuntimeError (0: wait forever). Ignored with ``num_workers=0``.
         worker_init_fn (callable): called as ``worker_init_fn(worker_id)`` in each worker,
             after seeding and before loading.
-        multiprocessing_context (str or context): start method for workers (default
-            ``forkserver`` where available; see the module docstring).
+        multiprocessing_context (str or context): start method for workers (default: the
+            one set with ``multiprocessing.set_start_method``, else ``fork`` on Linux and
+            ``spawn`` elsewhere; see the module docstring).
         generator (ember.Generator): source of the shuffle order and of the workers' base seed.
         prefetch_factor (int): batches each worker loads in advance (default 2 with workers;
             must stay None without).
@@ -435,11 +445,12 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 except Exception as e:
                     self._index_queues.pop()
                     if ctx.get_start_method() != "fork" and hasattr(e, "add_note"):
+                        can_fork = "fork" in multiprocessing.get_all_start_methods()
                         e.add_note(
                             f"DataLoader workers start with the {ctx.get_start_method()!r} method, "
                             "which pickles the dataset, collate_fn and worker_init_fn: define them "
-                            "at module level (no lambdas or local classes), or pass "
-                            "multiprocessing_context='fork'."
+                            "at module level (no lambdas or local classes)"
+                            + (", or use multiprocessing_context='fork'." if can_fork else ".")
                         )
                     raise
                 self._workers.append(w)
