@@ -55,7 +55,7 @@ def write_atomically(path, write):
         if not named:
             _remove(tmp)  # a leftover of a save killed between link and rename
             try:
-                os.link(f"/proc/self/fd/{fd}", tmp, follow_symlinks=True)
+                _link_unnamed(fd, tmp)
                 linked = True
             except OSError:  # e.g. EXDEV where /proc links are refused: write a named file instead
                 linked = True
@@ -70,6 +70,16 @@ def write_atomically(path, write):
         if linked:
             _remove(tmp)
     _fsync_folder(folder)
+
+
+def _link_unnamed(fd, name):
+    """Gives the unnamed file ``fd`` the name ``name``. Only linkat with AT_SYMLINK_FOLLOW does
+    this: os.link without a dir fd calls link(2), which links the /proc symlink itself (EXDEV)."""
+    proc = os.open("/proc/self/fd", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.link(str(fd), name, src_dir_fd=proc, follow_symlinks=True)
+    finally:
+        os.close(proc)
 
 
 def _fsync_folder(folder):
