@@ -23,8 +23,9 @@ class Linear(Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(_core.empty(out_features, in_features, dtype=dtype, device=device))
-        self.bias = Parameter(_core.empty(out_features, dtype=dtype, device=device)) if bias else None
-        if not bias:
+        if bias:
+            self.bias = Parameter(_core.empty(out_features, dtype=dtype, device=device))
+        else:
             self.register_parameter("bias", None)
         self.reset_parameters()
 

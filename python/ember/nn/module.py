@@ -33,13 +33,9 @@ def _check_member_name(module, name, kind, table):
         raise KeyError(f"{kind} name can't be empty string \"\"")
     if "." in name:
         raise KeyError(f"{kind} name can't contain \".\"")
-    if name in table:
-        return
-    if module.__dict__.get(name, 0) is None:
-        # `self.bias = None` then register_parameter("bias", None): the layers' own idiom.
-        del module.__dict__[name]
-    elif hasattr(module, name):
+    if name not in table and hasattr(module, name):
         raise KeyError(f"attribute '{name}' already exists")
+
 
 class Module:
     """Base class of every layer: tracks parameters, buffers and submodules, and applies hooks."""
