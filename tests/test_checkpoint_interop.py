@@ -85,7 +85,8 @@ def _valid_file():
     lambda d: d.replace(b'"shape":[2,3]', b'"shape":[2000000000,3000000000]'),
     lambda d: d.replace(b'"F32"', b'"Q99"'),
     lambda d: d[:8] + b"[" * (len(d) - 8),
-], ids=["truncated-header", "truncated-data", "huge-header", "huge-shape", "unknown-dtype", "deep-json"])
+    lambda d: d.replace(b'\\"a\\": \\"cpu\\"', b'\\"a\\": \\" pu\\"'),
+], ids=["truncated-header", "truncated-data", "huge-header", "huge-shape", "unknown-dtype", "deep-json", "bad-device"])
 def test_malformed_files_raise_one_error_type(make, tmp_path):
     path = tmp_path / "bad.safetensors"
     path.write_bytes(make(_valid_file()))

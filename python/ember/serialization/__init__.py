@@ -103,7 +103,7 @@ def _load_buffer(buffer, where, map_location):
         if old_dtypes.get(name) == "bfloat16" and dtype == "F32":
             t = t.to(_core.bfloat16)
         location = devices.get(name, "cpu")
-        if not isinstance(location, str):
+        if not isinstance(location, str) or not _names_a_device(location):
             raise CheckpointError(f"ember.load: {where} records location {location!r} for tensor {name!r}")
         tensors[name] = _place(t, location, map_location)
     if _STRUCTURE_KEY in metadata:
@@ -131,6 +131,15 @@ def _place(t, location, map_location):
             target = next((v for k, v in map_location.items() if _same_location(k, location)), location)
         return _to(t, target)
     return _to(t, location if map_location is None else map_location)
+
+
+def _names_a_device(location):
+    """Whether a location read from a file parses as a device (a corrupt one is the file's fault)."""
+    try:
+        _core.device(location)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    return True
 
 
 def _same_location(a, b):
