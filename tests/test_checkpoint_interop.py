@@ -94,7 +94,9 @@ def test_malformed_files_raise_one_error_type(make, tmp_path):
         ember.load(path)
 
 
-@settings(max_examples=400, deadline=None)
+# Derandomized: CI must not turn red on a case a new random draw happens to find; fuzz harder by
+# hand with more examples when changing the loader.
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
 @given(st.data())
 def test_fuzzed_files_load_or_raise_checkpoint_error(data):
     raw = bytearray(_valid_file())
