@@ -265,21 +265,32 @@ pub fn from_numpy_strict(arr: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     from_numpy_impl(arr, false)
 }
 
+/// The ember dtype of a NumPy type string (`dtype.str`), and whether it is a widening (NumPy's
+/// narrower and unsigned integers have no ember dtype of their own).
+fn numpy_kind(kind: &str) -> Option<(DType, bool)> {
+    Some(match kind {
+        "<f4" => (DType::F32, false),
+        "<f8" => (DType::F64, false),
+        "<i8" => (DType::I64, false),
+        "<i4" => (DType::I32, false),
+        "|b1" => (DType::Bool, false),
+        "<f2" => (DType::F16, false),
+        "|u1" | "|i1" | "<i2" | "<u2" => (DType::I32, true),
+        "<u4" | "<u8" => (DType::I64, true),
+        _ => return None,
+    })
+}
+
 fn from_numpy_impl(arr: &Bound<'_, PyAny>, allow_copy: bool) -> PyResult<Tensor> {
     let py = arr.py();
     let np = py.import("numpy")?;
     let kind: String = arr.getattr("dtype")?.getattr("str")?.extract()?;
-    let dtype = match kind.as_str() {
-        "<f4" => DType::F32,
-        "<f8" => DType::F64,
-        "<i8" => DType::I64,
-        "<i4" => DType::I32,
-        "|b1" => DType::Bool,
-        "<f2" => DType::F16,
+    let dtype = match numpy_kind(&kind) {
+        Some((dtype, false)) => dtype,
         // Narrower integers have no ember dtype: widen them (a copy).
-        "|u1" | "|i1" | "<i2" | "<u2" => return from_numpy(&arr.call_method1("astype", (np.getattr("int32")?,))?),
-        "<u4" | "<u8" => return from_numpy(&arr.call_method1("astype", (np.getattr("int64")?,))?),
-        other => return Err(PyTypeError::new_err(format!("can't convert np.ndarray of type {other}. The only supported types are: float64, float32, float16, int64, int32, bool (and narrower ints, which are widened)."))),
+        Some((DType::I32, true)) => return from_numpy(&arr.call_method1("astype", (np.getattr("int32")?,))?),
+        Some(_) => return from_numpy(&arr.call_method1("astype", (np.getattr("int64")?,))?),
+        None => return Err(PyTypeError::new_err(format!("can't convert np.ndarray of type {kind}. The only supported types are: float64, float32, float16, int64, int32, bool (and narrower ints, which are widened)."))),
     };
     let iface = arr.getattr("__array_interface__")?;
     let shape: Vec<usize> = iface.get_item("shape")?.extract()?;
@@ -319,13 +330,49 @@ fn from_numpy_impl(arr: &Bound<'_, PyAny>, allow_copy: bool) -> PyResult<Tensor>
     ))
 }
 
-/// Values gathered from nested Python sequences, with the kind of the widest element seen.
+/// Values gathered from nested Python sequences, with the dtype their leaves promote to.
 struct Nested {
     values: Vec<f64>,
     ints: Vec<i64>,
     shape: Vec<usize>,
     has_float: bool,
-    all_bool: bool,
+    dtype: Option<DType>,
+}
+
+impl Nested {
+    fn push(&mut self, value: f64, int: i64, dtype: DType) {
+        self.has_float |= dtype.is_float();
+        self.dtype = Some(self.dtype.map_or(dtype, |d| DType::promote(d, dtype)));
+        self.values.push(value);
+        self.ints.push(int);
+    }
+}
+
+/// The dtype PyTorch infers for one number: Python's bool, int and float by their kind, a NumPy
+/// scalar by its own dtype (so `[np.float64(0.5)]` is float64 and `[np.int32(1)]` int32, as in
+/// PyTorch; np.float64 subclasses float, hence the exact-type checks).
+fn leaf_dtype(obj: &Bound<'_, PyAny>, s: Scalar) -> DType {
+    let builtin = obj.is_exact_instance_of::<pyo3::types::PyBool>()
+        || obj.is_exact_instance_of::<pyo3::types::PyInt>()
+        || obj.is_exact_instance_of::<pyo3::types::PyFloat>();
+    let numpy = || {
+        let kind: String = obj
+            .getattr("dtype")
+            .ok()?
+            .getattr("str")
+            .ok()?
+            .extract()
+            .ok()?;
+        numpy_kind(&kind).map(|(d, _)| d)
+    };
+    if let Some(d) = (!builtin).then(numpy).flatten() {
+        return d;
+    }
+    match s {
+        Scalar::Bool(_) => DType::Bool,
+        Scalar::Int(_) => DType::I64,
+        Scalar::Float(_) => crate::dtype::default_float(),
+    }
 }
 
 /// The deepest nesting `ember.tensor` takes (NumPy's limit on dimensions), so hostile input
@@ -340,41 +387,31 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, acc: &mut Nested) -> PyResult<()> 
                 acc.shape[depth]
             )));
         }
+        let dtype = leaf_dtype(obj, s);
         match s {
-            Scalar::Float(f) => {
-                acc.has_float = true;
-                acc.all_bool = false;
-                acc.values.push(f);
-                acc.ints.push(f as i64);
-            }
-            Scalar::Int(i) => {
-                acc.all_bool = false;
-                acc.values.push(i as f64);
-                acc.ints.push(i);
-            }
-            Scalar::Bool(b) => {
-                acc.values.push(b as i64 as f64);
-                acc.ints.push(b as i64);
-            }
+            Scalar::Float(f) => acc.push(f, f as i64, dtype),
+            Scalar::Int(i) => acc.push(i as f64, i, dtype),
+            Scalar::Bool(b) => acc.push(b as i64 as f64, b as i64, dtype),
         }
         return Ok(());
     }
     if let Ok(t) = obj.extract::<PyRef<'_, super::PyTensor>>() {
         let t = &t.t;
-        let v = t.to_vec::<f64>();
         if t.ndim() == 0 {
-            if !t.dtype().is_float() {
-                acc.ints.push(t.to_vec::<i64>()[0]);
+            let value = t.to_vec::<f64>()[0];
+            let int = if t.dtype().is_float() {
+                value as i64
             } else {
-                acc.ints.push(v[0] as i64);
-                acc.has_float = true;
-            }
-            if t.dtype() != DType::Bool {
-                acc.all_bool = false;
-            }
-            acc.values.push(v[0]);
+                t.to_vec::<i64>()[0]
+            };
+            acc.push(value, int, t.dtype());
             return Ok(());
         }
+    }
+    if obj.is_instance_of::<pyo3::types::PyInt>() {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "Overflow when unpacking long: a Python int outside int64's range",
+        ));
     }
     // Strings and bytes are sequences of themselves (endless recursion); mappings and sets
     // have no order: PyTorch refuses them all.
@@ -452,19 +489,12 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
         ints: Vec::new(),
         shape: Vec::new(),
         has_float: false,
-        all_bool: true,
+        dtype: None,
     };
     walk(data, 0, &mut acc)?;
-    let inferred = if acc.has_float {
-        crate::dtype::default_float()
-    } else if acc.all_bool && !acc.values.is_empty() {
-        DType::Bool
-    } else if acc.values.is_empty() {
-        crate::dtype::default_float()
-    } else {
-        DType::I64
-    };
-    let dtype = dtype.unwrap_or(inferred);
+    let dtype = dtype
+        .or(acc.dtype)
+        .unwrap_or_else(crate::dtype::default_float);
     if dtype == DType::I64 && !acc.has_float {
         return Tensor::from_vec(acc.ints, &acc.shape).py();
     }
