@@ -4,6 +4,8 @@ written for ``torchrun`` runs unchanged::
 
     python -m ember.distributed.run --nproc-per-node 4 train.py --epochs 3
     python -m ember.distributed.run --nnodes 2 --nproc-per-node 4 --hostfile hosts train.py
+    python -m ember.distributed.run --nnodes 2 --hostfile hosts \
+        --mpi-args "--mca btl tcp,self --mca btl_tcp_if_include 10.0.0.0/24" train.py
 
 Each process gets RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR and
 MASTER_PORT, and RAYON_NUM_THREADS (cores shared between the local processes, as torchrun
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,7 +39,9 @@ def _parser():
     p.add_argument("--rdzv-endpoint", "--rdzv_endpoint", default=None, help="accepted; MPI does the rendezvous")
     p.add_argument("--mpiexec", default=os.environ.get("EMBER_MPIEXEC", "mpiexec"),
                    help="the MPI launcher to run (default: mpiexec on PATH, or $EMBER_MPIEXEC)")
-    p.add_argument("--mpi-args", default="", help="extra arguments for mpiexec, as one string")
+    p.add_argument("--mpi-args", default="",
+                   help="extra arguments for mpiexec, as one string split as a shell would "
+                        "(e.g. \"--prtemca plm_ssh_agent ./agent.sh --mca btl tcp,self\")")
     p.add_argument("-m", "--module", action="store_true", help="run the script argument as a module (python -m)")
     p.add_argument("--no-python", "--no_python", action="store_true", help="run the script argument as a program")
     p.add_argument("script", help="the training script (or module with -m)")
@@ -92,7 +97,7 @@ def command(args) -> list[str]:
                 cmd += ["-x", var]
     elif args.hostfile:
         cmd += ["-f", args.hostfile, "-ppn", str(nproc)]
-    cmd += args.mpi_args.split()
+    cmd += shlex.split(args.mpi_args)
     child = [sys.executable, "-m", "ember.distributed._child",
              "--master-addr", args.master_addr, "--master-port", str(args.master_port),
              "--nproc-per-node", str(nproc)]
