@@ -45,6 +45,12 @@ def _no_netns_reason():
     p = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=30)
     if p.returncode != 0:
         return f"`ip netns` is unavailable here: {(p.stdout + p.stderr).strip()}"
+    # A container may give root everything but the right to make namespaces: try one.
+    probe = f"ember-probe-{os.getpid()}-{secrets.token_hex(3)}"
+    p = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=30)
+    subprocess.run(["ip", "netns", "delete", probe], capture_output=True, timeout=30)
+    if p.returncode != 0 and any(w in p.stderr for w in ("not permitted", "Permission denied")):
+        return f"this kernel or container refuses new network namespaces: {p.stderr.strip()}"
     return ""
 
 
