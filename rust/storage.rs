@@ -7,7 +7,7 @@ use std::alloc::{self, Layout as AllocLayout};
 use std::any::Any;
 use std::fmt;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Where a tensor lives. `Gpu(i)` is the i-th wgpu adapter.
@@ -15,6 +15,18 @@ use std::sync::Arc;
 pub enum Device {
     Cpu,
     Gpu(usize),
+}
+
+/// The adapter a bare "gpu" names: `ember.gpu.set_device(i)` (torch.cuda.set_device) moves it,
+/// so that one process per GPU can say "gpu" and mean its own.
+static CURRENT_GPU: AtomicUsize = AtomicUsize::new(0);
+
+pub fn current_gpu() -> usize {
+    CURRENT_GPU.load(Ordering::Relaxed)
+}
+
+pub fn set_current_gpu(index: usize) {
+    CURRENT_GPU.store(index, Ordering::Relaxed)
 }
 
 impl Device {
@@ -29,7 +41,7 @@ impl Device {
         };
         match kind {
             "cpu" if index.unwrap_or(0) == 0 => Ok(Device::Cpu),
-            "gpu" | "cuda" => Ok(Device::Gpu(index.unwrap_or(0))),
+            "gpu" | "cuda" => Ok(Device::Gpu(index.unwrap_or_else(current_gpu))),
             _ => bail!(
                 Device,
                 "Expected one of cpu, gpu, cuda device type at start of device string: '{s}'"

@@ -159,3 +159,59 @@ def test_reads_wait_for_queued_work_and_synchronize_returns():
         x.add_(1.0)
     ember.gpu.synchronize()
     assert x.sum().item() == 300_000.0
+
+
+# ---- ember.gpu.set_device (torch.cuda.set_device): which adapter a bare "gpu" means ----
+
+SET_DEVICE_PROGRAM = r"""
+import ember
+assert ember.gpu.device_count() == 2, ember.gpu.device_count()
+assert ember.gpu.current_device() == 0
+ember.gpu.set_device(1)
+assert ember.gpu.current_device() == 1
+x = ember.ones(3, device="gpu")
+y = ember.full((3,), 2.0, device="cuda")
+assert str(x.device) == "gpu:1" and str(y.device) == "gpu:1", (x.device, y.device)
+assert ember.device("gpu").index == 1
+assert (x + y).cpu().tolist() == [3.0, 3.0, 3.0]
+with ember.gpu.device(0):
+    z = ember.ones(2, device="gpu")
+    assert str(z.device) == "gpu:0" and ember.gpu.current_device() == 0
+assert ember.gpu.current_device() == 1
+assert str(ember.nn.Linear(2, 2).to("gpu").weight.device) == "gpu:1"
+ember.cuda.set_device("cuda:0")
+assert str(ember.zeros(1, device="gpu").device) == "gpu:0"
+ember.gpu.set_device(ember.device("gpu", 1))
+assert ember.gpu.current_device() == 1
+try:
+    x + z
+except RuntimeError as e:
+    assert "gpu:0" in str(e) and "gpu:1" in str(e), str(e)
+else:
+    raise AssertionError("gpu:1 + gpu:0 gave a result")
+print("ok")
+"""
+
+
+def test_set_device_moves_what_a_bare_gpu_means():
+    """Two adapters (lavapipe through Vulkan and llvmpipe through OpenGL, as in CI) in a child
+    process, since the current device is process-wide."""
+    env = dict(os.environ, EMBER_GPU="vulkan,gl")
+    probe = subprocess.run([sys.executable, "-c", "import ember; print(ember.gpu.device_count())"],
+                           env=env, capture_output=True, text=True, timeout=120)
+    if probe.stdout.strip() != "2":
+        pytest.skip(f"needs two adapters under EMBER_GPU=vulkan,gl, found {probe.stdout.strip() or probe.stderr}")
+    p = subprocess.run([sys.executable, "-c", SET_DEVICE_PROGRAM], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0 and p.stdout.strip().endswith("ok"), p.stdout + p.stderr
+
+
+def test_set_device_refuses_a_missing_adapter_and_ignores_negative():
+    n = ember.gpu.device_count()
+    before = ember.gpu.current_device()
+    with pytest.raises(RuntimeError, match=f"invalid device ordinal: gpu:{n} requested, {n} GPU"):
+        ember.gpu.set_device(n)
+    ember.gpu.set_device(-1)
+    assert ember.gpu.current_device() == before
+    with pytest.raises(ValueError, match="Expected a gpu device"):
+        ember.gpu.set_device("cpu")

@@ -15,7 +15,7 @@ from ._core import OutOfMemoryError  # torch.cuda.OutOfMemoryError is torch.OutO
 
 def _index(device: Union[None, int, str, "_core.device"] = None) -> int:
     if device is None:
-        return 0
+        return _core.gpu_current()
     if isinstance(device, int):
         return device
     d = _core.device(device) if isinstance(device, str) else device
@@ -60,7 +60,35 @@ def get_device_properties(device=None) -> DeviceProperties:
 
 
 def current_device() -> int:
-    return 0
+    """The adapter a bare ``"gpu"`` (or ``"cuda"``) means in this process."""
+    return _core.gpu_current()
+
+
+def set_device(device) -> None:
+    """Makes ``device`` (an index, ``"gpu:1"``, an ``ember.device``) the adapter a bare ``"gpu"``
+    means, as ``torch.cuda.set_device``: the usual first line of a one-process-per-GPU script,
+    ``set_device(local_rank)``. A negative index does nothing, as in PyTorch."""
+    i = _index(device)
+    if i >= 0:
+        _core.gpu_set_current(i)
+
+
+class device:
+    """``with ember.gpu.device(1):`` runs the block with ``"gpu"`` meaning adapter 1 (as
+    ``torch.cuda.device``), and restores the previous choice after it."""
+
+    def __init__(self, device):
+        self.index = _index(device) if device is not None else -1
+        self.previous = -1
+
+    def __enter__(self):
+        self.previous = current_device()
+        set_device(self.index)
+        return self
+
+    def __exit__(self, *exc):
+        set_device(self.previous)
+        return False
 
 
 def synchronize(device=None) -> None:

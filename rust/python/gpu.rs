@@ -9,6 +9,26 @@ fn gpu_device_count() -> usize {
     gpu::adapter_count()
 }
 
+/// The adapter a bare "gpu" means (torch.cuda.current_device).
+#[pyfunction]
+fn gpu_current() -> usize {
+    crate::storage::current_gpu()
+}
+
+/// Makes adapter `index` the one a bare "gpu" means; it must exist (PyTorch's "invalid device
+/// ordinal" is a RuntimeError too).
+#[pyfunction]
+fn gpu_set_current(index: usize) -> PyResult<()> {
+    let count = gpu::adapter_count();
+    if index >= count {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "invalid device ordinal: gpu:{index} requested, {count} GPU adapter(s) found"
+        )));
+    }
+    crate::storage::set_current_gpu(index);
+    Ok(())
+}
+
 /// (name, backend, is_software) of adapter `index`, without opening it.
 #[pyfunction]
 fn gpu_adapter(index: usize) -> PyResult<(String, String, bool)> {
@@ -77,6 +97,8 @@ fn gpu_capabilities(index: usize) -> PyResult<(bool, bool, u64)> {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gpu_device_count, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_current, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_set_current, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_adapter, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_memory_stats, m)?)?;
