@@ -80,3 +80,45 @@ def test_gradient_through_a_branch_without_gradient():
     v, i = x.max(dim=1)
     (v * 2).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 2.0], [2.0, 0.0]])
+
+
+def test_hook_registrations_return_removable_handles():
+    x = ember.ones(3, requires_grad=True)
+    seen = []
+    grad_hook = x.register_hook(lambda g: seen.append("grad"))
+    post_hook = x.register_post_accumulate_grad_hook(lambda t: seen.append("post"))
+    (x * 2).sum().backward()
+    assert seen == ["grad", "post"]
+    grad_hook.remove()
+    post_hook.remove()
+    post_hook.remove()  # a second remove does nothing, as in PyTorch
+    (x * 2).sum().backward()
+    assert seen == ["grad", "post"]
+    assert type(grad_hook).__name__ == "RemovableHandle"
+
+
+def test_a_removable_handle_as_context_manager_and_released_hook():
+    import gc
+    import weakref
+
+    x = ember.ones(2, requires_grad=True)
+    with x.register_hook(lambda g: g * 10):
+        (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [20.0, 20.0])
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [22.0, 22.0])
+
+    class Hook:
+        def __call__(self, g):
+            return None
+
+    hook = Hook()
+    alive = weakref.ref(hook)
+    y = ember.ones(2, requires_grad=True)
+    handle = y.register_hook(hook)
+    del hook
+    gc.collect()
+    assert alive() is not None  # the tensor holds it
+    handle.remove()
+    gc.collect()
+    assert alive() is None  # removing it lets it go

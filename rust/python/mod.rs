@@ -52,6 +52,7 @@ impl<T> IntoPyResult<T> for crate::error::Result<T> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTensor>()?;
+    m.add_class::<tensor::HookHandle>()?;
     m.add("OutOfMemoryError", m.py().get_type::<OutOfMemoryError>())?;
     m.add_class::<convert::PyDType>()?;
     m.add_class::<convert::PyDevice>()?;

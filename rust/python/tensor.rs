@@ -293,14 +293,19 @@ impl PyTensor {
             .node()
             .is_some_and(|n| n.retained.lock().unwrap().is_some())
     }
-    fn register_hook(&self, hook: Py<PyAny>) -> PyResult<()> {
+    fn register_hook(&self, hook: Py<PyAny>) -> PyResult<HookHandle> {
         if !self.t.requires_grad() {
             return Err(PyRuntimeError::new_err(
                 "cannot register a hook on a tensor that doesn't require gradient",
             ));
         }
+        let handle = HookHandle::new(hook);
+        let slot = handle.slot.clone();
         let h: Hook = Arc::new(move |g: &Tensor| {
             Python::attach(|py| {
+                let Some(hook) = HookHandle::live(&slot, py) else {
+                    return Ok(None);
+                };
                 let r = call_hook(py, &hook, g)?;
                 if r.is_none(py) {
                     return Ok(None);
@@ -315,12 +320,12 @@ impl PyTensor {
             Some(n) => n.hooks.lock().unwrap().push(h),
             None => self.t.meta().hooks.push(h),
         }
-        Ok(())
+        Ok(handle)
     }
     /// Runs `hook(tensor)` after backward has accumulated this leaf's whole gradient into
     /// `.grad` (PyTorch's `register_post_accumulate_grad_hook`; data-parallel training starts
     /// its reductions from it).
-    fn register_post_accumulate_grad_hook(&self, hook: Py<PyAny>) -> PyResult<()> {
+    fn register_post_accumulate_grad_hook(&self, hook: Py<PyAny>) -> PyResult<HookHandle> {
         if !self.t.requires_grad() {
             return Err(PyRuntimeError::new_err(
                 "cannot register a hook on a tensor that doesn't require gradient",
@@ -331,11 +336,16 @@ impl PyTensor {
                 "post accumulate grad hooks cannot be registered on non-leaf tensors",
             ));
         }
+        let handle = HookHandle::new(hook);
+        let slot = handle.slot.clone();
         let h: PostAccumulateHook = Arc::new(move |leaf: &Tensor| {
-            Python::attach(|py| call_hook(py, &hook, leaf).map(|_| ()))
+            Python::attach(|py| match HookHandle::live(&slot, py) {
+                Some(hook) => call_hook(py, &hook, leaf).map(|_| ()),
+                None => Ok(()),
+            })
         });
         self.t.meta().post_accumulate_hooks.push(h);
-        Ok(())
+        Ok(handle)
     }
     #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
     fn backward(
@@ -1913,4 +1923,44 @@ pub(crate) fn carried(what: &str, e: PyErr) -> crate::Error {
         description: format!("{what} raised: {e}"),
         payload: Arc::new(e),
     })
+}
+
+/// What a tensor's hook registration returns (PyTorch's `torch.utils.hooks.RemovableHandle`):
+/// `remove()` empties the hook's slot, so the hook no longer runs and the Python callable it
+/// holds is released; the empty slot stays on the tape until the tensor goes.
+#[pyclass(name = "RemovableHandle", module = "ember.utils.hooks")]
+pub struct HookHandle {
+    slot: Arc<std::sync::Mutex<Option<Py<PyAny>>>>,
+}
+
+impl HookHandle {
+    fn new(hook: Py<PyAny>) -> HookHandle {
+        HookHandle {
+            slot: Arc::new(std::sync::Mutex::new(Some(hook))),
+        }
+    }
+
+    /// The hook, unless it was removed (cloned out, so the lock is not held while it runs).
+    fn live(slot: &std::sync::Mutex<Option<Py<PyAny>>>, py: Python<'_>) -> Option<Py<PyAny>> {
+        slot.lock().unwrap().as_ref().map(|h| h.clone_ref(py))
+    }
+}
+
+#[pymethods]
+impl HookHandle {
+    fn remove(&self) {
+        self.slot.lock().unwrap().take();
+    }
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+    fn __exit__(
+        &self,
+        _kind: Option<&Bound<'_, PyAny>>,
+        _value: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
+        self.remove();
+        false
+    }
 }
