@@ -15,6 +15,11 @@ checkpoint with ``ember.save`` or pickle. It describes the latest epoch:
 * iterable datasets only: ``dataset_state`` (the dataset's own ``state_dict()``, one per
   worker with workers), ``worker_yielded`` (batches each worker yielded) and
   ``next_worker`` (whose batch comes next in the round-robin).
+
+On resume the sampler is re-iterated and the batches already yielded are skipped (indices
+only, nothing is loaded). That replays the epoch exactly for the built-in samplers, for any
+sampler whose randomness comes from its own ``generator``, and for deterministic ones; a
+custom sampler drawing from the global generator would be replayed with other draws.
 """
 
 import ember
