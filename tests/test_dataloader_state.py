@@ -160,6 +160,20 @@ def test_persistent_workers_resume():
     assert head + rest == ref[1] and later == ref[2:]
 
 
+def test_persistent_workers_rewind_to_a_state_of_their_own():
+    # load_state_dict while the workers are mid-epoch: they are replaced by resumed ones
+    ref = reference("generator", 2, persistent_workers=True)
+    loader = make("generator", 2, persistent_workers=True)
+    assert run_epoch(loader, 0) == ref[0]
+    it = iter(loader)
+    head = lists([next(it), next(it)])
+    sd = loader.state_dict()
+    next(it)
+    loader.load_state_dict(sd)
+    assert head + lists(loader) == ref[1]
+    assert run_epoch(loader, 2) == ref[2]
+
+
 def test_state_is_plain_data_and_survives_ember_save():
     head, sd, rng = interrupted("distributed", 0, 1)
 
