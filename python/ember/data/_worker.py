@@ -6,6 +6,7 @@ loop itself.
 Mirrors ``torch.utils.data._utils.worker`` and ``fetch``.
 """
 
+import itertools
 import os
 import pickle
 import queue
@@ -101,6 +102,29 @@ class _IterableDatasetStopIteration:
 
 class _ResumeIteration:
     """Sent to persistent workers at the start of a new epoch; echoed back as the ack."""
+
+
+class _WithDatasetState:
+    """A worker's batch together with its IterableDataset copy's ``state_dict()`` right after
+    loading it: the main process keeps the state of the last batch it *yielded* from each
+    worker, since workers run ahead (prefetch)."""
+
+    def __init__(self, data, state):
+        self.data = data
+        self.state = state
+
+
+def _stateful(dataset):
+    """Whether a dataset saves and restores its own position (torchdata's protocol)."""
+    return callable(getattr(dataset, "state_dict", None)) and callable(
+        getattr(dataset, "load_state_dict", None)
+    )
+
+
+def _skip(fetcher, n):
+    """Fast-forward an IterableDataset's fetcher by ``n`` samples, without collating them."""
+    for _ in itertools.islice(fetcher.dataset_iter, n):
+        pass
 
 
 class _DatasetKind:
@@ -224,9 +248,14 @@ def _worker_loop(
     worker_id,
     num_workers,
     persistent_workers,
+    resume=None,
 ):
     """Body of a worker process: take ``(task_idx, indices)`` from ``index_queue``, put
     ``(task_idx, batch or ExceptionWrapper)`` on ``data_queue``, until told to stop (None).
+
+    ``resume`` (IterableDataset only, from ``DataLoader.load_state_dict``) says where this
+    worker's copy of the stream stood: ``{"dataset_state": ...}`` for a dataset that restores
+    itself, else ``{"skip": n}`` samples already yielded.
     """
     global _worker_info
     try:
@@ -243,9 +272,13 @@ def _worker_loop(
         try:
             if init_fn is not None:
                 init_fn(worker_id)
+            if resume and "dataset_state" in resume:
+                dataset.load_state_dict(resume["dataset_state"])
             fetcher = _DatasetKind.create_fetcher(
                 dataset_kind, dataset, auto_collation, collate_fn, drop_last
             )
+            if resume and resume.get("skip"):
+                _skip(fetcher, resume["skip"])
         except Exception:
             # Reported with this worker's first batch, so the user sees it where they iterate.
             init_exception = ExceptionWrapper(
@@ -256,6 +289,7 @@ def _worker_loop(
         # next epoch (persistent workers) or shutdown.
         iteration_end = False
         watchdog = _ParentWatchdog()
+        send_state = dataset_kind == _DatasetKind.Iterable and _stateful(dataset)
 
         while watchdog.is_alive():
             try:
@@ -291,6 +325,8 @@ def _worker_loop(
             else:
                 try:
                     data = fetcher.fetch(index)
+                    if send_state:
+                        data = _WithDatasetState(data, dataset.state_dict())
                 except Exception as e:
                     if isinstance(e, StopIteration) and dataset_kind == _DatasetKind.Iterable:
                         data = _IterableDatasetStopIteration(worker_id)

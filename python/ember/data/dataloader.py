@@ -17,8 +17,14 @@ A forked worker is made safe by a hook ember registers at import (``os.register_
 the child's CPU kernels run serially, since rayon's threads do not survive the fork (PyTorch
 sets one thread per worker too), and using the GPU there raises ``RuntimeError``, as CUDA does
 in a forked child: a Vulkan/Metal device cannot be shared across fork.
+
+A loader can be resumed mid-epoch, as torchdata's ``StatefulDataLoader``:
+``DataLoader.state_dict()`` after ``k`` batches, then ``load_state_dict()`` on a new loader
+with the same dataset and arguments, which yields the rest of that epoch (and later epochs)
+exactly as the first would have (see :mod:`ember.data._state` for what is recorded).
 """
 
+import copy
 import itertools
 import math
 import multiprocessing
@@ -28,13 +34,16 @@ import queue
 import sys
 import types
 
-from . import _collate
+from . import _collate, _state
 from ._worker import (
     ExceptionWrapper,
     _DatasetKind,
     _get,
     _IterableDatasetStopIteration,
     _ResumeIteration,
+    _skip,
+    _stateful,
+    _WithDatasetState,
     _worker_loop,
 )
 from .dataset import IterableDataset
@@ -125,6 +134,9 @@ class DataLoader:
         pin_memory_device (str): accepted for PyTorch compatibility; ignored.
         in_order (bool): with workers, yield batches in sampler order (default). ``False``
             yields each batch as soon as it is ready.
+
+    :meth:`state_dict` and :meth:`load_state_dict` save and restore where the latest epoch
+    stands, so that a run restarted from a checkpoint sees the same batches as one that went on.
     """
 
     __initialized = False
@@ -248,6 +260,9 @@ class DataLoader:
 
         self.__initialized = True
         self._iterator = None
+        self._epoch = None  # the latest epoch's record, shared with its iterator (see _state)
+        self._resume = None  # a loaded mid-epoch state, for the next iterator to pick up
+        self._loaded = None  # what state_dict() returns between load_state_dict and iter()
 
     @property
     def multiprocessing_context(self):
@@ -320,6 +335,55 @@ class DataLoader:
             return self._iterator
         return self._get_iterator()
 
+    def state_dict(self):
+        """Where the latest epoch stands, as plain Python data (ints, lists, dicts), for a
+        checkpoint: :meth:`load_state_dict` on a new loader built with the same dataset and
+        arguments makes it yield the rest of that epoch, in the same order, then the same
+        later epochs. Exact with ``in_order=True`` (the default).
+
+        An IterableDataset with ``state_dict()`` / ``load_state_dict()`` of its own is asked
+        for its position (per worker, as of the last batch yielded from it); any other is
+        resumed by skipping the samples each worker had yielded. Random draws an epoch makes
+        from ember's *global* generator are replayed from the seeds recorded here; save and
+        restore the global generator yourself for later epochs to match.
+        """
+        if self._epoch is None:
+            return copy.deepcopy(self._loaded) if self._loaded is not None else _state.fresh(self)
+        sd = _state.fresh(self)
+        sd.update(copy.deepcopy(self._epoch))
+        sampler = _state.random_sampler(self)
+        if sampler is not None and sampler.generator is None:
+            sd["sampler_seed"] = sampler._epoch_seed
+        if (
+            self._dataset_kind == _DatasetKind.Iterable
+            and self.num_workers == 0
+            and not sd["finished"]
+            and _stateful(self.dataset)
+        ):
+            sd["dataset_state"] = copy.deepcopy(self.dataset.state_dict())
+        return sd
+
+    def load_state_dict(self, state_dict):
+        """Resume from a :meth:`state_dict` of a loader built like this one: the next
+        ``iter()`` yields the batches that loader had not yet yielded in its latest epoch
+        (or, if that epoch had ended, starts the next one). Raises ValueError for a state
+        from a differently configured loader or a malformed one."""
+        _state.check(self, state_dict)
+        sd = copy.deepcopy(state_dict)
+        if self._iterator is not None:
+            # Persistent workers are mid-stream: start fresh ones, told where to resume.
+            self._iterator._shutdown_workers()
+            self._iterator = None
+        if sd["sampler_epoch"] is not None:
+            _state.distributed_sampler(self).set_epoch(sd["sampler_epoch"])
+        self._resume = None
+        if sd["finished"]:
+            # The next epoch is a new one, drawn from where the generators were at the end.
+            _state.set_generator_states(_state.generators(self), sd["generators"])
+        elif sd["base_seed"] is not None:
+            self._resume = sd
+        self._epoch, self._loaded = None, sd
+
     def __len__(self):
         if self._dataset_kind == _DatasetKind.Iterable:
             # Only an estimate: with workers, an unsharded IterableDataset yields more.
@@ -346,18 +410,62 @@ class _BaseDataLoaderIter:
         self._collate_fn = loader.collate_fn
         self._persistent_workers = loader.persistent_workers
         self._in_order = loader.in_order
-        self._sampler_iter = iter(self._index_sampler)
+        self._iterable = self._dataset_kind == _DatasetKind.Iterable
+        self._samples_per_batch = loader.batch_size if self._auto_collation else 1
+        self._generators = _state.generators(loader)
         # Drawn for every iterator, with or without workers, so that the global RNG (or the
-        # loader's generator) advances identically and shuffles match across num_workers.
-        self._base_seed = _new_seed(loader.generator)
-        self._num_yielded = 0
+        # loader's generator) advances identically and shuffles match across num_workers. A
+        # resumed epoch reuses the recorded one: the global RNG must not move again.
+        resume = loader._resume
+        self._base_seed = resume["base_seed"] if resume else _new_seed(loader.generator)
+        self._start_epoch(loader)
 
     def __iter__(self):
         return self
 
     def _reset(self, loader, first_iter=False):
+        if not first_iter:
+            self._start_epoch(loader)
+
+    def _start_epoch(self, loader):
+        """Begin an epoch: record what its order depends on (shared with the loader, for
+        ``state_dict()``); when resuming, restore that and skip the batches already yielded.
+        ``self._resume`` keeps the state for the subclass to restore the dataset from."""
+        resume, loader._resume = loader._resume, None
+        self._resume = resume
+        sampler = _state.random_sampler(loader)
+        if sampler is not None:
+            sampler._epoch_seed = None  # not drawn yet (it is, lazily, at the first index)
+            sampler._resume_seed = resume["sampler_seed"] if resume else None
+        if resume:
+            _state.set_generator_states(self._generators, resume["generators"])
+        dist_sampler = _state.distributed_sampler(loader)
+        per_worker = self._iterable and self._num_workers > 0
+        self._epoch = loader._epoch = {
+            "num_yielded": 0,
+            "finished": False,
+            "base_seed": self._base_seed,
+            "generators": _state.generator_states(self._generators),
+            "sampler_epoch": None if dist_sampler is None else dist_sampler.epoch,
+            "dataset_state": [None] * self._num_workers if per_worker else None,
+            "worker_yielded": [0] * self._num_workers if per_worker else None,
+            "next_worker": 0,
+        }
         self._sampler_iter = iter(self._index_sampler)
         self._num_yielded = 0
+        if resume:
+            k = resume["num_yielded"]
+            for _ in range(k):
+                try:
+                    next(self._sampler_iter)
+                except StopIteration:
+                    raise ValueError(
+                        f"DataLoader.load_state_dict: the state has {k} batches yielded, "
+                        "more than this loader's sampler gives in an epoch"
+                    ) from None
+            self._num_yielded = k
+            for key in ("num_yielded", "dataset_state", "worker_yielded", "next_worker"):
+                self._epoch[key] = copy.deepcopy(resume[key])
 
     def _next_index(self):
         return next(self._sampler_iter)
@@ -366,8 +474,16 @@ class _BaseDataLoaderIter:
         raise NotImplementedError
 
     def __next__(self):
-        data = self._next_data()
+        try:
+            data = self._next_data()
+        except StopIteration:
+            if not self._epoch["finished"]:
+                # The next epoch's order is drawn from where the generators are now.
+                self._epoch["finished"] = True
+                self._epoch["generators"] = _state.generator_states(self._generators)
+            raise
         self._num_yielded += 1
+        self._epoch["num_yielded"] += 1
         return data
 
     def __len__(self):
@@ -380,6 +496,9 @@ class _BaseDataLoaderIter:
 class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
     def __init__(self, loader):
         super().__init__(loader)
+        resume = self._resume if self._iterable else None
+        if resume and resume["dataset_state"] is not None:
+            self._dataset.load_state_dict(resume["dataset_state"])
         self._dataset_fetcher = _DatasetKind.create_fetcher(
             self._dataset_kind,
             self._dataset,
@@ -387,6 +506,8 @@ class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
             self._collate_fn,
             self._drop_last,
         )
+        if resume and resume["dataset_state"] is None:
+            _skip(self._dataset_fetcher, resume["num_yielded"] * self._samples_per_batch)
 
     def _next_data(self):
         index = self._next_index()  # may raise StopIteration
@@ -415,6 +536,16 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._data_queue = self._worker_result_queue
         self._shutdown = False  # from here on, __del__ has something to shut down
 
+        # Where each worker's copy of an IterableDataset resumes (see _worker_loop).
+        worker_resume = [None] * self._num_workers
+        if self._iterable and self._resume:
+            states = self._resume["dataset_state"] or worker_resume
+            for i, (state, count) in enumerate(zip(states, self._resume["worker_yielded"])):
+                if state is not None:
+                    worker_resume[i] = {"dataset_state": state}
+                else:
+                    worker_resume[i] = {"skip": count * self._samples_per_batch}
+
         try:
             for i in range(self._num_workers):
                 index_queue = ctx.Queue()
@@ -436,6 +567,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                         i,
                         self._num_workers,
                         self._persistent_workers,
+                        worker_resume[i],
                     ),
                 )
                 w.daemon = True
@@ -469,7 +601,12 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._tasks_outstanding = 0
         self._workers_status = [True] * self._num_workers
         self._workers_num_tasks = [0] * self._num_workers
-        self._worker_queue_idx_cycle = itertools.cycle(range(self._num_workers))
+        # Round-robin from the worker whose batch is due next: worker 0 in a fresh epoch,
+        # the recorded one in a resumed IterableDataset epoch.
+        start = self._epoch["next_worker"]
+        self._worker_queue_idx_cycle = itertools.cycle(
+            [(start + i) % self._num_workers for i in range(self._num_workers)]
+        )
         if not first_iter:
             # Persistent workers start a new epoch: each acknowledges after finishing (and
             # sending) whatever it was still doing, so stale batches are drained here.
@@ -594,6 +731,12 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._try_put_index()
         if isinstance(data, ExceptionWrapper):
             data.reraise()
+        if isinstance(data, _WithDatasetState):
+            self._epoch["dataset_state"][worker_id] = data.state
+            data = data.data
+        if self._epoch["worker_yielded"] is not None:
+            self._epoch["worker_yielded"][worker_id] += 1
+            self._epoch["next_worker"] = (worker_id + 1) % self._num_workers
         return data
 
     def _mark_worker_as_unavailable(self, worker_id, shutdown=False):

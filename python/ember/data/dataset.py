@@ -45,7 +45,22 @@ class IterableDataset(Dataset):
 
     With ``num_workers > 0`` every worker process iterates its own copy of the dataset; use
     :func:`ember.data.get_worker_info` inside ``__iter__`` to give each worker its own shard,
-    otherwise every sample is produced once per worker (exactly as in PyTorch).
+    otherwise every sample is produced once per worker (exactly as in PyTorch, and without a
+    warning). Under :mod:`ember.distributed`, split over ranks too, so that every element is
+    seen once across ranks x workers::
+
+        class Stream(IterableDataset):
+            def __iter__(self):
+                rank, world = 0, 1
+                if ember.distributed.is_initialized():
+                    rank, world = ember.distributed.get_rank(), ember.distributed.get_world_size()
+                info = get_worker_info()
+                worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
+                shard, shards = rank * workers + worker, world * workers
+                return itertools.islice(self.source(), shard, None, shards)
+
+    Forked workers (the default on Linux) inherit the process group; ``spawn`` and
+    ``forkserver`` workers do not, so read the rank in ``__init__`` there instead.
     """
 
     def __iter__(self):

@@ -66,6 +66,11 @@ class RandomSampler(Sampler):
     RNG state when the epoch began (and not on random draws made while it runs).
     """
 
+    # The seed of the running iteration's private generator, and one to use instead of a
+    # fresh draw next time: how DataLoader.state_dict() / load_state_dict() replay an epoch.
+    _epoch_seed = None
+    _resume_seed = None
+
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
         self.data_source = data_source
         self.replacement = replacement
@@ -95,7 +100,9 @@ class RandomSampler(Sampler):
     def __iter__(self):
         n = len(self.data_source)
         if self.generator is None:
-            generator = ember.Generator().manual_seed(_new_seed())
+            seed = _new_seed() if self._resume_seed is None else self._resume_seed
+            self._epoch_seed, self._resume_seed = seed, None
+            generator = ember.Generator().manual_seed(seed)
         else:
             generator = self.generator
 
