@@ -60,7 +60,7 @@ class CharLM(nn.Module):
 
     def forward(self, idx):
         t = idx.shape[1]
-        x = self.tok(idx) + self.pos(ember.arange(t).unsqueeze(0))
+        x = self.tok(idx) + self.pos(ember.arange(t, device=idx.device).unsqueeze(0))
         for blk in self.blocks:
             x = blk(x)
         return self.head(self.ln(x))
@@ -71,8 +71,9 @@ def sample(model, chars, prompt, n, seq_len, temperature=0.8, generator=None):
     stoi = {c: i for i, c in enumerate(chars)}
     idx = [stoi.get(c, 0) for c in prompt]
     model.eval()
+    device = next(model.parameters()).device
     for _ in range(n):
-        ctx = ember.tensor([idx[-seq_len:]])
+        ctx = ember.tensor([idx[-seq_len:]], device=device)
         logits = model(ctx)[0, -1] / temperature
         idx.append(int(ember.multinomial(logits.softmax(-1), 1, generator=generator).item()))
     model.train()
