@@ -9,6 +9,18 @@ download). The model is token + position embeddings, pre-norm blocks of causal s
 a GELU MLP, and a final LayerNorm and projection; it trains with AdamW, a warmup-then-cosine
 schedule and gradient clipping, prints samples as it learns, and saves a checkpoint that
 ``--resume`` continues from.
+
+Data-parallel on N processes, as a torchrun script does it (``--ddp``: process group and
+``DistributedDataParallel``)::
+
+    python -m ember.distributed.run --nproc-per-node 2 -m ember.examples.charlm --ddp
+
+``--batch-size`` stays the global batch: every rank draws the same batch of windows from the
+seeded stream and trains on its own ``batch-size / N`` of them (the disjoint shard a
+``DistributedSampler`` would give it), so N ranks take the same steps as one process with that
+batch. The printed loss is averaged over the ranks; only rank 0 prints, samples, and saves the
+checkpoint (the plain model's keys), which ``--resume --ddp`` continues from on every rank.
+Without a launcher ``--ddp`` runs as a group of one rank.
 """
 
 import argparse
@@ -17,8 +29,11 @@ import os
 import time
 
 import ember
+import ember.distributed
 from ember import nn
 from ember.nn import functional as F
+
+from . import _ddp
 
 
 def load_corpus():
@@ -60,7 +75,7 @@ class CharLM(nn.Module):
 
     def forward(self, idx):
         t = idx.shape[1]
-        x = self.tok(idx) + self.pos(ember.arange(t).unsqueeze(0))
+        x = self.tok(idx) + self.pos(ember.arange(t, device=idx.device).unsqueeze(0))
         for blk in self.blocks:
             x = blk(x)
         return self.head(self.ln(x))
@@ -71,40 +86,66 @@ def sample(model, chars, prompt, n, seq_len, temperature=0.8, generator=None):
     stoi = {c: i for i, c in enumerate(chars)}
     idx = [stoi.get(c, 0) for c in prompt]
     model.eval()
+    device = next(model.parameters()).device
     for _ in range(n):
-        ctx = ember.tensor([idx[-seq_len:]])
+        ctx = ember.tensor([idx[-seq_len:]], device=device)
         logits = model(ctx)[0, -1] / temperature
         idx.append(int(ember.multinomial(logits.softmax(-1), 1, generator=generator).item()))
     model.train()
     return "".join(chars[i] for i in idx)
 
 
-def batches(data, batch_size, seq_len, generator):
+def batches(data, batch_size, seq_len, generator, rank=0, world=1):
+    """Endless (input, target) batches of random windows; with ``world`` ranks each draws the
+    same ``batch_size`` windows and keeps rank ``rank``'s ``batch_size // world`` of them."""
     while True:
         starts = ember.randint(0, len(data) - seq_len - 1, (batch_size,), generator=generator)
+        n = batch_size
+        if world > 1:
+            n = batch_size // world
+            starts = starts[rank * n:(rank + 1) * n]
         offs = starts.unsqueeze(1) + ember.arange(seq_len + 1).unsqueeze(0)
-        chunk = data[offs.reshape(-1)].reshape(batch_size, seq_len + 1)
+        chunk = data[offs.reshape(-1)].reshape(n, seq_len + 1)
         yield chunk[:, :-1], chunk[:, 1:]
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32,
+                   help="sequences per step; with --ddp the global batch, split evenly between the ranks")
     p.add_argument("--seq-len", type=int, default=64)
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto",
+                   help="auto (best present), cpu or gpu; with --ddp, gpu is gpu:LOCAL_RANK when there are several")
     p.add_argument("--sample-every", type=int, default=100)
     p.add_argument("--out", default=os.path.join("runs", "charlm"))
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.add_argument("--ddp", action="store_true",
+                   help="data-parallel over the ranks of a launcher (python -m ember.distributed.run "
+                        "--nproc-per-node N -m ember.examples.charlm --ddp); one rank without one")
     args = p.parse_args(argv)
     from .digits import best_device
 
     device = best_device() if args.device == "auto" else args.device
+    if not args.ddp:
+        return _train(args, device)
+    rank, world, device = _ddp.init(device)
+    _ddp.per_rank_batch(args.batch_size, rank, world)  # exits unless the global batch divides
+    try:
+        return _train(args, device, rank, world)
+    finally:
+        _ddp.finish()
+
+
+def _train(args, device, rank=0, world=None):
+    """Trains; ``world`` None is the plain single-process run, else DDP on ``world`` ranks."""
+    ddp = world is not None
+    log = _ddp.printer(rank)
     ember.manual_seed(args.seed)
     text, chars = load_corpus()
     data = ember.tensor([chars.index(c) for c in text]).to(device)
@@ -114,7 +155,8 @@ def main(argv=None):
     schedule = ember.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))
     )
-    os.makedirs(args.out, exist_ok=True)
+    if rank == 0:
+        os.makedirs(args.out, exist_ok=True)
     ckpt = os.path.join(args.out, "checkpoint.safetensors")
     start = 0
     if args.resume and os.path.exists(ckpt):
@@ -123,11 +165,18 @@ def main(argv=None):
         opt.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         start = state["step"]
-        print(f"resumed from {ckpt} at step {start}")
+        log(f"resumed from {ckpt} at step {start}")
+    plain = model  # what sample() runs and the checkpoint saves: no "module." prefix
+    if ddp:
+        model = nn.parallel.DistributedDataParallel(model)
     g = ember.Generator().manual_seed(args.seed + start)
-    stream = batches(data, args.batch_size, args.seq_len, g)
-    print(f"ember {ember.__version__}: charlm on {device}, {len(text):,} characters, vocabulary {len(chars)}, "
-          f"{sum(p.numel() for p in model.parameters()):,} parameters")
+    stream = batches(data, args.batch_size, args.seq_len, g, rank, world or 1)
+    if ddp:
+        where = f"{world} rank{'s' if world > 1 else ''} ({device}, {args.batch_size // world} sequences each per step)"
+    else:
+        where = device
+    log(f"ember {ember.__version__}: charlm on {where}, {len(text):,} characters, vocabulary {len(chars)}, "
+        f"{sum(p.numel() for p in model.parameters()):,} parameters")
     t0, loss = time.perf_counter(), None
     for step in range(start, args.steps):
         x, y = next(stream)
@@ -140,11 +189,24 @@ def main(argv=None):
         schedule.step()
         if (step + 1) % args.sample_every == 0 or step + 1 == args.steps:
             rate = (step + 1 - start) * args.batch_size * args.seq_len / (time.perf_counter() - t0)
-            print(f"step {step + 1}: loss {loss.item():.3f}, {rate:,.0f} tokens/s")
-            print("  sample: " + repr(sample(model, chars, "The ", 80, args.seq_len, generator=g)))
-    ember.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "schedule": schedule.state_dict(), "step": args.steps, "loss": loss.item() if loss is not None else None}, ckpt)
-    print(f"saved {ckpt}")
-    return loss.item() if loss is not None else None
+            value = loss.item()
+            if ddp:
+                value = _ddp.all_reduce_sums([value], world)[0] / world
+            log(f"step {step + 1}: loss {value:.3f}, {rate:,.0f} tokens/s")
+            if rank == 0:
+                log("  sample: " + repr(sample(plain, chars, "The ", 80, args.seq_len, generator=g)))
+            if ddp and world > 1:
+                # Sampling drew from g on rank 0 only: hand its state on, so every rank's
+                # stream draws the same next batches (as one process would).
+                state = g.get_state()
+                ember.distributed.broadcast(state, src=0)
+                g.set_state(state)
+    # With --ddp the loss reported, saved and returned is the last step's, averaged over the ranks.
+    final = None if loss is None else (value if ddp else loss.item())
+    if rank == 0:
+        ember.save({"model": plain.state_dict(), "optimizer": opt.state_dict(), "schedule": schedule.state_dict(), "step": args.steps, "loss": final}, ckpt)
+        log(f"saved {ckpt}")
+    return final
 
 
 if __name__ == "__main__":
