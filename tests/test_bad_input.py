@@ -321,3 +321,18 @@ def test_the_battery_notices_a_crash():
         CASES = saved
     assert results["dies"]["type"].startswith("crash")
     assert results["after"]["type"] == "RuntimeError"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("call", [
+    "E.ones(2, 3, device=d) @ E.ones(3, 2, dtype=E.int64, device=d)",
+    "E.matmul(E.ones(2, 3, dtype=E.float64, device=d), E.ones(3, 2, device=d))",
+    "E.mm(E.ones(2, 3, device=d), E.ones(3, 2, dtype=E.float64, device=d))",
+    "E.bmm(E.ones(1, 2, 3, device=d), E.ones(1, 3, 2, dtype=E.float64, device=d))",
+    "E.dot(E.ones(3, device=d), E.ones(3, dtype=E.int64, device=d))",
+    "E.nn.Linear(3, 2).to(d)(E.ones(2, 3, dtype=E.float64, device=d))",
+])
+def test_matrix_products_of_two_dtypes_raise_as_pytorch(call, device):
+    """PyTorch multiplies matrices of one dtype only (no silent promotion)."""
+    with pytest.raises(RuntimeError, match="same dtype"):
+        eval(call, {"E": __import__("ember"), "d": device})

@@ -28,8 +28,20 @@ fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             b.shape()
         );
     }
+    // PyTorch multiplies matrices of one dtype only: a silent promotion would hide a float64
+    // weight meeting float32 data (or an int64 index tensor used as a matrix).
+    if a.dtype() != b.dtype() {
+        bail!(
+            Runtime,
+            "expected m1 and m2 to have the same dtype, but got: {} != {} (shapes {:?} and {:?})",
+            a.dtype().name(),
+            b.dtype().name(),
+            a.shape(),
+            b.shape()
+        );
+    }
     let batch = broadcast_shapes(&a.shape()[..ra - 2], &b.shape()[..rb - 2])?;
-    let dtype = DType::promote(a.dtype(), b.dtype());
+    let dtype = a.dtype();
     let compute = if matches!(dtype, DType::F16 | DType::BF16) {
         DType::F32
     } else {
