@@ -336,3 +336,22 @@ def test_matrix_products_of_two_dtypes_raise_as_pytorch(call, device):
     """PyTorch multiplies matrices of one dtype only (no silent promotion)."""
     with pytest.raises(RuntimeError, match="same dtype"):
         eval(call, {"E": __import__("ember"), "d": device})
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_class_losses_take_unbatched_input_and_refuse_0d(device):
+    import numpy as np
+    import ember as E
+    import ember.nn.functional as F
+
+    x = E.tensor([0.5, -1.0, 2.0], device=device)
+    logp = x.log_softmax(0).cpu().numpy()
+    assert abs(F.cross_entropy(x, E.tensor(2, device=device)).item() + logp[2]) < 1e-6
+    assert F.nll_loss(x, E.tensor(1, device=device)).item() == 1.0
+    assert F.nll_loss(x, E.tensor(1, device=device), reduction="none").shape == ()
+    np.testing.assert_allclose(F.cross_entropy(x, E.tensor(0, device=device), reduction="none").item(), -logp[0], rtol=1e-6)
+    for loss in (F.nll_loss, F.cross_entropy):
+        with pytest.raises(IndexError, match=r"shape \[\] has no class dimension"):
+            loss(E.tensor(1.0, device=device), E.tensor(1, device=device))
+        with pytest.raises(ValueError, match=r"unbatched input of shape \[3\] takes a 0-d target"):
+            loss(x, E.tensor([1, 2], device=device))

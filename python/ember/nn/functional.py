@@ -315,9 +315,22 @@ def _reduce(loss, reduction):
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
+def _unbatched_class_input(input, target, name):
+    """PyTorch's checks for a loss over class scores: a 0-d input has no class dimension (its
+    log_softmax/gather over dim 1 is an IndexError there) and a 1-D one takes a 0-d target."""
+    if input.dim() == 0:
+        raise IndexError(f"{name}: input of shape [] has no class dimension (expected [C] or [N, C, ...])")
+    if input.dim() == 1 and target.dim() != 0:
+        raise ValueError(f"{name}: an unbatched input of shape {list(input.shape)} takes a 0-d target, got shape {list(target.shape)}")
+
+
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
-    if input.dim() < 1 or target.dim() != input.dim() - 1 and input.dim() > 1:
-        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({target.shape[0]}).")
+    _unbatched_class_input(input, target, "nll_loss")
+    if input.dim() == 1:
+        loss = nll_loss(input.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction)
+        return loss.squeeze(0) if reduction == "none" else loss
+    if target.dim() != input.dim() - 1:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({target.shape[0] if target.dim() else 0}).")
     if input.dim() > 2:
         c = input.shape[1]
         perm = [0] + list(range(2, input.dim())) + [1]
@@ -357,8 +370,10 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if weight is not None:
             per = per * weight.reshape(1, -1, *([1] * (input.dim() - 2)))
         return _reduce(-per.sum(dim=1 if input.dim() > 1 else 0), reduction)
+    _unbatched_class_input(input, target, "cross_entropy")
     if input.dim() == 1:
-        return cross_entropy(input.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction, label_smoothing).squeeze(0) if reduction == "none" else cross_entropy(input.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction, label_smoothing)
+        loss = cross_entropy(input.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction, label_smoothing)
+        return loss.squeeze(0) if reduction == "none" else loss
     if input.dim() > 2:
         # [N, C, d1, ...] -> rows of C logits, one per position.
         c = input.shape[1]
