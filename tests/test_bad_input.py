@@ -355,3 +355,12 @@ def test_class_losses_take_unbatched_input_and_refuse_0d(device):
             loss(E.tensor(1.0, device=device), E.tensor(1, device=device))
         with pytest.raises(ValueError, match=r"unbatched input of shape \[3\] takes a 0-d target"):
             loss(x, E.tensor([1, 2], device=device))
+
+
+def test_a_dtype_name_is_not_a_dtype():
+    import ember as E
+
+    for make in (lambda: E.zeros(2, dtype="float32"), lambda: E.tensor([1], dtype="int64"),
+                 lambda: E.arange(3, dtype="float64"), lambda: E.ones(2).to(dtype="float16")):
+        with pytest.raises(TypeError, match="argument 'dtype' must be ember.dtype, not str"):
+            make()

@@ -89,10 +89,14 @@ pub fn dtype_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DType>> {
     if let Ok(d) = obj.cast::<PyDType>() {
         return Ok(Some(d.get().0));
     }
-    if let Ok(s) = obj.extract::<String>() {
-        if let Some(d) = DType::from_name(&s) {
-            return Ok(Some(d));
-        }
+    // A dtype's name is not a dtype: PyTorch refuses `dtype="float32"` with a TypeError, and
+    // accepting it would let code run here that fails under torch.
+    if obj.is_instance_of::<pyo3::types::PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "argument 'dtype' must be ember.dtype, not str ({}; use ember.{})",
+            obj.repr()?,
+            obj.extract::<String>()?
+        )));
     }
     // Python's own float/int/bool types, as torch accepts.
     let py = obj.py();
