@@ -1,0 +1,536 @@
+"""The rest of ember.optim against PyTorch's documented behaviour: NAdam, RAdam, Adadelta, Rprop,
+ASGD and LBFGS trajectories against NumPy re-implementations of PyTorch's update rules (float64),
+state_dict round trips with PyTorch's state keys, add_param_group, the implementation keywords
+(foreach/fused/capturable/differentiable) and argument errors; LBFGS with a strong-Wolfe line
+search on the Rosenbrock function; the learning-rate schedulers' curves against their closed
+forms; and optim.swa_utils. CPU only, float64, a few seconds."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn, optim
+from ember.optim import lr_scheduler
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    ember.manual_seed(0)
+
+
+def A(t):
+    return np.array(t.detach().cpu().numpy(), copy=True)
+
+
+# f(p) = sum(0.5 c p^2 + d p + 0.25 p^4): a gradient c p + d + p^3 that is nonlinear in p.
+SHAPES = [(3, 2), (4,)]
+
+
+def _coefs(shape, seed):
+    r = np.random.default_rng(seed)
+    return r.uniform(0.5, 2.0, shape), r.standard_normal(shape)
+
+
+def _init_params():
+    r = np.random.default_rng(42)
+    arrays = [r.standard_normal(s) for s in SHAPES]
+    return arrays, [ember.from_numpy(a.copy()).requires_grad_(True) for a in arrays]
+
+
+def _loss(params):
+    total = None
+    for i, p in enumerate(params):
+        c, d = _coefs(tuple(p.shape), i)
+        term = (ember.from_numpy(c) * p * p * 0.5 + ember.from_numpy(d) * p + p**4 * 0.25).sum()
+        total = term if total is None else total + term
+    return total
+
+
+def _np_loss(arrays):
+    return sum(float(np.sum(0.5 * c * a * a + d * a + 0.25 * a**4)) for a, (c, d) in ((a, _coefs(a.shape, i)) for i, a in enumerate(arrays)))
+
+
+def _np_grads(arrays):
+    return [c * a + d + a**3 for a, (c, d) in ((a, _coefs(a.shape, i)) for i, a in enumerate(arrays))]
+
+
+# ------------------------------------------------------------ NumPy versions of PyTorch's docs
+class NpNAdam:
+    def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False):
+        self.h = dict(lr=lr, b1=betas[0], b2=betas[1], eps=eps, wd=weight_decay, psi=momentum_decay, dec=decoupled_weight_decay, maximize=maximize)
+        self.s = {}
+
+    def update(self, i, p, g):
+        h = self.h
+        g = -g if h["maximize"] else g
+        st = self.s.setdefault(i, dict(t=0, m=np.zeros_like(p), v=np.zeros_like(p), prod=1.0))
+        st["t"] += 1
+        t = st["t"]
+        if h["wd"]:
+            if h["dec"]:
+                p = p - h["lr"] * h["wd"] * p
+            else:
+                g = g + h["wd"] * p
+        mu = h["b1"] * (1 - 0.5 * 0.96 ** (t * h["psi"]))
+        mu_next = h["b1"] * (1 - 0.5 * 0.96 ** ((t + 1) * h["psi"]))
+        st["prod"] *= mu
+        st["m"] = h["b1"] * st["m"] + (1 - h["b1"]) * g
+        st["v"] = h["b2"] * st["v"] + (1 - h["b2"]) * g * g
+        m_hat = mu_next * st["m"] / (1 - st["prod"] * mu_next) + (1 - mu) * g / (1 - st["prod"])
+        v_hat = st["v"] / (1 - h["b2"] ** t)
+        return p - h["lr"] * m_hat / (np.sqrt(v_hat) + h["eps"])
+
+
+class NpRAdam:
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled_weight_decay=False, maximize=False):
+        self.h = dict(lr=lr, b1=betas[0], b2=betas[1], eps=eps, wd=weight_decay, dec=decoupled_weight_decay, maximize=maximize)
+        self.s = {}
+        self.rectified = set()
+
+    def update(self, i, p, g):
+        h = self.h
+        g = -g if h["maximize"] else g
+        st = self.s.setdefault(i, dict(t=0, m=np.zeros_like(p), v=np.zeros_like(p)))
+        st["t"] += 1
+        t = st["t"]
+        if h["wd"]:
+            if h["dec"]:
+                p = p - h["lr"] * h["wd"] * p
+            else:
+                g = g + h["wd"] * p
+        st["m"] = h["b1"] * st["m"] + (1 - h["b1"]) * g
+        st["v"] = h["b2"] * st["v"] + (1 - h["b2"]) * g * g
+        m_hat = st["m"] / (1 - h["b1"] ** t)
+        rho_inf = 2 / (1 - h["b2"]) - 1
+        rho_t = rho_inf - 2 * t * h["b2"] ** t / (1 - h["b2"] ** t)
+        if rho_t > 5:
+            self.rectified.add(t)
+            l_t = math.sqrt(1 - h["b2"] ** t) / (np.sqrt(st["v"]) + h["eps"])
+            r_t = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            return p - h["lr"] * m_hat * r_t * l_t
+        return p - h["lr"] * m_hat
+
+
+class NpAdadelta:
+    def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+        self.h = dict(lr=lr, rho=rho, eps=eps, wd=weight_decay, maximize=maximize)
+        self.s = {}
+
+    def update(self, i, p, g):
+        h = self.h
+        g = -g if h["maximize"] else g
+        st = self.s.setdefault(i, dict(v=np.zeros_like(p), u=np.zeros_like(p)))
+        if h["wd"]:
+            g = g + h["wd"] * p
+        st["v"] = h["rho"] * st["v"] + (1 - h["rho"]) * g * g
+        dx = np.sqrt(st["u"] + h["eps"]) / np.sqrt(st["v"] + h["eps"]) * g
+        st["u"] = h["rho"] * st["u"] + (1 - h["rho"]) * dx * dx
+        return p - h["lr"] * dx
+
+
+class NpRprop:
+    def __init__(self, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), maximize=False):
+        self.h = dict(lr=lr, em=etas[0], ep=etas[1], lo=step_sizes[0], hi=step_sizes[1], maximize=maximize)
+        self.s = {}
+        self.flips = 0
+
+    def update(self, i, p, g):
+        h = self.h
+        g = -g if h["maximize"] else g
+        st = self.s.setdefault(i, dict(prev=np.zeros_like(p), eta=np.full_like(p, h["lr"])))
+        g = g.copy()
+        prod = st["prev"] * g
+        up, down = prod > 0, prod < 0
+        st["eta"] = np.where(up, np.minimum(st["eta"] * h["ep"], h["hi"]), st["eta"])
+        st["eta"] = np.where(down, np.maximum(st["eta"] * h["em"], h["lo"]), st["eta"])
+        self.flips += int(down.sum())
+        g[down] = 0
+        st["prev"] = g
+        return p - st["eta"] * np.sign(g)
+
+
+class NpASGD:
+    def __init__(self, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False):
+        self.h = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, wd=weight_decay, maximize=maximize)
+        self.s = {}
+
+    def update(self, i, p, g):
+        h = self.h
+        g = -g if h["maximize"] else g
+        st = self.s.setdefault(i, dict(t=0, eta=h["lr"], mu=1.0, ax=np.zeros_like(p)))
+        st["t"] += 1
+        t = st["t"]
+        if h["wd"]:
+            g = g + h["wd"] * p
+        p = p * (1 - h["lambd"] * st["eta"]) - st["eta"] * g
+        st["ax"] = st["ax"] + st["mu"] * (p - st["ax"]) if st["mu"] != 1 else p.copy()
+        st["eta"] = h["lr"] / (1 + h["lambd"] * h["lr"] * t) ** h["alpha"]
+        st["mu"] = 1 / max(1, t - h["t0"])
+        return p
+
+
+def _run(opt, params, ref, arrays, steps):
+    for step in range(steps):
+        opt.zero_grad()
+        _loss(params).backward()
+        opt.step()
+        grads = _np_grads(arrays)
+        arrays = [ref.update(i, a, g) for i, (a, g) in enumerate(zip(arrays, grads))]
+        for p, a in zip(params, arrays):
+            np.testing.assert_allclose(A(p), a, rtol=1e-10, atol=1e-12, err_msg=f"step {step + 1}")
+    return arrays
+
+
+CASES = [
+    ("nadam", dict(lr=0.05)),
+    ("nadam", dict(lr=0.05, betas=(0.8, 0.9), momentum_decay=0.05, weight_decay=0.1)),
+    ("nadam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("radam", dict(lr=0.05)),
+    ("radam", dict(lr=0.05, betas=(0.8, 0.99), weight_decay=0.1)),
+    ("radam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("adadelta", dict()),
+    ("adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
+    ("adadelta", dict(lr=0.5, weight_decay=0.05, maximize=True)),
+    ("rprop", dict(lr=0.3)),
+    ("rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2))),
+    ("rprop", dict(lr=0.1, maximize=True)),
+    ("asgd", dict(lr=0.05)),
+    ("asgd", dict(lr=0.05, lambd=0.05, alpha=0.6, t0=3, weight_decay=0.1)),
+    ("asgd", dict(lr=0.02, t0=2, weight_decay=0.1, maximize=True)),
+]
+
+CLASSES = {
+    "nadam": (optim.NAdam, NpNAdam),
+    "radam": (optim.RAdam, NpRAdam),
+    "adadelta": (optim.Adadelta, NpAdadelta),
+    "rprop": (optim.Rprop, NpRprop),
+    "asgd": (optim.ASGD, NpASGD),
+}
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for n, kw in CASES])
+def test_trajectory_matches_numpy(name, kw):
+    cls, ref_cls = CLASSES[name]
+    arrays, params = _init_params()
+    opt, ref = cls(params, **kw), ref_cls(**kw)
+    _run(opt, params, ref, arrays, steps=8)
+    if name == "radam":
+        assert 8 in ref.rectified and 1 not in ref.rectified  # both branches (plain and rectified) ran
+    if name == "rprop" and kw.get("lr") == 0.3:
+        assert ref.flips > 0  # sign flips (the shrink-and-skip branch) happened
+    if name == "asgd":
+        for i, p in enumerate(params):
+            np.testing.assert_allclose(A(opt.state[p]["ax"]), ref.s[i]["ax"], rtol=1e-10, atol=1e-12)
+            assert opt.state[p]["eta"] == pytest.approx(ref.s[i]["eta"], rel=1e-12)
+            assert opt.state[p]["mu"] == pytest.approx(ref.s[i]["mu"], rel=1e-12)
+
+
+def test_maximize_climbs():
+    for cls in (optim.NAdam, optim.RAdam, optim.Adadelta, optim.Rprop, optim.ASGD, optim.SGD, optim.Adam, optim.Adagrad):
+        p = ember.tensor([0.3], dtype=ember.float64, requires_grad=True)
+        opt = cls([p], lr=0.01, maximize=True)
+        for _ in range(3):
+            opt.zero_grad()
+            (-(p - 1.0) ** 2).sum().backward()  # maximum at 1
+            opt.step()
+        assert 0.3 < p.item() < 1.0, cls.__name__
+
+
+STATE_KEYS = {
+    "nadam": {"step", "mu_product", "exp_avg", "exp_avg_sq"},
+    "radam": {"step", "exp_avg", "exp_avg_sq"},
+    "adadelta": {"step", "square_avg", "acc_delta"},
+    "rprop": {"step", "prev", "step_size"},
+    "asgd": {"step", "eta", "mu", "ax"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(STATE_KEYS))
+def test_state_dict_round_trip(name):
+    cls, _ = CLASSES[name]
+    kw = dict(weight_decay=0.1) if name not in ("rprop",) else {}
+    _, params = _init_params()
+    opt = cls(params, lr=0.05, **kw)
+    for _ in range(3):
+        opt.zero_grad()
+        _loss(params).backward()
+        opt.step()
+    sd = opt.state_dict()
+    assert set(sd["state"]) == {0, 1}
+    assert set(sd["state"][0]) == STATE_KEYS[name]
+    assert sd["state"][0]["step"] == 3
+    assert sd["param_groups"][0]["params"] == [0, 1] and sd["param_groups"][0]["lr"] == 0.05
+    # A fresh optimizer on copies of the parameters, loaded from the state dict, steps the same.
+    twins = [p.detach().clone().requires_grad_(True) for p in params]
+    opt2 = cls(twins, lr=1.0)
+    opt2.load_state_dict(copy.deepcopy(sd))
+    assert opt2.param_groups[0]["lr"] == 0.05
+    for _ in range(3):
+        for o, ps in ((opt, params), (opt2, twins)):
+            o.zero_grad()
+            _loss(ps).backward()
+            o.step()
+    for p, q in zip(params, twins):
+        np.testing.assert_array_equal(A(p), A(q))
+    # The loaded state is the optimizer's own: stepping it left the saved dict alone.
+    assert sd["state"][0]["step"] == 3
+
+
+@pytest.mark.parametrize("name", sorted(CLASSES))
+def test_add_param_group(name):
+    cls, ref_cls = CLASSES[name]
+    arrays, params = _init_params()
+    opt = cls([params[0]], lr=0.05)
+    ref = ref_cls(lr=0.05)
+    ref2 = ref_cls(lr=0.02)
+    for step in range(4):
+        if step == 2:
+            opt.add_param_group({"params": [params[1]], "lr": 0.02})
+            assert len(opt.param_groups) == 2 and opt.param_groups[1]["lr"] == 0.02
+            assert all(k in opt.param_groups[1] for k in opt.defaults)
+        opt.zero_grad()
+        _loss(params).backward()
+        opt.step()
+        g = _np_grads(arrays)
+        arrays[0] = ref.update(0, arrays[0], g[0])
+        if step >= 2:
+            arrays[1] = ref2.update(1, arrays[1], g[1])
+        for p, a in zip(params, arrays):
+            np.testing.assert_allclose(A(p), a, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError):
+        opt.add_param_group({"params": [params[0]]})
+
+
+ALL = [optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad, optim.Adamax, optim.NAdam, optim.RAdam, optim.Adadelta, optim.Rprop, optim.ASGD]
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_implementation_keywords(cls):
+    # ember's steps are already fused: these choose nothing, and the trajectory is the same.
+    results = []
+    for kw in (dict(), dict(foreach=True), dict(foreach=False, fused=True), dict(fused=False, capturable=True), dict(differentiable=False, foreach=None, fused=None)):
+        _, params = _init_params()
+        opt = cls(params, lr=0.01, **kw)
+        for _ in range(2):
+            opt.zero_grad()
+            _loss(params).backward()
+            opt.step()
+        results.append([A(p) for p in params])
+    for r in results[1:]:
+        for a, b in zip(results[0], r):
+            np.testing.assert_array_equal(a, b)
+    p = [ember.zeros(2, requires_grad=True)]
+    with pytest.raises(RuntimeError):
+        cls(p, lr=0.01, foreach=True, fused=True)
+    with pytest.raises(RuntimeError):
+        cls(p, lr=0.01, differentiable=True)
+
+
+def test_defaults_match_torch():
+    p = [ember.zeros(2, requires_grad=True)]
+    d = optim.NAdam(p).defaults
+    assert (d["lr"], d["betas"], d["eps"], d["weight_decay"], d["momentum_decay"], d["decoupled_weight_decay"]) == (2e-3, (0.9, 0.999), 1e-8, 0, 4e-3, False)
+    d = optim.RAdam(p).defaults
+    assert (d["lr"], d["betas"], d["eps"], d["weight_decay"], d["decoupled_weight_decay"]) == (1e-3, (0.9, 0.999), 1e-8, 0, False)
+    d = optim.Adadelta(p).defaults
+    assert (d["lr"], d["rho"], d["eps"], d["weight_decay"]) == (1.0, 0.9, 1e-6, 0)
+    d = optim.Rprop(p).defaults
+    assert (d["lr"], d["etas"], d["step_sizes"]) == (1e-2, (0.5, 1.2), (1e-6, 50))
+    d = optim.ASGD(p).defaults
+    assert (d["lr"], d["lambd"], d["alpha"], d["t0"], d["weight_decay"]) == (1e-2, 1e-4, 0.75, 1e6, 0)
+    d = optim.LBFGS(p).defaults
+    assert (d["lr"], d["max_iter"], d["max_eval"], d["tolerance_grad"], d["tolerance_change"], d["history_size"], d["line_search_fn"]) == (1, 20, 25, 1e-7, 1e-9, 100, None)
+    assert all(not optim.__dict__[c.__name__](p).defaults["maximize"] for c in ALL)
+
+
+@pytest.mark.parametrize("cls,bad,message", [
+    (optim.NAdam, dict(lr=-1), "Invalid learning rate: -1"),
+    (optim.NAdam, dict(betas=(1.0, 0.9)), "Invalid beta parameter at index 0: 1.0"),
+    (optim.NAdam, dict(momentum_decay=-0.1), "Invalid momentum_decay value: -0.1"),
+    (optim.NAdam, dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+    (optim.RAdam, dict(lr=-1), "Invalid learning rate: -1"),
+    (optim.RAdam, dict(betas=(0.9, 1.0)), "Invalid beta parameter at index 1: 1.0"),
+    (optim.RAdam, dict(weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
+    (optim.Adadelta, dict(lr=-1), "Invalid learning rate: -1"),
+    (optim.Adadelta, dict(rho=1.5), "Invalid rho value: 1.5"),
+    (optim.Adadelta, dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+    (optim.Adadelta, dict(weight_decay=-1.0), "Invalid weight_decay value: -1.0"),
+    (optim.Rprop, dict(lr=-1), "Invalid learning rate: -1"),
+    (optim.Rprop, dict(etas=(1.5, 1.2)), "Invalid eta values: 1.5, 1.2"),
+    (optim.Rprop, dict(etas=(0.5, 0.9)), "Invalid eta values: 0.5, 0.9"),
+    (optim.ASGD, dict(lr=-1), "Invalid learning rate: -1"),
+    (optim.ASGD, dict(weight_decay=-1.0), "Invalid weight_decay value: -1.0"),
+    (optim.LBFGS, dict(lr=-1), "Invalid learning rate: -1"),
+])
+def test_bad_arguments_raise_value_error(cls, bad, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        cls([ember.zeros(2, requires_grad=True)], **bad)
+
+
+def test_bad_params_raise_torch_types():
+    with pytest.raises(TypeError):
+        optim.NAdam(ember.zeros(2, requires_grad=True))
+    with pytest.raises(ValueError):
+        optim.RAdam([])
+    with pytest.raises(TypeError):
+        optim.Adadelta([1.0])
+
+
+# ------------------------------------------------------------------------------------- LBFGS
+def _np_lbfgs(x, f_and_g, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9, history_size=100, state=None):
+    """PyTorch's LBFGS step without a line search, in NumPy (x: the flat parameters)."""
+    max_eval = max_iter * 5 // 4 if max_eval is None else max_eval
+    st = state
+    st.setdefault("n_iter", 0)
+    loss, g = f_and_g(x)
+    orig = loss
+    evals = 1
+    if np.abs(g).max() <= tolerance_grad:
+        return x, orig
+    d, t, dirs, stps, ro, H, prev_g = st.get("d"), st.get("t"), st.get("dirs"), st.get("stps"), st.get("ro"), st.get("H"), st.get("prev_g")
+    n = 0
+    while n < max_iter:
+        n += 1
+        st["n_iter"] += 1
+        if st["n_iter"] == 1:
+            d, dirs, stps, ro, H = -g, [], [], [], 1.0
+        else:
+            y, s = g - prev_g, d * t
+            ys = y @ s
+            if ys > 1e-10:
+                if len(dirs) == history_size:
+                    dirs.pop(0), stps.pop(0), ro.pop(0)
+                dirs.append(y), stps.append(s), ro.append(1 / ys)
+                H = ys / (y @ y)
+            al = [0.0] * len(dirs)
+            q = -g
+            for i in range(len(dirs) - 1, -1, -1):
+                al[i] = (stps[i] @ q) * ro[i]
+                q = q - al[i] * dirs[i]
+            r = q * H
+            for i in range(len(dirs)):
+                r = r + stps[i] * (al[i] - (dirs[i] @ r) * ro[i])
+            d = r
+        prev_g, prev_loss = g.copy(), loss
+        t = min(1.0, 1.0 / np.abs(g).sum()) * lr if st["n_iter"] == 1 else lr
+        if g @ d > -tolerance_change:
+            break
+        x = x + t * d
+        opt_cond = False
+        if n != max_iter:
+            loss, g = f_and_g(x)
+            opt_cond = np.abs(g).max() <= tolerance_grad
+            evals += 1
+        if n == max_iter or evals >= max_eval or opt_cond or np.abs(d * t).max() <= tolerance_change or abs(loss - prev_loss) < tolerance_change:
+            break
+    st.update(d=d, t=t, dirs=dirs, stps=stps, ro=ro, H=H, prev_g=prev_g)
+    return x, orig
+
+
+def _split(x):
+    sizes = [int(np.prod(s)) for s in SHAPES]
+    return [x[sum(sizes[:i]) : sum(sizes[: i + 1])].reshape(s) for i, s in enumerate(SHAPES)]
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.5, max_iter=4), dict(lr=1, max_iter=7, history_size=3)])
+def test_lbfgs_matches_numpy(kw):
+    arrays, params = _init_params()
+    opt = optim.LBFGS(params, **kw)
+
+    def closure():
+        opt.zero_grad()
+        loss = _loss(params)
+        loss.backward()
+        return loss
+
+    def f_and_g(x):
+        a = _split(x)
+        return _np_loss(a), np.concatenate([g.ravel() for g in _np_grads(a)])
+
+    x = np.concatenate([a.ravel() for a in arrays])
+    st = {}
+    for step in range(3):
+        loss = opt.step(closure)
+        x, ref_loss = _np_lbfgs(x, f_and_g, state=st, **kw)
+        assert float(loss) == pytest.approx(ref_loss, rel=1e-10)
+        for p, a in zip(params, _split(x)):
+            np.testing.assert_allclose(A(p), a, rtol=1e-10, atol=1e-12, err_msg=f"step {step + 1}")
+    assert opt.state[params[0]]["n_iter"] == st["n_iter"]
+
+
+def _rosenbrock(x):
+    return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+
+def test_lbfgs_strong_wolfe_minimises_rosenbrock():
+    x = ember.tensor([-1.5, 2.0], dtype=ember.float64, requires_grad=True)
+    opt = optim.LBFGS([x], lr=1, max_iter=200, history_size=10, tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = _rosenbrock(x)
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
+    np.testing.assert_allclose(A(x), [1.0, 1.0], atol=1e-6)
+    assert _rosenbrock(x).item() < 1e-12
+    st = opt.state[x]
+    assert {"func_evals", "n_iter", "d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss"} <= set(st)
+    assert st["func_evals"] > st["n_iter"] > 10  # the line search evaluated extra points
+
+
+def test_lbfgs_plain_rosenbrock_and_state_dict():
+    x = ember.tensor([-1.2, 1.0], dtype=ember.float64, requires_grad=True)
+    opt = optim.LBFGS([x], lr=0.1, max_iter=5)
+
+    def closure():
+        opt.zero_grad()
+        loss = _rosenbrock(x)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    sd = copy.deepcopy(opt.state_dict())
+    y = x.detach().clone().requires_grad_(True)
+    opt2 = optim.LBFGS([y], lr=0.1, max_iter=5)
+    opt2.load_state_dict(sd)
+
+    def closure2():
+        opt2.zero_grad()
+        loss = _rosenbrock(y)
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
+        opt2.step(closure2)
+    np.testing.assert_array_equal(A(x), A(y))
+    assert opt.state[x]["n_iter"] == opt2.state[y]["n_iter"] == 20
+
+
+def test_lbfgs_errors():
+    x = ember.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="per-parameter options"):
+        optim.LBFGS([{"params": [x]}, {"params": [ember.zeros(2, requires_grad=True)]}])
+    opt = optim.LBFGS([x])
+    with pytest.raises(TypeError):
+        opt.step()
+    with pytest.raises(RuntimeError):
+        opt.step(None)
+    with pytest.raises(ValueError):
+        opt.add_param_group({"params": [ember.zeros(1, requires_grad=True)]})
+    bad = optim.LBFGS([x], line_search_fn="backtracking")
+
+    def closure():
+        bad.zero_grad()
+        loss = ((x - 1) ** 2).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
+        bad.step(closure)
