@@ -534,3 +534,227 @@ def test_lbfgs_errors():
 
     with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
         bad.step(closure)
+
+
+# -------------------------------------------------------------------------------- schedulers
+N = 25  # steps checked for every scheduler
+BASE = 0.1
+
+
+def _opt(groups=1, cls=optim.SGD, **kw):
+    return cls([{"params": [ember.zeros(1, requires_grad=True)]} for _ in range(groups)], lr=BASE, **kw)
+
+
+def _curve(sched, opt, n=N):
+    lrs = []
+    for _ in range(n):
+        lrs.append(sched.get_last_lr()[0])
+        assert sched.get_last_lr() == [g["lr"] for g in opt.param_groups]
+        opt.step()
+        sched.step()
+    return np.array(lrs)
+
+
+def _cos(base, eta_min, t, T):
+    return eta_min + (base - eta_min) * (1 + math.cos(math.pi * t / T)) / 2
+
+
+def _warm_restarts(t, T0, mult, eta_min):
+    Ti, cur = T0, t
+    while cur >= Ti:
+        cur, Ti = cur - Ti, Ti * mult
+    return _cos(BASE, eta_min, cur, Ti)
+
+
+def _cyclic(t, lo, hi, up, down, scale):
+    pos = t % (up + down)
+    frac = pos / up if pos <= up else 1 - (pos - up) / down
+    return lo + (hi - lo) * frac * scale(t // (up + down) + 1, t)
+
+
+SCHEDULES = {
+    "LambdaLR": (lambda o: lr_scheduler.LambdaLR(o, lambda e: 0.95**e + 0.01 * e), lambda t: BASE * (0.95**t + 0.01 * t)),
+    "MultiplicativeLR": (lambda o: lr_scheduler.MultiplicativeLR(o, lambda e: 0.9 if e % 2 else 1.05), lambda t: BASE * math.prod(0.9 if e % 2 else 1.05 for e in range(1, t + 1))),
+    "StepLR": (lambda o: lr_scheduler.StepLR(o, step_size=4, gamma=0.5), lambda t: BASE * 0.5 ** (t // 4)),
+    "MultiStepLR": (lambda o: lr_scheduler.MultiStepLR(o, milestones=[15, 3, 8, 8], gamma=0.5), lambda t: BASE * 0.5 ** ((t >= 3) + 2 * (t >= 8) + (t >= 15))),
+    "ConstantLR": (lambda o: lr_scheduler.ConstantLR(o, factor=0.25, total_iters=7), lambda t: BASE * (0.25 if t < 7 else 1.0)),
+    "ConstantLR-default": (lambda o: lr_scheduler.ConstantLR(o), lambda t: BASE * (1 / 3 if t < 5 else 1.0)),
+    "LinearLR": (lambda o: lr_scheduler.LinearLR(o, start_factor=0.2, end_factor=0.9, total_iters=12), lambda t: BASE * (0.2 + 0.7 * min(t, 12) / 12)),
+    "ExponentialLR": (lambda o: lr_scheduler.ExponentialLR(o, gamma=0.9), lambda t: BASE * 0.9**t),
+    "PolynomialLR": (lambda o: lr_scheduler.PolynomialLR(o, total_iters=18, power=2.0), lambda t: BASE * (1 - min(t, 18) / 18) ** 2),
+    "PolynomialLR-default": (lambda o: lr_scheduler.PolynomialLR(o), lambda t: BASE * (1 - min(t, 5) / 5)),
+    "CosineAnnealingLR": (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=8, eta_min=0.01), lambda t: _cos(BASE, 0.01, t, 8)),
+    "CosineAnnealingWarmRestarts": (lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=6), lambda t: _warm_restarts(t, 6, 1, 0.0)),
+    "CosineAnnealingWarmRestarts-mult": (lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.005), lambda t: _warm_restarts(t, 3, 2, 0.005)),
+    "CyclicLR-triangular": (lambda o: lr_scheduler.CyclicLR(o, 0.01, 0.1, step_size_up=4), lambda t: _cyclic(t, 0.01, 0.1, 4, 4, lambda c, i: 1.0)),
+    "CyclicLR-asymmetric": (lambda o: lr_scheduler.CyclicLR(o, 0.01, 0.1, step_size_up=2, step_size_down=5), lambda t: _cyclic(t, 0.01, 0.1, 2, 5, lambda c, i: 1.0)),
+    "CyclicLR-triangular2": (lambda o: lr_scheduler.CyclicLR(o, 0.01, 0.1, step_size_up=3, mode="triangular2"), lambda t: _cyclic(t, 0.01, 0.1, 3, 3, lambda c, i: 0.5 ** (c - 1))),
+    "CyclicLR-exp_range": (lambda o: lr_scheduler.CyclicLR(o, 0.01, 0.1, step_size_up=3, mode="exp_range", gamma=0.9), lambda t: _cyclic(t, 0.01, 0.1, 3, 3, lambda c, i: 0.9**i)),
+    "CyclicLR-scale_fn": (lambda o: lr_scheduler.CyclicLR(o, 0.01, 0.1, step_size_up=3, scale_fn=lambda x: 1 / (1 + 0.1 * x), scale_mode="iterations"), lambda t: _cyclic(t, 0.01, 0.1, 3, 3, lambda c, i: 1 / (1 + 0.1 * i))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_scheduler_curves(name):
+    make, closed = SCHEDULES[name]
+    opt = _opt()
+    sched = make(opt)
+    np.testing.assert_allclose(_curve(sched, opt), [closed(t) for t in range(N)], rtol=1e-11, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_scheduler_state_dict_round_trip(name):
+    make, closed = SCHEDULES[name]
+    opt = _opt()
+    sched = make(opt)
+    for _ in range(9):
+        opt.step()
+        sched.step()
+    sd = copy.deepcopy(sched.state_dict())
+    assert "optimizer" not in sd and sd["last_epoch"] == 9
+    # A scheduler built afresh on another optimizer at the same point resumes the same curve.
+    opt2 = _opt()
+    sched2 = make(opt2)
+    sched2.load_state_dict(sd)
+    opt2.param_groups[0]["lr"] = opt.param_groups[0]["lr"]
+    assert sched2.get_last_lr() == sched.get_last_lr()
+    a, b = _curve(sched, opt, 8), _curve(sched2, opt2, 8)
+    np.testing.assert_allclose(a, b, rtol=1e-14)
+    np.testing.assert_allclose(a, [closed(t) for t in range(9, 17)], rtol=1e-11, atol=1e-15)
+
+
+def test_epoch_argument_uses_closed_forms():
+    opt = _opt()
+    sched = lr_scheduler.PolynomialLR(opt, total_iters=10, power=3.0)
+    for e in (7, 2, 12):
+        sched.step(e)
+        assert opt.param_groups[0]["lr"] == pytest.approx(BASE * (1 - min(e, 10) / 10) ** 3, abs=1e-15)
+    opt = _opt()
+    sched = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=4, T_mult=2)
+    for e in (0.5, 5.0, 13.25):
+        sched.step(e)
+        assert opt.param_groups[0]["lr"] == pytest.approx(_warm_restarts(e, 4, 2, 0.0), rel=1e-12)
+    with pytest.raises(ValueError):
+        sched.step(-1)
+
+
+def test_cyclic_lr_cycles_momentum():
+    opt = _opt(momentum=0.9)
+    sched = lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=4, base_momentum=0.8, max_momentum=0.9)
+    moms = []
+    for _ in range(N):
+        moms.append(opt.param_groups[0]["momentum"])
+        opt.step()
+        sched.step()
+    exp = [0.9 - 0.1 * (_cyclic(t, 0.0, 1.0, 4, 4, lambda c, i: 1.0)) for t in range(N)]
+    np.testing.assert_allclose(moms, exp, rtol=1e-12)
+    # With Adam, beta1 cycles; an optimizer with neither momentum nor betas is refused.
+    opt = _opt(cls=optim.Adam)
+    lr_scheduler.CyclicLR(opt, 0.01, 0.1, step_size_up=2)
+    assert opt.param_groups[0]["betas"] == (0.9, 0.999)
+    opt.step()
+    with pytest.raises(ValueError, match="momentum or beta1"):
+        lr_scheduler.CyclicLR(_opt(cls=optim.Adadelta), 0.01, 0.1)
+    lr_scheduler.CyclicLR(_opt(cls=optim.Adadelta), 0.01, 0.1, cycle_momentum=False)
+
+
+def test_one_cycle_lr_curve():
+    opt = _opt(momentum=0.9)
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=N, pct_start=0.25)
+    up = 0.25 * N - 1
+
+    def closed(t):
+        if t <= up:
+            return 1 / 25 + (1.0 - 1 / 25) * (1 - math.cos(math.pi * t / up)) / 2
+        p = (t - up) / (N - 1 - up)
+        return 1 / 25 / 1e4 + (1.0 - 1 / 25 / 1e4) * (1 + math.cos(math.pi * p)) / 2
+
+    np.testing.assert_allclose(_curve(sched, opt), [closed(t) for t in range(N)], rtol=1e-11, atol=1e-15)
+
+
+def test_sequential_lr_curve():
+    opt = _opt()
+    warm = lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=5)
+    cos = lr_scheduler.CosineAnnealingLR(opt, T_max=15, eta_min=0.001)
+    sched = lr_scheduler.SequentialLR(opt, [warm, cos], milestones=[5])
+    closed = [BASE * (0.1 + 0.9 * t / 5) if t < 5 else _cos(BASE, 0.001, t - 5, 15) for t in range(N)]
+    np.testing.assert_allclose(_curve(sched, opt), closed, rtol=1e-11, atol=1e-15)
+    sd = copy.deepcopy(sched.state_dict())
+    assert len(sd["_schedulers"]) == 2 and sd["_schedulers"][1]["T_max"] == 15
+
+
+def test_chained_scheduler_curve_and_state():
+    opt = _opt(groups=2)
+    s1 = lr_scheduler.ConstantLR(opt, factor=0.1, total_iters=2)
+    s2 = lr_scheduler.ExponentialLR(opt, gamma=0.9)
+    s3 = lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
+    sched = lr_scheduler.ChainedScheduler([s1, s2, s3])
+    # The factors multiply: each scheduler's closed form times the others'.
+    closed = [BASE * (0.1 if t < 2 else 1.0) * 0.9**t * 0.5 ** (t // 10) for t in range(N)]
+    np.testing.assert_allclose(_curve(sched, opt), closed, rtol=1e-11)
+    assert sched.get_last_lr() == [g["lr"] for g in opt.param_groups] and len(sched.get_last_lr()) == 2
+    sd = copy.deepcopy(sched.state_dict())
+    assert [d["last_epoch"] for d in sd["_schedulers"]] == [N, N, N]
+    opt2 = _opt(groups=2)
+    twin = lr_scheduler.ChainedScheduler([lr_scheduler.ConstantLR(opt2, factor=0.1, total_iters=2), lr_scheduler.ExponentialLR(opt2, gamma=0.9), lr_scheduler.StepLR(opt2, step_size=10, gamma=0.5)], optimizer=opt2)
+    twin.load_state_dict(sd)
+    for g, h in zip(opt2.param_groups, opt.param_groups):
+        g["lr"] = h["lr"]
+    np.testing.assert_allclose(_curve(twin, opt2, 5), _curve(sched, opt, 5), rtol=1e-14)
+    with pytest.raises(ValueError):
+        lr_scheduler.ChainedScheduler([s1, lr_scheduler.StepLR(_opt(), 3)])
+    with pytest.raises(ValueError):
+        lr_scheduler.ChainedScheduler([])
+    with pytest.raises(ValueError):
+        lr_scheduler.ChainedScheduler([s1, lr_scheduler.ReduceLROnPlateau(opt)])
+
+
+def test_reduce_lr_on_plateau_curve_and_state():
+    opt = _opt()
+    sched = lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2, cooldown=1, min_lr=0.004)
+    metrics = [1.0, 0.8, 0.8, 0.8, 0.8, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5] + [0.5] * 13
+    lrs = []
+    for m in metrics:
+        sched.step(m)
+        lrs.append(sched.get_last_lr()[0])
+    # Known values: a cut after 3 epochs without improvement (patience 2), 1 epoch of cooldown.
+    exp = [0.1] * 4 + [0.05] * 4 + [0.025] * 4 + [0.0125] * 4 + [0.00625] * 4 + [0.004] * 5
+    np.testing.assert_allclose(lrs, exp, rtol=1e-12)
+    sd = copy.deepcopy(sched.state_dict())
+    assert sd["best"] == 0.5 and "optimizer" not in sd
+    twin = lr_scheduler.ReduceLROnPlateau(_opt())
+    twin.load_state_dict(sd)
+    assert (twin.patience, twin.factor, twin.num_bad_epochs, twin.cooldown_counter) == (2, 0.5, sched.num_bad_epochs, sched.cooldown_counter)
+    with pytest.raises(ValueError, match="mode avg is unknown"):
+        lr_scheduler.ReduceLROnPlateau(_opt(), mode="avg")
+    with pytest.raises(ValueError, match="threshold mode"):
+        lr_scheduler.ReduceLROnPlateau(_opt(), threshold_mode="pct")
+    with pytest.raises(ValueError):
+        lr_scheduler.ReduceLROnPlateau(_opt(groups=2), min_lr=[0.1])
+
+
+@pytest.mark.parametrize("make", [
+    lambda o: lr_scheduler.ConstantLR(o, factor=1.5),
+    lambda o: lr_scheduler.ConstantLR(o, factor=-0.1),
+    lambda o: lr_scheduler.LinearLR(o, start_factor=0.0),
+    lambda o: lr_scheduler.LinearLR(o, end_factor=1.5),
+    lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=0),
+    lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=2.5),
+    lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=0),
+    lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=5, eta_min="0"),
+    lambda o: lr_scheduler.CyclicLR(o, 0.01, 0.1, mode="sawtooth"),
+    lambda o: lr_scheduler.CyclicLR(o, [0.01, 0.02], 0.1),
+    lambda o: lr_scheduler.LambdaLR(o, [lambda e: 1.0, lambda e: 1.0]),
+    lambda o: lr_scheduler.MultiplicativeLR(o, [lambda e: 1.0, lambda e: 1.0]),
+    lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1),
+    lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=10, anneal_strategy="exp"),
+    lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.StepLR(o, 2)], milestones=[3]),
+], ids=lambda f: "")
+def test_scheduler_bad_arguments_raise_value_error(make):
+    with pytest.raises(ValueError):
+        make(_opt(momentum=0.9))
+
+
+def test_resuming_without_initial_lr_is_a_key_error():
+    with pytest.raises(KeyError):
+        lr_scheduler.StepLR(_opt(), step_size=2, last_epoch=3)
