@@ -758,3 +758,174 @@ def test_scheduler_bad_arguments_raise_value_error(make):
 def test_resuming_without_initial_lr_is_a_key_error():
     with pytest.raises(KeyError):
         lr_scheduler.StepLR(_opt(), step_size=2, last_epoch=3)
+
+
+# --------------------------------------------------------------------------------- swa_utils
+from ember.optim import swa_utils  # noqa: E402
+
+
+def _net():
+    return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2)).double()
+
+
+def _snapshots(model, k, seed=0):
+    """Perturbs the model k times (parameters and BatchNorm statistics); yields after each."""
+    r = np.random.default_rng(seed)
+    for _ in range(k):
+        with ember.no_grad():
+            for t in list(model.parameters()) + [model[1].running_mean, model[1].running_var]:
+                t.add_(ember.from_numpy(r.standard_normal(tuple(t.shape)) * 0.1))
+            model[1].num_batches_tracked.add_(3)
+        yield [A(t) for t in model.parameters()], [A(b) for b in model.buffers()]
+
+
+def test_averaged_model_swa_mean():
+    model = _net()
+    swa = swa_utils.AveragedModel(model)
+    params, bufs = [], []
+    for p, b in _snapshots(model, 5):
+        swa.update_parameters(model)
+        params.append(p)
+        bufs.append(b)
+    assert swa.n_averaged.item() == 5 and swa.n_averaged.dtype == ember.int64
+    for got, *snaps in zip(swa.module.parameters(), *params):
+        np.testing.assert_allclose(A(got), np.mean(snaps, axis=0), rtol=1e-12, atol=1e-14)
+    # Without use_buffers the buffers are the model's latest, not averaged.
+    for got, want in zip(swa.module.buffers(), bufs[-1]):
+        np.testing.assert_array_equal(A(got), want)
+    # The averaged copy is independent of the model, forwards through its module, and saves n_averaged.
+    assert all(a is not b for a, b in zip(swa.parameters(), model.parameters()))
+    x = ember.from_numpy(np.random.default_rng(1).standard_normal((5, 3)))
+    swa.eval()
+    np.testing.assert_array_equal(A(swa(x)), A(swa.module(x)))
+    sd = swa.state_dict()
+    assert "n_averaged" in sd and "module.0.weight" in sd
+    twin = swa_utils.AveragedModel(_net())
+    twin.load_state_dict(sd)
+    assert twin.n_averaged.item() == 5
+    np.testing.assert_array_equal(A(twin.module[0].weight), A(swa.module[0].weight))
+
+
+def test_averaged_model_use_buffers():
+    model = _net()
+    swa = swa_utils.AveragedModel(model, use_buffers=True)
+    bufs = []
+    for _, b in _snapshots(model, 4):
+        swa.update_parameters(model)
+        bufs.append(b)
+    for got, *snaps in zip(swa.module.buffers(), *bufs):
+        want = np.mean(snaps, axis=0)
+        if got.is_floating_point():
+            np.testing.assert_allclose(A(got), want, rtol=1e-12)
+        else:  # num_batches_tracked 3, 6, 9, 12: the running mean truncated at each update, 3 4 5 6
+            assert got.item() == 6
+
+
+@pytest.mark.parametrize("kind", ["multi_ema", "ema", "custom"])
+def test_averaged_model_avg_functions(kind):
+    decay = 0.8
+    model = _net()
+    if kind == "multi_ema":
+        swa = swa_utils.AveragedModel(model, multi_avg_fn=swa_utils.get_ema_multi_avg_fn(decay))
+    elif kind == "ema":
+        swa = swa_utils.AveragedModel(model, avg_fn=swa_utils.get_ema_avg_fn(decay))
+    else:
+        seen = []
+
+        def halfway(avg, cur, n):
+            seen.append(int(n.item()))
+            return (avg + cur) / 2
+
+        swa = swa_utils.AveragedModel(model, avg_fn=halfway)
+        decay = 0.5
+    ref = None
+    for p, _ in _snapshots(model, 5):
+        swa.update_parameters(model)
+        ref = p if ref is None else [decay * r + (1 - decay) * q for r, q in zip(ref, p)]
+    for got, want in zip(swa.module.parameters(), ref):
+        np.testing.assert_allclose(A(got), want, rtol=1e-12, atol=1e-14)
+    if kind == "custom":
+        assert len(seen) == 4 * 6 and sorted(set(seen)) == [1, 2, 3, 4]  # per tensor, the count so far
+    with pytest.raises(AssertionError):
+        swa_utils.AveragedModel(model, avg_fn=swa_utils.get_swa_avg_fn(), multi_avg_fn=swa_utils.get_swa_multi_avg_fn())
+
+
+def test_update_bn_recomputes_statistics():
+    model = _net()
+    r = np.random.default_rng(3)
+    batches = [r.standard_normal((8, 3)) * 2 + 1 for _ in range(4)]
+    loader = [(ember.from_numpy(b), ember.zeros(8)) for b in batches]
+    model.eval()
+    model[1].momentum = 0.3
+    swa_utils.update_bn(loader, model)
+    # The cumulative average over the batches of each batch's statistics (unbiased variance).
+    w, b = A(model[0].weight), A(model[0].bias)
+    hidden = [x @ w.T + b for x in batches]
+    np.testing.assert_allclose(A(model[1].running_mean), np.mean([h.mean(0) for h in hidden], axis=0), rtol=1e-12)
+    np.testing.assert_allclose(A(model[1].running_var), np.mean([h.var(0, ddof=1) for h in hidden], axis=0), rtol=1e-12)
+    assert model[1].momentum == 0.3 and not model.training and model[1].num_batches_tracked.item() == 4
+    # Plain tensors as batches work too, and a model without BatchNorm is left alone.
+    swa_utils.update_bn([ember.from_numpy(x) for x in batches], model)
+    np.testing.assert_allclose(A(model[1].running_mean), np.mean([h.mean(0) for h in hidden], axis=0), rtol=1e-12)
+    swa_utils.update_bn(loader, nn.Linear(3, 2).double())
+
+
+def _swalr_closed(t, lr0, swa_lr, anneal_epochs, strategy):
+    frac = min(1.0, t / max(1, anneal_epochs)) if anneal_epochs else 1.0
+    alpha = frac if strategy == "linear" else (1 - math.cos(math.pi * frac)) / 2
+    return swa_lr * alpha + lr0 * (1 - alpha)
+
+
+@pytest.mark.parametrize("anneal_epochs,strategy", [(10, "cos"), (7, "linear"), (0, "cos"), (1, "linear")])
+def test_swalr_curve(anneal_epochs, strategy):
+    opt = _opt(groups=2)
+    opt.param_groups[1]["lr"] = 0.02
+    sched = swa_utils.SWALR(opt, swa_lr=[0.05, 0.01], anneal_epochs=anneal_epochs, anneal_strategy=strategy)
+    lrs = []
+    for _ in range(N):
+        lrs.append(sched.get_last_lr())
+        opt.step()
+        sched.step()
+    lrs = np.array(lrs)
+    expect = lambda t, lr0, s: lr0 if t == 0 and anneal_epochs else _swalr_closed(t, lr0, s, anneal_epochs, strategy)  # noqa: E731
+    np.testing.assert_allclose(lrs[:, 0], [expect(t, BASE, 0.05) for t in range(N)], rtol=1e-11)
+    np.testing.assert_allclose(lrs[:, 1], [expect(t, 0.02, 0.01) for t in range(N)], rtol=1e-11)
+    assert opt.param_groups[0]["swa_lr"] == 0.05
+
+
+def test_swalr_bad_arguments():
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        swa_utils.SWALR(_opt(), swa_lr=0.05, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="anneal_epochs"):
+        swa_utils.SWALR(_opt(), swa_lr=0.05, anneal_epochs=-1)
+    with pytest.raises(ValueError, match="anneal_epochs"):
+        swa_utils.SWALR(_opt(), swa_lr=0.05, anneal_epochs=2.5)
+    with pytest.raises(ValueError, match="swa_lr"):
+        swa_utils.SWALR(_opt(), swa_lr=[0.05, 0.01])
+
+
+def test_swa_training_loop():
+    # PyTorch's recipe: train, start averaging with SWALR, then update_bn on the averaged model.
+    r = np.random.default_rng(5)
+    xs = [ember.from_numpy(r.standard_normal((16, 3))) for _ in range(4)]
+    ys = [ember.from_numpy(x.numpy() @ np.array([[1.0], [-2.0], [0.5]])) for x in xs]
+    model = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.Linear(8, 1)).double()
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    swa_model = swa_utils.AveragedModel(model)
+    sched = lr_scheduler.CosineAnnealingLR(opt, T_max=20)
+    swa_sched = swa_utils.SWALR(opt, swa_lr=0.01, anneal_epochs=3)
+    for epoch in range(20):
+        for x, y in zip(xs, ys):
+            opt.zero_grad()
+            ((model(x) - y) ** 2).mean().backward()
+            opt.step()
+        if epoch >= 12:
+            swa_model.update_parameters(model)
+            swa_sched.step()
+        else:
+            sched.step()
+    swa_utils.update_bn(list(zip(xs, ys)), swa_model)
+    assert swa_model.n_averaged.item() == 8 and opt.param_groups[0]["lr"] == pytest.approx(0.01)
+    swa_model.eval()
+    loss = float(sum(((swa_model(x) - y) ** 2).mean().item() for x, y in zip(xs, ys)) / 4)
+    assert loss < 0.5
