@@ -748,6 +748,8 @@ def test_reduce_lr_on_plateau_curve_and_state():
     lambda o: lr_scheduler.MultiplicativeLR(o, [lambda e: 1.0, lambda e: 1.0]),
     lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1),
     lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=10, anneal_strategy="exp"),
+    lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=10, pct_start=1.5),
+    lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=0),
     lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.StepLR(o, 2)], milestones=[3]),
 ], ids=lambda f: "")
 def test_scheduler_bad_arguments_raise_value_error(make):

@@ -1,13 +1,16 @@
-"""Adadelta, as ``torch.optim.Adadelta``; written with tensor ops, one update per parameter.
-
-``foreach``, ``capturable`` and ``differentiable`` are PyTorch's implementation choices: ember's
-step is already fused per parameter (see ``ember.optim.optimizer._check_flags``)."""
+"""Adadelta, as ``torch.optim.Adadelta``; written with tensor ops, one update per parameter."""
 
 from .._functions import zeros_like
 from ._common import _check_eps, _check_lr, _check_wd, _TensorOpOptimizer
 
 
 class Adadelta(_TensorOpOptimizer):
+    """Adadelta, as ``torch.optim.Adadelta``. State: ``step``, ``square_avg``, ``acc_delta``.
+
+    ``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted for PyTorch
+    compatibility; ember's step is already fused (one vectorised update per parameter, no loop
+    over elements), so they choose nothing (``differentiable=True`` is refused)."""
+
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False, maximize=False, differentiable=False, fused=None):
         _check_lr(lr)
         if not 0.0 <= rho <= 1.0:

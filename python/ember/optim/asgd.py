@@ -1,14 +1,18 @@
 """ASGD (averaged SGD: decayed step size ``eta``, averaging weight ``mu`` and the running average
-``ax`` of the iterates), as ``torch.optim.ASGD``; written with tensor ops, one update per parameter.
-
-``foreach``, ``capturable`` and ``differentiable`` are PyTorch's implementation choices: ember's
-step is already fused per parameter (see ``ember.optim.optimizer._check_flags``)."""
+``ax`` of the iterates), as ``torch.optim.ASGD``; written with tensor ops, one update per parameter."""
 
 from .._functions import zeros_like
 from ._common import _check_lr, _check_wd, _TensorOpOptimizer
 
 
 class ASGD(_TensorOpOptimizer):
+    """Averaged SGD, as ``torch.optim.ASGD``. State: ``step``, ``eta``, ``mu`` (Python floats)
+    and ``ax``, the running average of the parameter once ``step > t0``.
+
+    ``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted for PyTorch
+    compatibility; ember's step is already fused (one vectorised update per parameter, no loop
+    over elements), so they choose nothing (``differentiable=True`` is refused)."""
+
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None, maximize=False, differentiable=False, capturable=False, fused=None):
         _check_lr(lr)
         _check_wd(weight_decay)

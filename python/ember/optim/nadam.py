@@ -1,14 +1,19 @@
 """NAdam (Adam with Nesterov momentum, momentum-decay schedule ``mu_t``, optional decoupled weight
-decay), as ``torch.optim.NAdam``; written with tensor ops, one update per parameter.
-
-``foreach``, ``capturable`` and ``differentiable`` are PyTorch's implementation choices: ember's
-step is already fused per parameter (see ``ember.optim.optimizer._check_flags``)."""
+decay), as ``torch.optim.NAdam``; written with tensor ops, one update per parameter."""
 
 from .._functions import zeros_like
 from ._common import _check_betas, _check_eps, _check_lr, _check_wd, _TensorOpOptimizer
 
 
 class NAdam(_TensorOpOptimizer):
+    """NAdam, as ``torch.optim.NAdam``: Adam with Nesterov momentum and the momentum schedule
+    ``mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))``; ``decoupled_weight_decay`` gives
+    NAdamW-style decay. State: ``step``, ``mu_product``, ``exp_avg``, ``exp_avg_sq``.
+
+    ``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted for PyTorch
+    compatibility; ember's step is already fused (one vectorised update per parameter, no loop
+    over elements), so they choose nothing (``differentiable=True`` is refused)."""
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False, differentiable=False, fused=None):
         _check_lr(lr)
         _check_eps(eps)

@@ -1,8 +1,5 @@
 """RAdam (Adam with a rectified adaptive learning rate, optional decoupled weight decay), as
-``torch.optim.RAdam``; written with tensor ops, one update per parameter.
-
-``foreach``, ``capturable`` and ``differentiable`` are PyTorch's implementation choices: ember's
-step is already fused per parameter (see ``ember.optim.optimizer._check_flags``)."""
+``torch.optim.RAdam``; written with tensor ops, one update per parameter."""
 
 import math
 
@@ -11,6 +8,14 @@ from ._common import _check_betas, _check_eps, _check_lr, _check_wd, _TensorOpOp
 
 
 class RAdam(_TensorOpOptimizer):
+    """RAdam, as ``torch.optim.RAdam``: Adam whose adaptive step is switched on, and rectified,
+    once the variance estimate is reliable (rho_t > 5); ``decoupled_weight_decay`` gives
+    RAdamW-style decay. State: ``step``, ``exp_avg``, ``exp_avg_sq``.
+
+    ``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted for PyTorch
+    compatibility; ember's step is already fused (one vectorised update per parameter, no loop
+    over elements), so they choose nothing (``differentiable=True`` is refused)."""
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False, differentiable=False, fused=None):
         _check_lr(lr)
         _check_eps(eps)

@@ -1,9 +1,6 @@
 """Rprop (resilient backpropagation: per-element step sizes grown by ``etas[1]`` while the gradient
 keeps its sign and shrunk by ``etas[0]`` when it flips, clamped to ``step_sizes``), as
-``torch.optim.Rprop``; written with tensor ops, one update per parameter.
-
-``foreach``, ``capturable`` and ``differentiable`` are PyTorch's implementation choices: ember's
-step is already fused per parameter (see ``ember.optim.optimizer._check_flags``)."""
+``torch.optim.Rprop``; written with tensor ops, one update per parameter."""
 
 from .. import _core
 from .._functions import full_like, ones_like, zeros_like
@@ -11,6 +8,13 @@ from ._common import _check_lr, _TensorOpOptimizer
 
 
 class Rprop(_TensorOpOptimizer):
+    """Rprop, as ``torch.optim.Rprop``: ``etas=(etaminus, etaplus)`` shrink/grow each element's
+    step size, kept within ``step_sizes=(min, max)``. State: ``step``, ``prev``, ``step_size``.
+
+    ``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted for PyTorch
+    compatibility; ember's step is already fused (one vectorised update per parameter, no loop
+    over elements), so they choose nothing (``differentiable=True`` is refused)."""
+
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False, foreach=None, maximize=False, differentiable=False, fused=None):
         _check_lr(lr)
         if not 0.0 < etas[0] < 1.0 < etas[1]:
