@@ -3,7 +3,8 @@ ASGD and LBFGS trajectories against NumPy re-implementations of PyTorch's update
 state_dict round trips with PyTorch's state keys, add_param_group, the implementation keywords
 (foreach/fused/capturable/differentiable) and argument errors; LBFGS with a strong-Wolfe line
 search on the Rosenbrock function; the learning-rate schedulers' curves against their closed
-forms; and optim.swa_utils. CPU only, float64, a few seconds."""
+forms; and optim.swa_utils. Float64 on the CPU, plus a float32 check that the steps agree on
+the GPU backend where there is one; about a second."""
 
 import copy
 import math
@@ -931,3 +932,26 @@ def test_swa_training_loop():
     swa_model.eval()
     loss = float(sum(((swa_model(x) - y) ** 2).mean().item() for x, y in zip(xs, ys)) / 4)
     assert loss < 0.5
+
+
+@pytest.mark.parametrize("name", sorted(CLASSES) + ["lbfgs"])
+def test_steps_on_each_device_agree(device, name):
+    # The tensor-op steps run wherever the parameters live: float32 on the device against the CPU.
+    results = []
+    for dev in ("cpu", device):
+        r = np.random.default_rng(7)
+        params = [ember.from_numpy(r.standard_normal(s).astype(np.float32)).to(dev).requires_grad_(True) for s in SHAPES]
+        targets = [ember.from_numpy(r.standard_normal(s).astype(np.float32)).to(dev) for s in SHAPES]
+        opt = optim.LBFGS(params, max_iter=3) if name == "lbfgs" else CLASSES[name][0](params, lr=0.05, weight_decay=0.01) if name != "rprop" else optim.Rprop(params, lr=0.05)
+
+        def closure():
+            opt.zero_grad()
+            loss = sum(((p - t) ** 2 * (p * p + 1)).sum() for p, t in zip(params, targets))
+            loss.backward()
+            return loss
+
+        for _ in range(3):
+            opt.step(closure)
+        results.append([A(p) for p in params])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
