@@ -14,7 +14,7 @@ import pytest
 
 import ember
 from ember import nn, optim
-from ember.optim import lr_scheduler
+from ember.optim import lr_scheduler, swa_utils
 
 
 @pytest.fixture(autouse=True)
@@ -573,7 +573,19 @@ def _cyclic(t, lo, hi, up, down, scale):
     return lo + (hi - lo) * frac * scale(t // (up + down) + 1, t)
 
 
+def _one_cycle(t, total=30, pct=0.25, max_lr=1.0):
+    """OneCycleLR's documented two-phase cosine: from max_lr / 25 up to max_lr, then down to
+    max_lr / 25 / 1e4."""
+    up = pct * total - 1
+    if t <= up:
+        return max_lr / 25 + (max_lr - max_lr / 25) * (1 - math.cos(math.pi * t / up)) / 2
+    low = max_lr / 25 / 1e4
+    return low + (max_lr - low) * (1 + math.cos(math.pi * (t - up) / (total - 1 - up))) / 2
+
+
 SCHEDULES = {
+    "OneCycleLR": (lambda o: lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=30, pct_start=0.25), _one_cycle),
+    "SWALR": (lambda o: swa_utils.SWALR(o, swa_lr=0.02, anneal_epochs=12), lambda t: 0.02 + (BASE - 0.02) * (1 + math.cos(math.pi * min(t, 12) / 12)) / 2),
     "LambdaLR": (lambda o: lr_scheduler.LambdaLR(o, lambda e: 0.95**e + 0.01 * e), lambda t: BASE * (0.95**t + 0.01 * t)),
     "MultiplicativeLR": (lambda o: lr_scheduler.MultiplicativeLR(o, lambda e: 0.9 if e % 2 else 1.05), lambda t: BASE * math.prod(0.9 if e % 2 else 1.05 for e in range(1, t + 1))),
     "StepLR": (lambda o: lr_scheduler.StepLR(o, step_size=4, gamma=0.5), lambda t: BASE * 0.5 ** (t // 4)),
@@ -657,20 +669,6 @@ def test_cyclic_lr_cycles_momentum():
     with pytest.raises(ValueError, match="momentum or beta1"):
         lr_scheduler.CyclicLR(_opt(cls=optim.Adadelta), 0.01, 0.1)
     lr_scheduler.CyclicLR(_opt(cls=optim.Adadelta), 0.01, 0.1, cycle_momentum=False)
-
-
-def test_one_cycle_lr_curve():
-    opt = _opt(momentum=0.9)
-    sched = lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=N, pct_start=0.25)
-    up = 0.25 * N - 1
-
-    def closed(t):
-        if t <= up:
-            return 1 / 25 + (1.0 - 1 / 25) * (1 - math.cos(math.pi * t / up)) / 2
-        p = (t - up) / (N - 1 - up)
-        return 1 / 25 / 1e4 + (1.0 - 1 / 25 / 1e4) * (1 + math.cos(math.pi * p)) / 2
-
-    np.testing.assert_allclose(_curve(sched, opt), [closed(t) for t in range(N)], rtol=1e-11, atol=1e-15)
 
 
 def test_sequential_lr_curve():
@@ -764,9 +762,6 @@ def test_resuming_without_initial_lr_is_a_key_error():
 
 
 # --------------------------------------------------------------------------------- swa_utils
-from ember.optim import swa_utils  # noqa: E402
-
-
 def _net():
     return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2)).double()
 
