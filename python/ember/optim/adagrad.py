@@ -7,11 +7,19 @@ when the optimizer is built, so ``initial_accumulator_value`` is visible before 
 
 from .. import _core
 from .._functions import full_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_flags
 
 
 class Adagrad(Optimizer):
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+    """Adagrad, as ``torch.optim.Adagrad``.
+
+    ``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted for PyTorch
+    compatibility: ember's step is already one fused native call per parameter group (see
+    ``ember.optim.optimizer._check_flags``).
+    """
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None, capturable=False):
+        _check_flags(foreach, fused, capturable, differentiable)
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if lr_decay < 0.0:

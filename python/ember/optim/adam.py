@@ -2,7 +2,7 @@
 
 from .. import _core
 from .._functions import zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_flags
 
 
 def _check(lr, betas, eps, weight_decay):
@@ -19,11 +19,19 @@ def _check(lr, betas, eps, weight_decay):
 
 
 class Adam(Optimizer):
+    """Adam, as ``torch.optim.Adam`` (``decoupled_weight_decay=True`` makes it AdamW).
+
+    ``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted for PyTorch
+    compatibility: ember's step is already one fused native call per parameter group (see
+    ``ember.optim.optimizer._check_flags``).
+    """
+
     _decoupled = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, foreach=None, maximize=False, capturable=False, differentiable=False, fused=None, decoupled_weight_decay=False):
         _check(lr, betas, eps, weight_decay)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize))
+        _check_flags(foreach, fused, capturable, differentiable)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=bool(decoupled_weight_decay)))
 
     def step(self, closure=None):
         loss = self._evaluate(closure)
@@ -50,7 +58,7 @@ class Adam(Optimizer):
                 _core._adam_step(
                     batch, [p.grad for p in batch], [s["exp_avg"] for s in st], [s["exp_avg_sq"] for s in st],
                     [s.get("max_exp_avg_sq") for s in st], step, group["lr"], beta1, beta2, group["eps"],
-                    group["weight_decay"], amsgrad, group["maximize"], self._decoupled,
+                    group["weight_decay"], amsgrad, group["maximize"], group.get("decoupled_weight_decay", self._decoupled),
                 )
         return loss
 
@@ -60,5 +68,5 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *, maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *, maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused, decoupled_weight_decay=True)

@@ -4,12 +4,20 @@ call per parameter group (per distinct step count)."""
 from .. import _core
 from .._functions import zeros_like
 from .adam import _check
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_flags
 
 
 class Adamax(Optimizer):
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *, maximize=False, differentiable=False, capturable=False):
+    """Adamax, as ``torch.optim.Adamax``.
+
+    ``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted for PyTorch
+    compatibility: ember's step is already one fused native call per parameter group (see
+    ``ember.optim.optimizer._check_flags``).
+    """
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *, maximize=False, differentiable=False, capturable=False, fused=None):
         _check(lr, betas, eps, weight_decay)
+        _check_flags(foreach, fused, capturable, differentiable)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize))
 
     def step(self, closure=None):

@@ -13,6 +13,31 @@ class _Required:
 required = _Required()
 
 
+def _check_flags(foreach=None, fused=None, capturable=False, differentiable=False):
+    """Validates PyTorch's implementation-choice keywords.
+
+    ember's optimizer steps are already fused: each is one native call per parameter group, or
+    (for the optimizers written with tensor ops) one update per parameter with no per-element
+    Python loop. So ``foreach`` (None/True/False) and ``fused`` (None/True/False) choose nothing
+    and every value is accepted, except ``foreach=True`` with ``fused=True``, which PyTorch also
+    rejects. ``capturable`` is accepted either way: ember keeps step counts on the host and the
+    update is the same. ``differentiable=True`` (autograd through the step) is not supported."""
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if differentiable:
+        raise NotImplementedError("ember's optimizer steps are not differentiable: differentiable=True is not supported")
+
+
+def _cast_state(v, p):
+    # Float state joins its parameter's dtype and device, as torch's load_state_dict does; lists
+    # of tensors (LBFGS's history) are copied the same way, so the loaded state owns its tensors.
+    if isinstance(v, _core.Tensor):
+        return v.to(p.device).clone().to(p.dtype) if v.is_floating_point() else v
+    if isinstance(v, list):
+        return [_cast_state(x, p) for x in v]
+    return v
+
+
 class Optimizer:
     """Base class: holds ``param_groups`` (dicts of params and hyper-parameters) and ``state``."""
 
@@ -91,8 +116,7 @@ class Optimizer:
             for p, i in zip(mine["params"], theirs["params"]):
                 if i in state_dict["state"] or str(i) in state_dict["state"]:
                     s = state_dict["state"].get(i, state_dict["state"].get(str(i)))
-                    # Float state joins its parameter's dtype and device, as torch's load_state_dict does.
-                    self.state[p] = {k: (v.to(p.device).clone().to(p.dtype) if isinstance(v, _core.Tensor) and v.is_floating_point() else v) for k, v in s.items()}
+                    self.state[p] = {k: _cast_state(v, p) for k, v in s.items()}
             mine.update({k: v for k, v in theirs.items() if k != "params"})
 
     def __repr__(self):

@@ -6,11 +6,19 @@ implementation element by element, so trajectories match to rounding.
 
 from .. import _core
 from .._functions import zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_flags
 
 
 class RMSprop(Optimizer):
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *, maximize=False, foreach=None, capturable=False, differentiable=False):
+    """RMSprop, as ``torch.optim.RMSprop``.
+
+    ``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted for PyTorch
+    compatibility: ember's step is already one fused native call per parameter group (see
+    ``ember.optim.optimizer._check_flags``).
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, capturable=False, foreach=None, maximize=False, differentiable=False, *, fused=None):
+        _check_flags(foreach, fused, capturable, differentiable)
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if eps < 0.0:

@@ -2,11 +2,19 @@
 
 from .. import _core
 from .._functions import zeros_like
-from .optimizer import Optimizer, required
+from .optimizer import Optimizer, _check_flags, required
 
 
 class SGD(Optimizer):
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False):
+    """Stochastic gradient descent, as ``torch.optim.SGD``.
+
+    ``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted for PyTorch
+    compatibility: ember's step is already one fused native call per parameter group (see
+    ``ember.optim.optimizer._check_flags``).
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False, foreach=None, differentiable=False, fused=None, capturable=False):
+        _check_flags(foreach, fused, capturable, differentiable)
         if lr is not required and lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
