@@ -1,0 +1,194 @@
+"""The rest of torch.nn (activations, distances, padding, pixel shuffles, losses, feature dropout,
+parameter containers) against NumPy references of PyTorch's documented formulas, on every device:
+forward values, float64 gradcheck for a representative subset, PyTorch's exception types for bad
+input, and PyTorch's reprs."""
+
+import math
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import ember
+from conftest import assert_close, check_grad, leaf, make, to_np
+from ember import nn
+from ember.nn import functional as F
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    ember.manual_seed(0)
+
+
+def R(*shape, seed=0, lo=-3.0, hi=3.0):
+    return np.random.default_rng(seed).uniform(lo, hi, size=shape)
+
+
+def away_from(x, points, gap=0.05):
+    """x with every value within ``gap`` of a kink moved off it (for finite differences)."""
+    x = np.array(x, dtype=np.float64)
+    for p in points:
+        near = np.abs(x - p) < gap
+        x[near] = p + np.where(x[near] >= p, gap, -gap)
+    return x
+
+
+def softplus_np(x):
+    return np.logaddexp(0.0, x)
+
+
+def sigmoid_np(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+SELU_A, SELU_S = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+# name: (module, functional form, NumPy reference, kinks to keep gradcheck points away from)
+ACTIVATIONS = {
+    "selu": (lambda: nn.SELU(), F.selu, lambda x: SELU_S * np.where(x > 0, x, SELU_A * np.expm1(x)), [0]),
+    "celu": (lambda: nn.CELU(0.7), lambda x: F.celu(x, 0.7), lambda x: np.maximum(0, x) + np.minimum(0, 0.7 * np.expm1(x / 0.7)), [0]),
+    "hardswish": (lambda: nn.Hardswish(), F.hardswish, lambda x: x * np.clip(x + 3, 0, 6) / 6, [-3, 3]),
+    "hardsigmoid": (lambda: nn.Hardsigmoid(), F.hardsigmoid, lambda x: np.clip(x + 3, 0, 6) / 6, [-3, 3]),
+    "relu6": (lambda: nn.ReLU6(), F.relu6, lambda x: np.clip(x, 0, 6), [0, 6]),
+    "logsigmoid": (lambda: nn.LogSigmoid(), F.logsigmoid, lambda x: -softplus_np(-x), []),
+    "softsign": (lambda: nn.Softsign(), F.softsign, lambda x: x / (1 + np.abs(x)), [0]),
+    "tanhshrink": (lambda: nn.Tanhshrink(), F.tanhshrink, lambda x: x - np.tanh(x), []),
+    "threshold": (lambda: nn.Threshold(0.5, -2.0), lambda x: F.threshold(x, 0.5, -2.0), lambda x: np.where(x > 0.5, x, -2.0), [0.5]),
+    "hardshrink": (lambda: nn.Hardshrink(0.7), lambda x: F.hardshrink(x, 0.7), lambda x: np.where(np.abs(x) > 0.7, x, 0.0), [-0.7, 0.7]),
+    "softshrink": (lambda: nn.Softshrink(0.7), lambda x: F.softshrink(x, 0.7),
+                   lambda x: np.where(x > 0.7, x - 0.7, np.where(x < -0.7, x + 0.7, 0.0)), [-0.7, 0.7]),
+    "hardtanh": (lambda: nn.Hardtanh(-2.0, 1.5), lambda x: F.hardtanh(x, -2.0, 1.5), lambda x: np.clip(x, -2.0, 1.5), [-2, 1.5]),
+    "mish": (lambda: nn.Mish(), F.mish, lambda x: x * np.tanh(softplus_np(x)), []),
+    "rrelu_eval": (lambda: nn.RReLU(0.1, 0.3).eval(), lambda x: F.rrelu(x, 0.1, 0.3), lambda x: np.where(x >= 0, x, 0.2 * x), [0]),
+}
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_activation_matches_reference(device, name):
+    make_module, fn, ref, _ = ACTIVATIONS[name]
+    x = R(3, 5, seed=1, lo=-7, hi=7).astype(np.float32)
+    x[0, :4] = [0.0, -3.0, 3.0, 6.0]
+    t = make(x, device)
+    assert_close(fn(t), ref(x.astype(np.float64)).astype(np.float32), rtol=1e-5, atol=1e-6)
+    assert_close(make_module()(t), ref(x.astype(np.float64)).astype(np.float32), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["selu", "celu", "hardswish", "logsigmoid", "softsign", "softshrink", "threshold", "rrelu_eval"])
+def test_activation_gradcheck(device, name):
+    _, fn, _, kinks = ACTIVATIONS[name]
+    x = away_from(R(2, 3, seed=2, lo=-4, hi=4), kinks)
+    check_grad(fn, leaf(x, device))
+
+
+@pytest.mark.parametrize("name", ["selu", "celu", "hardswish", "hardsigmoid", "relu6", "threshold", "rrelu_eval"])
+def test_activation_inplace(device, name):
+    make_module, fn, ref, _ = ACTIVATIONS[name]
+    x = R(4, 3, seed=3).astype(np.float32)
+    m = make_module()
+    m.inplace = True
+    t = make(x, device)
+    out = m(t)
+    assert_close(t, ref(x.astype(np.float64)).astype(np.float32), rtol=1e-5, atol=1e-6)
+    assert_close(out, ref(x.astype(np.float64)).astype(np.float32), rtol=1e-5, atol=1e-6)
+
+
+def test_inplace_functional_forms(device):
+    x = R(5, seed=4).astype(np.float32)
+    for fn, ref in [(F.selu_, ACTIVATIONS["selu"][2]), (lambda t: F.celu_(t, 0.7), ACTIVATIONS["celu"][2]),
+                    (lambda t: F.threshold_(t, 0.5, -2.0), ACTIVATIONS["threshold"][2]),
+                    (lambda t: F.hardtanh_(t, -2.0, 1.5), ACTIVATIONS["hardtanh"][2])]:
+        t = make(x, device)
+        fn(t)
+        assert_close(t, ref(x.astype(np.float64)).astype(np.float32), rtol=1e-5, atol=1e-6)
+
+
+def test_glu(device):
+    x = R(2, 6, 3, seed=5)
+    for dim in (1, -2):
+        a, b = np.split(x, 2, axis=1)
+        assert_close(F.glu(make(x, device), dim), a * sigmoid_np(b))
+        assert_close(nn.GLU(dim)(make(x, device)), a * sigmoid_np(b))
+    check_grad(lambda t: F.glu(t, 1), leaf(x, device))
+    with pytest.raises(RuntimeError, match="Halving dimension must be even"):
+        F.glu(make(x, device), -1)
+    with pytest.raises(RuntimeError, match="scalars"):
+        F.glu(make(np.array(1.0), device))
+
+
+def test_softmin_and_softmax2d(device):
+    x = R(2, 3, 4, 5, seed=6)
+    e = np.exp(-x - (-x).max(axis=1, keepdims=True))
+    assert_close(F.softmin(make(x, device), dim=1), e / e.sum(axis=1, keepdims=True))
+    assert_close(nn.Softmin(dim=1)(make(x, device)), e / e.sum(axis=1, keepdims=True))
+    e = np.exp(x - x.max(axis=-3, keepdims=True))
+    assert_close(nn.Softmax2d()(make(x, device)), e / e.sum(axis=-3, keepdims=True))
+    assert_close(nn.Softmax2d()(make(x[0], device)), e[0] / e[0].sum(axis=0, keepdims=True))
+    check_grad(lambda t: F.softmin(t, -1), leaf(x[0, :2, :3], device))
+    with pytest.raises(AssertionError, match="3D or 4D"):
+        nn.Softmax2d()(make(x[0, 0], device))
+    # No dim: PyTorch's implicit choice (dim 1 for a 2-D input), with its deprecation warning.
+    x2 = x[0, 0]
+    e = np.exp(-x2 - (-x2).max(axis=1, keepdims=True))
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmin"):
+        assert_close(F.softmin(make(x2, device)), e / e.sum(axis=1, keepdims=True))
+
+
+def test_prelu(device):
+    x = R(2, 3, 4, seed=7)
+    m = nn.PReLU().double().to(device)
+    assert m.weight.shape == (1,) and to_np(m.weight)[0] == 0.25
+    assert_close(m(make(x, device)), np.where(x > 0, x, 0.25 * x))
+    m = nn.PReLU(3, init=0.1).double().to(device)
+    w = np.array([0.1, 0.1, 0.1])
+    assert_close(m(make(x, device)), np.where(x > 0, x, w.reshape(1, 3, 1) * x))
+    out = m(make(x, device)).sum()
+    out.backward()
+    np.testing.assert_allclose(to_np(m.weight.grad), np.where(x > 0, 0, x).sum(axis=(0, 2)), rtol=1e-10)
+    xs = away_from(x, [0])
+    check_grad(lambda t, w: F.prelu(t, w), leaf(xs, device), leaf(np.array([0.3, -0.2, 0.5]), device))
+    # A 1-D input has a single channel; a per-channel weight must match dim 1.
+    assert_close(F.prelu(make(x[0, 0], device), make(np.array([0.5]), device)), np.where(x[0, 0] > 0, x[0, 0], 0.5 * x[0, 0]))
+    with pytest.raises(RuntimeError, match="Mismatch of parameter numbers and input channel size"):
+        nn.PReLU(4).double().to(device)(make(x, device))
+    assert repr(nn.PReLU(3)) == "PReLU(num_parameters=3)"
+
+
+def test_rrelu_training_slopes_lie_in_range(device):
+    x = -np.abs(R(400, seed=8)) - 0.1
+    m = nn.RReLU(0.1, 0.3)
+    slope = to_np(m(make(x, device))) / x
+    assert slope.min() >= 0.1 - 1e-6 and slope.max() <= 0.3 + 1e-6 and slope.std() > 0.03
+    pos = np.abs(x)
+    assert_close(m(make(pos, device)), pos)
+    # eval (and F.rrelu's default training=False) is deterministic: the mean slope.
+    m.eval()
+    assert_close(m(make(x, device)), 0.2 * x)
+    assert_close(m(make(x, device)), 0.2 * x)
+
+
+def test_activation_errors(device):
+    t = make(R(3, seed=9), device)
+    with pytest.raises(RuntimeError, match="lambda must be greater or equal to 0"):
+        F.softshrink(t, -1.0)
+    with pytest.raises(RuntimeError, match="alpha cannot be 0"):
+        F.celu(t, 0.0)
+    with pytest.raises(ValueError, match="min_val cannot be greater than max_val"):
+        F.hardtanh(t, 2.0, 1.0)
+
+
+def test_activation_reprs():
+    assert repr(nn.SELU()) == "SELU()" and repr(nn.SELU(inplace=True)) == "SELU(inplace=True)"
+    assert repr(nn.CELU()) == "CELU(alpha=1.0)" and repr(nn.CELU(0.5, True)) == "CELU(alpha=0.5, inplace=True)"
+    assert repr(nn.GLU()) == "GLU(dim=-1)"
+    assert repr(nn.Hardswish()) == "Hardswish()" and repr(nn.Hardsigmoid(True)) == "Hardsigmoid()"
+    assert repr(nn.ReLU6()) == "ReLU6()" and repr(nn.ReLU6(True)) == "ReLU6(inplace=True)"
+    assert repr(nn.Softmax2d()) == "Softmax2d()" and repr(nn.Softmin(1)) == "Softmin(dim=1)"
+    assert repr(nn.LogSigmoid()) == "LogSigmoid()" and repr(nn.Softsign()) == "Softsign()"
+    assert repr(nn.Tanhshrink()) == "Tanhshrink()"
+    assert repr(nn.Threshold(0.1, 20)) == "Threshold(threshold=0.1, value=20)"
+    assert repr(nn.Threshold(0.1, 20, True)) == "Threshold(threshold=0.1, value=20, inplace=True)"
+    assert repr(nn.Hardshrink()) == "Hardshrink(0.5)" and repr(nn.Softshrink(0.2)) == "Softshrink(0.2)"
+    assert repr(nn.RReLU()) == f"RReLU(lower={1 / 8}, upper={1 / 3})"
+    assert repr(nn.Hardtanh()) == "Hardtanh(min_val=-1.0, max_val=1.0)"
+    assert nn.ReLU6().min_val == 0.0 and isinstance(nn.ReLU6(), nn.Hardtanh)
