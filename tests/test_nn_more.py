@@ -192,3 +192,55 @@ def test_activation_reprs():
     assert repr(nn.RReLU()) == f"RReLU(lower={1 / 8}, upper={1 / 3})"
     assert repr(nn.Hardtanh()) == "Hardtanh(min_val=-1.0, max_val=1.0)"
     assert nn.ReLU6().min_val == 0.0 and isinstance(nn.ReLU6(), nn.Hardtanh)
+
+
+# ---- distances ----
+def np_norm(x, p, axis, keepdims=False):
+    a = np.abs(x)
+    if p == math.inf:
+        return a.max(axis=axis, keepdims=keepdims)
+    if p == 0:
+        return (a != 0).sum(axis=axis, keepdims=keepdims).astype(x.dtype)
+    return (a ** p).sum(axis=axis, keepdims=keepdims) ** (1.0 / p)
+
+
+def test_cosine_similarity(device):
+    x1, x2 = R(4, 5, 3, seed=10), R(4, 5, 3, seed=11)
+    for dim in (1, -1, 0):
+        n1 = np.maximum(np.linalg.norm(x1, axis=dim), 1e-8)
+        n2 = np.maximum(np.linalg.norm(x2, axis=dim), 1e-8)
+        exp = (x1 * x2).sum(axis=dim) / (n1 * n2)
+        assert_close(F.cosine_similarity(make(x1, device), make(x2, device), dim=dim), exp, rtol=1e-6)
+        assert_close(nn.CosineSimilarity(dim=dim)(make(x1, device), make(x2, device)), exp, rtol=1e-6)
+    # Broadcasting, and a zero vector: eps bounds each norm from below.
+    b = R(1, 5, 3, seed=12)
+    exp = (x1 * b).sum(axis=1) / (np.linalg.norm(x1, axis=1) * np.linalg.norm(b, axis=1))
+    assert_close(F.cosine_similarity(make(x1, device), make(b, device)), exp, rtol=1e-6)
+    z = np.zeros((2, 3))
+    assert_close(F.cosine_similarity(make(z, device), make(x1[:2, 0], device)), np.zeros(2))
+    check_grad(lambda a, b: F.cosine_similarity(a, b, dim=-1), leaf(x1[:2], device), leaf(x2[:2], device))
+    with pytest.raises(RuntimeError):
+        F.cosine_similarity(make(x1, device), make(R(4, 2, 3), device))
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0, math.inf])
+def test_pairwise_distance(device, p):
+    x1, x2 = R(6, 4, seed=13), R(6, 4, seed=14)
+    exp = np_norm(x1 - x2 + 1e-6, p, -1)
+    assert_close(F.pairwise_distance(make(x1, device), make(x2, device), p), exp, rtol=1e-6)
+    m = nn.PairwiseDistance(p, keepdim=True)
+    assert_close(m(make(x1, device), make(x2, device)), exp[:, None], rtol=1e-6)
+    # Broadcast: one row against many, and 1-D inputs.
+    assert_close(F.pairwise_distance(make(x1, device), make(x2[:1], device), p), np_norm(x1 - x2[:1] + 1e-6, p, -1), rtol=1e-6)
+    assert_close(F.pairwise_distance(make(x1[0], device), make(x2[0], device), p), np_norm(x1[0] - x2[0] + 1e-6, p, -1), rtol=1e-6)
+    if p != math.inf:
+        check_grad(lambda a, b: F.pairwise_distance(a, b, p), leaf(x1[:3], device), leaf(x2[:3], device))
+
+
+def test_normalize(device):
+    x = R(3, 4, 2, seed=15)
+    for p, dim in [(2.0, 1), (1.0, -1), (3.0, 0)]:
+        exp = x / np.maximum(np_norm(x, p, dim, keepdims=True), 1e-12)
+        assert_close(F.normalize(make(x, device), p=p, dim=dim), exp, rtol=1e-6)
+    assert_close(F.normalize(make(np.zeros((2, 3)), device)), np.zeros((2, 3)))
+    check_grad(lambda t: F.normalize(t, dim=-1), leaf(x[0], device))
