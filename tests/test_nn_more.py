@@ -244,3 +244,90 @@ def test_normalize(device):
         assert_close(F.normalize(make(x, device), p=p, dim=dim), exp, rtol=1e-6)
     assert_close(F.normalize(make(np.zeros((2, 3)), device)), np.zeros((2, 3)))
     check_grad(lambda t: F.normalize(t, dim=-1), leaf(x[0], device))
+
+
+# ---- padding ----
+NP_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def np_pad(x, pad, mode, value=0.0):
+    """F.pad's semantics in NumPy: pad pairs from the last dim backwards; negative amounts crop."""
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    crop = tuple(slice(-lo if lo < 0 else 0, x.shape[d] + hi if hi < 0 else None) for d, (lo, hi) in enumerate(widths))
+    pos = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+    if mode == "constant":
+        return np.pad(x[crop], pos, mode="constant", constant_values=value)
+    if mode == "circular":
+        # Wrap-around is taken from the whole (uncropped) input, then cropped.
+        return np.pad(x, pos, mode="wrap")[tuple(slice(-lo if lo < 0 else 0, (x.shape[d] + max(lo, 0) + hi) if hi < 0 else None)
+                                                 for d, (lo, hi) in enumerate(widths))]
+    return np.pad(x, pos, mode=NP_MODE[mode])[tuple(slice(-lo if lo < 0 else 0, (x.shape[d] + max(lo, 0) + hi) if hi < 0 else None)
+                                                     for d, (lo, hi) in enumerate(widths))]
+
+
+PAD_CASES = [((3, 5), (2, 1)), ((2, 3, 5), (0, 4)), ((2, 3, 4, 5), (1, 2, 3, 0)), ((3, 4, 5), (2, 2, 1, 3)),
+             ((1, 2, 3, 4, 5), (1, 0, 2, 1, 2, 2)), ((2, 3, 4, 5), (1, 1, 1, 1, 2, 0)), ((2, 3, 6), (-1, 2))]
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape,pad", PAD_CASES)
+def test_pad_modes_match_numpy(device, mode, shape, pad):
+    x = R(*shape, seed=16)
+    assert_close(F.pad(make(x, device), pad, mode=mode), np_pad(x, pad, mode))
+
+
+def test_pad_constant_value_and_crop(device):
+    x = R(2, 3, 4, seed=17)
+    assert_close(F.pad(make(x, device), (1, 2, 0, 1), value=-1.5), np_pad(x, (1, 2, 0, 1), "constant", -1.5))
+    assert_close(F.pad(make(x, device), (-1, 2)), np_pad(x, (-1, 2), "constant"))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_modes_gradcheck(device, mode):
+    x = R(1, 2, 3, 4, seed=18)
+    check_grad(lambda t: F.pad(t, (2, 1, 1, 2), mode=mode), leaf(x, device))
+
+
+def test_pad_errors(device):
+    t = make(R(1, 2, 3, seed=19), device)
+    with pytest.raises(NotImplementedError, match="Unrecognised padding mode"):
+        F.pad(t, (1, 1), mode="symmetric")
+    with pytest.raises(RuntimeError, match="Padding size should be less than the corresponding input dimension"):
+        F.pad(t, (3, 0), mode="reflect")
+    with pytest.raises(RuntimeError, match="wrapping around more than once"):
+        F.pad(t, (0, 4), mode="circular")
+    with pytest.raises(NotImplementedError, match="non-constant padding"):
+        F.pad(make(R(3, seed=1), device), (1, 1), mode="reflect")
+    with pytest.raises(NotImplementedError, match="non-constant padding"):
+        F.pad(t, (1, 1, 1, 1, 1, 1), mode="replicate")
+    with pytest.raises(RuntimeError, match="doesn't take in value argument"):
+        F.pad(t, (1, 1), mode="replicate", value=2.0)
+    with pytest.raises(RuntimeError, match="divisible by 2"):
+        F.pad(t, (1,), mode="reflect")
+    with pytest.raises(ValueError, match="expected 2D or 3D input"):
+        nn.CircularPad1d(1)(make(R(1, 1, 2, 3), device))
+
+
+@pytest.mark.parametrize("cls,mode,dims", [
+    (nn.ZeroPad1d, "constant", 1), (nn.ZeroPad2d, "constant", 2), (nn.ZeroPad3d, "constant", 3),
+    (nn.ReflectionPad1d, "reflect", 1), (nn.ReflectionPad2d, "reflect", 2), (nn.ReflectionPad3d, "reflect", 3),
+    (nn.ReplicationPad1d, "replicate", 1), (nn.ReplicationPad2d, "replicate", 2), (nn.ReplicationPad3d, "replicate", 3),
+    (nn.CircularPad1d, "circular", 1), (nn.CircularPad2d, "circular", 2), (nn.CircularPad3d, "circular", 3)])
+def test_padding_layers(device, cls, mode, dims):
+    x = R(*([2, 3] + [4] * dims), seed=20)
+    pad = tuple(range(1, 2 * dims + 1)) if mode != "reflect" and mode != "circular" else (1, 2, 3, 0, 2, 1)[:2 * dims]
+    assert_close(cls(pad)(make(x, device)), np_pad(x, pad, mode))
+    assert_close(cls(1)(make(x, device)), np_pad(x, (1,) * (2 * dims), mode))
+    assert cls(1).padding == (1,) * (2 * dims)
+    assert repr(cls(pad)) == f"{cls.__name__}({pad})"
+
+
+def test_constant_padding_layers(device):
+    for cls, dims in [(nn.ConstantPad1d, 1), (nn.ConstantPad2d, 2), (nn.ConstantPad3d, 3)]:
+        x = R(*([2] + [3] * dims), seed=21)
+        m = cls(2, 3.5)
+        assert_close(m(make(x, device)), np_pad(x, (2,) * (2 * dims), "constant", 3.5))
+        assert repr(m) == f"{cls.__name__}(padding={(2,) * (2 * dims)}, value=3.5)"
+    assert repr(nn.ZeroPad2d((1, 1, 2, 0))) == "ZeroPad2d((1, 1, 2, 0))"
