@@ -331,3 +331,71 @@ def test_constant_padding_layers(device):
         assert_close(m(make(x, device)), np_pad(x, (2,) * (2 * dims), "constant", 3.5))
         assert repr(m) == f"{cls.__name__}(padding={(2,) * (2 * dims)}, value=3.5)"
     assert repr(nn.ZeroPad2d((1, 1, 2, 0))) == "ZeroPad2d((1, 1, 2, 0))"
+
+
+# ---- pixel and channel shuffles ----
+def np_pixel_shuffle(x, r):
+    *b, c, h, w = x.shape
+    y = x.reshape(*b, c // (r * r), r, r, h, w)
+    n = len(b)
+    y = y.transpose(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return y.reshape(*b, c // (r * r), h * r, w * r)
+
+
+def np_pixel_unshuffle(x, r):
+    *b, c, h, w = x.shape
+    y = x.reshape(*b, c, h // r, r, w // r, r)
+    n = len(b)
+    y = y.transpose(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return y.reshape(*b, c * r * r, h // r, w // r)
+
+
+@pytest.mark.parametrize("shape,r", [((1, 8, 2, 3), 2), ((2, 9, 2, 2), 3), ((4, 3, 2), 1), ((2, 2, 4, 1, 2), 2)])
+def test_pixel_shuffle_roundtrip(device, shape, r):
+    x = R(*shape, seed=22)
+    y = F.pixel_shuffle(make(x, device), r)
+    assert_close(y, np_pixel_shuffle(x, r))
+    assert_close(nn.PixelShuffle(r)(make(x, device)), np_pixel_shuffle(x, r))
+    assert_close(F.pixel_unshuffle(y, r), x)
+    assert_close(nn.PixelUnshuffle(r)(y), np_pixel_unshuffle(np_pixel_shuffle(x, r), r))
+
+
+def test_pixel_shuffle_reference_layout():
+    # PyTorch's documented layout: out[c, h*r + i, w*r + j] = in[c*r*r + i*r + j, h, w].
+    x = np.arange(2 * 4 * 2 * 3, dtype=np.float64).reshape(2 * 4, 2, 3)
+    out = to_np(F.pixel_shuffle(make(x), 2))
+    for c in range(2):
+        for h in range(2):
+            for w in range(3):
+                for i in range(2):
+                    for j in range(2):
+                        assert out[c, h * 2 + i, w * 2 + j] == x[c * 4 + i * 2 + j, h, w]
+
+
+def test_pixel_shuffle_gradcheck_and_errors(device):
+    check_grad(lambda t: F.pixel_shuffle(t, 2), leaf(R(1, 4, 2, 2, seed=23), device))
+    check_grad(lambda t: F.pixel_unshuffle(t, 2), leaf(R(1, 1, 2, 4, seed=24), device))
+    with pytest.raises(RuntimeError, match="at least 3 dimensions"):
+        F.pixel_shuffle(make(R(4, 4), device), 2)
+    with pytest.raises(RuntimeError, match="divisible by the square of upscale_factor"):
+        F.pixel_shuffle(make(R(1, 6, 2, 2), device), 2)
+    with pytest.raises(RuntimeError, match="height to be divisible by downscale_factor"):
+        F.pixel_unshuffle(make(R(1, 1, 3, 4), device), 2)
+    with pytest.raises(RuntimeError, match="width to be divisible by downscale_factor"):
+        F.pixel_unshuffle(make(R(1, 1, 4, 3), device), 2)
+    assert repr(nn.PixelShuffle(3)) == "PixelShuffle(upscale_factor=3)"
+    assert repr(nn.PixelUnshuffle(3)) == "PixelUnshuffle(downscale_factor=3)"
+
+
+def test_channel_shuffle(device):
+    x = R(2, 6, 3, 2, seed=25)
+    exp = x.reshape(2, 3, 2, 3, 2).transpose(0, 2, 1, 3, 4).reshape(x.shape)
+    assert_close(F.channel_shuffle(make(x, device), 3), exp)
+    assert_close(nn.ChannelShuffle(3)(make(x, device)), exp)
+    assert to_np(F.channel_shuffle(make(np.arange(6.0).reshape(1, 6, 1), device), 2)).ravel().tolist() == [0, 3, 1, 4, 2, 5]
+    check_grad(lambda t: F.channel_shuffle(t, 2), leaf(R(1, 4, 3, seed=26), device))
+    with pytest.raises(RuntimeError, match="Number of channels must be divisible by groups"):
+        F.channel_shuffle(make(x, device), 4)
+    with pytest.raises(RuntimeError, match="at least 3 dimensions"):
+        F.channel_shuffle(make(x[0, :, :, 0], device), 2)
+    assert repr(nn.ChannelShuffle(2)) == "ChannelShuffle(groups=2)"
