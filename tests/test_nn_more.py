@@ -399,3 +399,183 @@ def test_channel_shuffle(device):
     with pytest.raises(RuntimeError, match="at least 3 dimensions"):
         F.channel_shuffle(make(x[0, :, :, 0], device), 2)
     assert repr(nn.ChannelShuffle(2)) == "ChannelShuffle(groups=2)"
+
+
+# ---- losses ----
+def reduce_np(loss, reduction):
+    return {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction](loss)
+
+
+def logsig_np(x):
+    return -softplus_np(-x)
+
+
+def np_multi_margin(x, y, p=1, margin=1.0, w=None):
+    n, c = x.shape
+    out = np.zeros(n)
+    for i in range(n):
+        for j in range(c):
+            if j != y[i]:
+                z = max(0.0, margin - x[i, y[i]] + x[i, j]) ** p
+                out[i] += z * (w[y[i]] if w is not None else 1.0)
+    return out / c
+
+
+def np_cos_embed(a, b, y, margin):
+    cos = (a * b).sum(-1) / np.sqrt(((a * a).sum(-1) + 1e-12) * ((b * b).sum(-1) + 1e-12))
+    return np.where(y == 1, 1 - cos, np.maximum(0.0, cos - margin))
+
+
+def np_pdist(a, b, p=2.0, eps=1e-6):
+    return np_norm(a - b + eps, p, -1)
+
+
+def signs(n, seed):
+    return np.where(np.random.default_rng(seed).random(n) < 0.5, -1.0, 1.0)
+
+
+def _loss_case(name, device, reduction):
+    """(ember loss value, NumPy reference) for one loss, through its module."""
+    x1, x2, x3 = R(5, 4, seed=30), R(5, 4, seed=31), R(5, 4, seed=32)
+    y = signs(5, 33)
+    if name == "margin_ranking":
+        m = nn.MarginRankingLoss(margin=0.3, reduction=reduction)
+        return m(make(x1[:, 0], device), make(x2[:, 0], device), make(y, device)), np.maximum(0, -y * (x1[:, 0] - x2[:, 0]) + 0.3)
+    if name == "hinge_embedding":
+        yy = signs(20, 34).reshape(5, 4)
+        m = nn.HingeEmbeddingLoss(margin=2.0, reduction=reduction)
+        return m(make(x1, device), make(yy, device)), np.where(yy == 1, x1, np.maximum(0, 2.0 - x1))
+    if name == "soft_margin":
+        yy = signs(20, 35).reshape(5, 4)
+        return nn.SoftMarginLoss(reduction=reduction)(make(x1, device), make(yy, device)), np.log1p(np.exp(-yy * x1))
+    if name == "multilabel_soft_margin":
+        yy = (np.random.default_rng(36).random((5, 4)) < 0.5).astype(np.float64)
+        w = np.array([0.5, 1.0, 2.0, 1.5])
+        m = nn.MultiLabelSoftMarginLoss(weight=make(w, device), reduction=reduction)
+        ref = (-(yy * logsig_np(x1) + (1 - yy) * logsig_np(-x1)) * w).mean(-1)
+        return m(make(x1, device), make(yy, device)), ref
+    if name == "multi_margin":
+        t = np.array([0, 3, 1, 1, 2])
+        return (nn.MultiMarginLoss(reduction=reduction)(make(x1, device), make(t, device)), np_multi_margin(x1, t))
+    if name == "multi_margin_p2_weight":
+        t = np.array([0, 3, 1, 1, 2])
+        w = np.array([0.5, 1.0, 2.0, 1.5])
+        m = nn.MultiMarginLoss(p=2, margin=0.7, weight=make(w, device), reduction=reduction)
+        return m(make(x1, device), make(t, device)), np_multi_margin(x1, t, 2, 0.7, w)
+    if name == "cosine_embedding":
+        m = nn.CosineEmbeddingLoss(margin=0.2, reduction=reduction)
+        return m(make(x1, device), make(x2, device), make(y, device)), np_cos_embed(x1, x2, y, 0.2)
+    if name == "triplet_margin":
+        m = nn.TripletMarginLoss(margin=1.5, reduction=reduction)
+        return m(make(x1, device), make(x2, device), make(x3, device)), np.maximum(0, 1.5 + np_pdist(x1, x2) - np_pdist(x1, x3))
+    if name == "triplet_margin_swap_p1":
+        m = nn.TripletMarginLoss(margin=1.5, p=1, swap=True, reduction=reduction)
+        dn = np.minimum(np_pdist(x1, x3, 1), np_pdist(x2, x3, 1))
+        return m(make(x1, device), make(x2, device), make(x3, device)), np.maximum(0, 1.5 + np_pdist(x1, x2, 1) - dn)
+    if name == "poisson_nll":
+        t = np.random.default_rng(37).poisson(2.0, (5, 4)).astype(np.float64)
+        return nn.PoissonNLLLoss(reduction=reduction)(make(x1, device), make(t, device)), np.exp(x1) - t * x1
+    if name == "poisson_nll_full_rate":
+        t = np.random.default_rng(38).poisson(2.0, (5, 4)).astype(np.float64)
+        rate = np.abs(x1) + 0.1
+        st = np.where(t > 1, t * np.log(np.where(t > 1, t, 1)) - t + 0.5 * np.log(2 * np.pi * np.where(t > 1, t, 1)), 0)
+        m = nn.PoissonNLLLoss(log_input=False, full=True, reduction=reduction)
+        return m(make(rate, device), make(t, device)), rate - t * np.log(rate + 1e-8) + st
+    if name == "gaussian_nll":
+        var = np.abs(x3) + 1e-7  # some entries under eps are clamped
+        var[0, 0] = 0.0
+        vc = np.maximum(var, 1e-6)
+        m = nn.GaussianNLLLoss(reduction=reduction)
+        return m(make(x1, device), make(x2, device), make(var, device)), 0.5 * (np.log(vc) + (x1 - x2) ** 2 / vc)
+    if name == "gaussian_nll_full_homoscedastic":
+        var = np.abs(x3[:, 0]) + 0.5
+        m = nn.GaussianNLLLoss(full=True, reduction=reduction)
+        ref = 0.5 * (np.log(var[:, None]) + (x1 - x2) ** 2 / var[:, None]) + 0.5 * np.log(2 * np.pi)
+        return m(make(x1, device), make(x2, device), make(var, device)), ref
+    raise KeyError(name)
+
+
+LOSSES = ["margin_ranking", "hinge_embedding", "soft_margin", "multilabel_soft_margin", "multi_margin",
+          "multi_margin_p2_weight", "cosine_embedding", "triplet_margin", "triplet_margin_swap_p1", "poisson_nll",
+          "poisson_nll_full_rate", "gaussian_nll", "gaussian_nll_full_homoscedastic"]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", LOSSES)
+def test_loss_matches_reference(device, name, reduction):
+    got, per = _loss_case(name, device, reduction)
+    assert_close(got, reduce_np(per, reduction), rtol=1e-6, atol=1e-9)
+
+
+def test_losses_gradcheck(device):
+    x1, x2, x3 = (away_from(R(3, 4, seed=s), [0]) for s in (40, 41, 42))
+    y = signs(3, 43)
+    check_grad(lambda a, b: F.margin_ranking_loss(a, b, make(y, device), margin=0.1), leaf(x1[:, 0], device), leaf(x2[:, 0], device))
+    check_grad(lambda a: F.soft_margin_loss(a, make(signs(12, 44).reshape(3, 4), device)), leaf(x1, device))
+    yy = (np.random.default_rng(45).random((3, 4)) < 0.5).astype(np.float64)
+    check_grad(lambda a: F.multilabel_soft_margin_loss(a, make(yy, device)), leaf(x1, device))
+    t = make(np.array([2, 0, 3]), device)
+    check_grad(lambda a: F.multi_margin_loss(a, t, p=2, margin=3.0), leaf(x1, device))
+    check_grad(lambda a, b: F.cosine_embedding_loss(a, b, make(y, device), margin=-1.0), leaf(x1, device), leaf(x2, device))
+    check_grad(lambda a, p, n: F.triplet_margin_loss(a, p, n, margin=10.0, swap=True), leaf(x1, device), leaf(x2, device), leaf(x3, device))
+    tp = make(np.array([[0.0, 1.0, 2.0, 5.0]] * 3), device)
+    check_grad(lambda a: F.poisson_nll_loss(a, tp, full=True, reduction="sum"), leaf(x1, device))
+    check_grad(lambda a, b, v: F.gaussian_nll_loss(a, b, v, full=True), leaf(x1, device), leaf(x2, device), leaf(np.abs(x3) + 0.5, device))
+
+
+def test_loss_errors(device):
+    a, b = make(R(3, 4, seed=46), device), make(R(3, 4, seed=47), device)
+    with pytest.raises(ValueError, match="is not a valid value for reduction"):
+        nn.MarginRankingLoss(reduction="avg")
+    with pytest.raises(ValueError, match="is not a valid value for reduction"):
+        F.soft_margin_loss(a, b, reduction="avg")
+    with pytest.raises(RuntimeError, match="All input tensors should have same dimension"):
+        F.margin_ranking_loss(a, b, make(R(3, seed=1), device))
+    with pytest.raises(ValueError, match="only p == 1 and p == 2 supported"):
+        nn.MultiMarginLoss(p=3)
+    with pytest.raises(RuntimeError, match="inconsistent target size"):
+        F.multi_margin_loss(a, make(np.array([0, 1]), device))
+    with pytest.raises(RuntimeError, match="target out of range"):
+        F.multi_margin_loss(a, make(np.array([0, 1, 4]), device))
+    with pytest.raises(RuntimeError, match="1D target tensor expects 2D input tensors"):
+        F.cosine_embedding_loss(make(R(3, 4, 2), device), make(R(3, 4, 2), device), make(np.ones(3), device))
+    with pytest.raises(RuntimeError, match="multi-target not supported"):
+        F.cosine_embedding_loss(a, b, make(np.ones((3, 4)), device))
+    with pytest.raises(ValueError, match="expected margin to be greater than 0"):
+        nn.TripletMarginLoss(margin=0.0)
+    with pytest.raises(RuntimeError, match="same number of dimensions"):
+        F.triplet_margin_loss(a, b, make(R(4, seed=2), device))
+    with pytest.raises(ValueError, match="var is of incorrect size"):
+        F.gaussian_nll_loss(a, b, make(np.ones((3, 2)), device))
+    with pytest.raises(ValueError, match="var has negative entry"):
+        F.gaussian_nll_loss(a, b, make(-np.ones((3, 4)), device))
+    with pytest.raises(TypeError):
+        nn.GaussianNLLLoss(True)
+
+
+def test_loss_misc(device):
+    x = R(4, 3, seed=48)
+    # multi_margin on a single sample (1-D input, 0-dim target) is a scalar.
+    t = make(np.array(2), device)
+    got = F.multi_margin_loss(make(x[0], device), t, reduction="none")
+    assert got.shape == () and np.isclose(got.item(), np_multi_margin(x[:1], np.array([2]))[0])
+    # cosine_embedding_loss on 1-D inputs with a 0-dim target.
+    got = F.cosine_embedding_loss(make(x[0], device), make(x[1], device), make(np.array(-1.0), device), reduction="none")
+    assert np.isclose(got.item(), np_cos_embed(x[0], x[1], np.array(-1.0), 0.0))
+    # gaussian_nll_loss: var of shape (N, 1) broadcast over the last dim, and a float var.
+    v = np.abs(x[:, :1]) + 0.5
+    assert_close(F.gaussian_nll_loss(make(x, device), make(x[::-1].copy(), device), make(v, device), reduction="none"),
+                 0.5 * (np.log(v) + (x - x[::-1]) ** 2 / v))
+    assert np.isclose(F.gaussian_nll_loss(make(x, device), make(x[::-1].copy(), device), 2.0).item(),
+                      np.mean(0.5 * (np.log(2.0) + (x - x[::-1]) ** 2 / 2.0)))
+    # The deprecated size_average/reduce pair maps onto reduction, with PyTorch's warning.
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        m = nn.SoftMarginLoss(size_average=False)
+    assert m.reduction == "sum"
+    with pytest.warns(UserWarning):
+        assert nn.HingeEmbeddingLoss(reduce=False).reduction == "none"
+    # The losses' reprs carry no arguments, as in PyTorch; weights are buffers.
+    assert repr(nn.TripletMarginLoss()) == "TripletMarginLoss()"
+    m = nn.MultiLabelSoftMarginLoss(weight=make(np.ones(3), device))
+    assert "weight" in dict(m.named_buffers())
+    assert [n for n, _ in nn.MultiMarginLoss().named_buffers()] == []

@@ -89,9 +89,10 @@ class KLDivLoss(_Loss):
 class _LegacyLoss(Module):
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
-        from ._functional_extra import _legacy_reduction
+        from ._functional_extra import _check_reduction, _legacy_reduction
 
         self.reduction = _legacy_reduction(size_average, reduce, reduction)
+        _check_reduction(self.reduction)
 
 
 class _LegacyWeightedLoss(_LegacyLoss):
