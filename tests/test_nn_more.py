@@ -579,3 +579,133 @@ def test_loss_misc(device):
     m = nn.MultiLabelSoftMarginLoss(weight=make(np.ones(3), device))
     assert "weight" in dict(m.named_buffers())
     assert [n for n, _ in nn.MultiMarginLoss().named_buffers()] == []
+
+
+# ---- feature dropout, alpha dropout ----
+@pytest.mark.parametrize("cls,fn,shape", [(nn.Dropout1d, F.dropout1d, (8, 16, 5)), (nn.Dropout1d, F.dropout1d, (16, 5)),
+                                          (nn.Dropout2d, F.dropout2d, (8, 16, 3, 2)), (nn.Dropout3d, F.dropout3d, (8, 16, 2, 2, 2)),
+                                          (nn.Dropout3d, F.dropout3d, (16, 2, 2, 2))])
+def test_feature_dropout_zeroes_whole_channels(device, cls, fn, shape):
+    x = R(*shape, seed=50, lo=0.5, hi=2.0)
+    m = cls(p=0.4)
+    y = to_np(m(make(x, device)))
+    batched = len(shape) == {nn.Dropout1d: 3, nn.Dropout2d: 4, nn.Dropout3d: 5}[cls]
+    lead = 2 if batched else 1
+    per_channel = y.reshape(*shape[:lead], -1)
+    kept = np.all(np.isclose(per_channel, x.reshape(*shape[:lead], -1) / 0.6), axis=-1)
+    dropped = np.all(per_channel == 0, axis=-1)
+    assert np.all(kept | dropped) and kept.any() and dropped.any()
+    m.eval()
+    assert_close(m(make(x, device)), x)
+    assert_close(fn(make(x, device), 0.4, training=False), x)
+    assert_close(fn(make(x, device), 1.0), np.zeros(shape))
+    # The gradient is the same mask.
+    t = make(x, device, requires_grad=True)
+    out = fn(t, 0.4)
+    out.sum().backward()
+    assert_close(t.grad, (to_np(out) != 0) / 0.6)
+
+
+def test_dropout_variants_errors_and_reprs(device):
+    with pytest.raises(RuntimeError, match="dropout1d: Expected 2D or 3D input"):
+        F.dropout1d(make(R(2, 3, 4, 5), device))
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1"):
+        nn.Dropout2d(p=1.5)
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1"):
+        F.alpha_dropout(make(R(3), device), p=-0.1, training=True)
+    with pytest.warns(UserWarning, match="Received a 3D input to dropout2d"):
+        F.dropout2d(make(R(2, 3, 4), device))
+    assert repr(nn.Dropout1d()) == "Dropout1d(p=0.5, inplace=False)"
+    assert repr(nn.AlphaDropout(0.2)) == "AlphaDropout(p=0.2, inplace=False)"
+
+
+def test_alpha_dropout(device):
+    p, alpha = 0.3, 1.7580993408473766
+    a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+    x = R(2000, seed=51)
+    m = nn.AlphaDropout(p)
+    y = to_np(m(make(x, device)))
+    kept = np.isclose(y, a * x + alpha * a * p)
+    dropped = np.isclose(y, a * alpha * (p - 1))
+    assert np.all(kept | dropped) and 0.2 < dropped.mean() < 0.4
+    # Standard-normal inputs keep (about) zero mean and unit variance.
+    z = np.random.default_rng(52).standard_normal(20000)
+    yz = to_np(F.alpha_dropout(make(z, device), p, training=True))
+    assert abs(yz.mean()) < 0.05 and abs(yz.std() - 1) < 0.05
+    m.eval()
+    assert_close(m(make(x, device)), x)
+    assert_close(F.alpha_dropout(make(x, device), p), x)  # training=False by default, as in PyTorch
+
+
+# ---- ParameterList, ParameterDict, Embedding.from_pretrained ----
+def test_parameter_list(device):
+    pl = nn.ParameterList([ember.randn(3, 4, device=device), nn.Parameter(ember.randn(3, device=device))])
+    assert len(pl) == 2 and all(isinstance(p, nn.Parameter) for p in pl)
+    assert [n for n, _ in pl.named_parameters()] == ["0", "1"]
+    pl.append(ember.zeros(2, device=device))
+    pl += [ember.ones(1, device=device)]
+    pl.extend([ember.ones(5, device=device)])
+    assert len(pl) == 5 and tuple(pl[-1].shape) == (5,) and tuple(pl[2].shape) == (2,)
+    assert len(pl[1:4]) == 3 and pl[1:4][0] is pl[1]
+    pl[0] = ember.full((2, 2), 7.0, device=device)
+    assert isinstance(pl[0], nn.Parameter) and to_np(pl[0]).tolist() == [[7.0, 7.0], [7.0, 7.0]]
+    with pytest.raises(IndexError, match="index 5 is out of range"):
+        pl[5]
+    with pytest.raises(TypeError):
+        pl.extend(ember.ones(2))
+    # Registered parameters: they train through a Module holding the list.
+    m = nn.Module()
+    m.ps = nn.ParameterList([ember.ones(2, device=device), ember.ones(2, device=device)])
+    assert sorted(m.state_dict()) == ["ps.0", "ps.1"]
+    (m.ps[0] * 2 + m.ps[1]).sum().backward()
+    assert to_np(m.ps[0].grad).tolist() == [2.0, 2.0] and to_np(m.ps[1].grad).tolist() == [1.0, 1.0]
+    dev = "" if device == "cpu" else " (gpu:0)"
+    assert repr(nn.ParameterList([ember.zeros(3, 4, device=device)])) == (
+        f"ParameterList(  (0): Parameter containing: [ember.float32 of size 3x4{dev}])")
+    assert repr(nn.ParameterList([ember.zeros(3), ember.zeros(2, 1)])) == (
+        "ParameterList(\n    (0): Parameter containing: [ember.float32 of size 3]\n"
+        "    (1): Parameter containing: [ember.float32 of size 2x1]\n)")
+
+
+def test_parameter_dict(device):
+    pd = nn.ParameterDict({"b": ember.randn(2, device=device), "a": nn.Parameter(ember.randn(1, 2, device=device))})
+    assert list(pd.keys()) == ["a", "b"]  # a plain dict is added in sorted order, as in PyTorch
+    pd2 = nn.ParameterDict(OrderedDict([("z", ember.zeros(1)), ("y", ember.zeros(1))]))
+    assert list(pd2) == ["z", "y"]
+    assert "a" in pd and len(pd) == 2 and isinstance(pd["b"], nn.Parameter)
+    pd["c"] = ember.ones(3, device=device)
+    assert [n for n, _ in pd.named_parameters()] == ["a", "b", "c"]
+    assert tuple(pd.pop("c").shape) == (3,) and "c" not in pd and len(pd) == 2
+    pd.update([("d", ember.ones(1))])
+    assert pd.get("d") is pd["d"] and pd.get("nope") is None
+    assert list((pd | pd2).keys()) == ["a", "b", "d", "z", "y"]
+    with pytest.raises(KeyError):
+        pd["nope"]
+    with pytest.raises(TypeError, match="not a string"):
+        pd[1] = ember.ones(1)
+    del pd["d"]
+    assert list(pd.items())[0][0] == "a" and len(list(pd.values())) == 2
+    m = nn.Module()
+    m.pd = pd
+    assert sorted(m.state_dict()) == ["pd.a", "pd.b"]
+    dev = "" if device == "cpu" else " (gpu:0)"
+    assert repr(pd) == (f"ParameterDict(\n    (a): Parameter containing: [ember.float32 of size 1x2{dev}]\n"
+                        f"    (b): Parameter containing: [ember.float32 of size 2{dev}]\n)")
+    pd.clear()
+    assert len(pd) == 0 and list(pd.parameters()) == []
+
+
+def test_embedding_from_pretrained(device):
+    w = make(R(5, 3, seed=53), device)
+    e = nn.Embedding.from_pretrained(w)
+    assert e.num_embeddings == 5 and e.embedding_dim == 3 and not e.weight.requires_grad
+    idx = make(np.array([[4, 0], [2, 2]]), device)
+    assert_close(e(idx), R(5, 3, seed=53)[[[4, 0], [2, 2]]])
+    e = nn.Embedding.from_pretrained(w, freeze=False, padding_idx=1)
+    assert e.weight.requires_grad and e.padding_idx == 1
+    e(make(np.array([1, 3, 3]), device)).sum().backward()
+    g = to_np(e.weight.grad)
+    assert g[1].tolist() == [0.0, 0.0, 0.0] and g[3].tolist() == [2.0, 2.0, 2.0]
+    assert repr(e) == "Embedding(5, 3, padding_idx=1)"
+    with pytest.raises(AssertionError, match="2-dimensional"):
+        nn.Embedding.from_pretrained(make(R(5, seed=1), device))
