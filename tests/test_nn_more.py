@@ -709,3 +709,11 @@ def test_embedding_from_pretrained(device):
     assert repr(e) == "Embedding(5, 3, padding_idx=1)"
     with pytest.raises(AssertionError, match="2-dimensional"):
         nn.Embedding.from_pretrained(make(R(5, seed=1), device))
+
+
+def test_norm_based_ops_have_finite_gradients_at_zero(device):
+    for fn in (lambda t: F.normalize(t, dim=-1), lambda t: F.normalize(t, p=3.0, dim=-1),
+               lambda t: F.cosine_similarity(t, t + 1, dim=-1), lambda t: F.pairwise_distance(t, t + 1e-6)):
+        t = make(np.zeros((2, 3)), device, requires_grad=True)
+        fn(t).sum().backward()
+        assert np.all(np.isfinite(to_np(t.grad)))

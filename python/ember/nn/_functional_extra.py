@@ -180,9 +180,13 @@ def _vector_norm(x, p, dim, keepdim=False):
         return (a != 0).to(x.dtype).sum(dim=dim, keepdim=keepdim)
     if p == 1:
         return a.sum(dim=dim, keepdim=keepdim)
-    if p == 2:
-        return (x * x).sum(dim=dim, keepdim=keepdim).sqrt()
-    return a.pow(p).sum(dim=dim, keepdim=keepdim).pow(1.0 / p)
+    # sum(|x|^p)^(1/p), with the root taken of 1 where the sum is 0: the norm of a zero vector
+    # is 0 and its gradient 0 (not 0 * inf), as in PyTorch.
+    s = (x * x if p == 2 else a.pow(p)).sum(dim=dim, keepdim=keepdim)
+    nz = s > 0
+    safe = _core.where(nz, s, _core.ones((), dtype=s.dtype, device=s.device))
+    root = safe.sqrt() if p == 2 else safe.pow(1.0 / p)
+    return _core.where(nz, root, _zeros_like(root))
 
 
 def _check_broadcast(a, b):
