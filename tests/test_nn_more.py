@@ -717,3 +717,20 @@ def test_norm_based_ops_have_finite_gradients_at_zero(device):
         t = make(np.zeros((2, 3)), device, requires_grad=True)
         fn(t).sum().backward()
         assert np.all(np.isfinite(to_np(t.grad)))
+
+
+def test_existing_activations_honour_inplace_and_repr(device):
+    x = R(6, seed=60).astype(np.float32)
+    for m, ref in [(nn.ReLU(inplace=True), np.maximum(x, 0)), (nn.LeakyReLU(0.2, inplace=True), np.where(x > 0, x, 0.2 * x)),
+                   (nn.ELU(0.5, inplace=True), np.where(x > 0, x, 0.5 * np.expm1(np.minimum(x, 0)))),
+                   (nn.SiLU(inplace=True), x * sigmoid_np(x)), (nn.Mish(inplace=True), x * np.tanh(softplus_np(x)))]:
+        t = make(x, device)
+        m(t)
+        assert_close(t, ref.astype(np.float32), rtol=1e-5, atol=1e-6)
+    assert repr(nn.ReLU()) == "ReLU()" and repr(nn.ReLU(True)) == "ReLU(inplace=True)"
+    assert repr(nn.SiLU(inplace=True)) == "SiLU(inplace=True)" and repr(nn.Mish()) == "Mish()"
+    assert repr(nn.LeakyReLU(0.2, True)) == "LeakyReLU(negative_slope=0.2, inplace=True)"
+    assert repr(nn.ELU()) == "ELU(alpha=1.0)" and repr(nn.Softplus()) == "Softplus(beta=1.0, threshold=20.0)"
+    assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)" and repr(nn.LogSoftmax(dim=-1)) == "LogSoftmax(dim=-1)"
+    assert repr(nn.Hardtanh(-2.0, 2.0, True)) == "Hardtanh(min_val=-2.0, max_val=2.0, inplace=True)"
+    assert repr(nn.Sigmoid()) == "Sigmoid()" and repr(nn.Tanh()) == "Tanh()"

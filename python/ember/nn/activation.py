@@ -6,14 +6,28 @@ from .module import Module, Parameter
 
 
 def _simple(name, fn, doc):
+    """A module over ``fn`` that takes no arguments, as PyTorch's Sigmoid or Tanh."""
     cls = type(name, (Module,), {"forward": lambda self, input: fn(input), "__doc__": doc})
-    cls.__init__ = lambda self, inplace=False: (Module.__init__(self), setattr(self, "inplace", inplace))[0]
+    cls.__init__ = lambda self: Module.__init__(self)
     return cls
 
 
-ReLU = _simple("ReLU", F.relu, "max(0, x)")
-SiLU = _simple("SiLU", F.silu, "x * sigmoid(x)")
-Mish = _simple("Mish", F.mish, "x * tanh(softplus(x))")
+def _with_inplace(name, fn, doc):
+    """A module over ``fn`` whose one argument is ``inplace`` (repr ``Name(inplace=True)`` when set)."""
+
+    def __init__(self, inplace=False):
+        Module.__init__(self)
+        self.inplace = inplace
+
+    return type(name, (Module,), {
+        "__init__": __init__, "__doc__": doc,
+        "forward": lambda self, input: fn(input, inplace=self.inplace),
+        "extra_repr": lambda self: "inplace=True" if self.inplace else ""})
+
+
+ReLU = _with_inplace("ReLU", F.relu, "max(0, x)")
+SiLU = _with_inplace("SiLU", F.silu, "x * sigmoid(x)")
+Mish = _with_inplace("Mish", F.mish, "x * tanh(softplus(x))")
 Sigmoid = _simple("Sigmoid", F.sigmoid, "1 / (1 + exp(-x))")
 Tanh = _simple("Tanh", F.tanh, "tanh(x)")
 
@@ -24,19 +38,22 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input):
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class ELU(Module):
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__()
-        self.alpha = alpha
+        self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input):
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class GELU(Module):
@@ -58,6 +75,9 @@ class Softplus(Module):
 
     def forward(self, input):
         return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class Hardtanh(Module):
@@ -92,6 +112,9 @@ class LogSoftmax(Module):
 
     def forward(self, input):
         return F.log_softmax(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
 
 
 # ---- the rest of torch.nn's activations ----
@@ -205,10 +228,6 @@ class Softmin(Module):
 LogSigmoid = _simple("LogSigmoid", F.logsigmoid, "log(1 / (1 + exp(-x)))")
 Softsign = _simple("Softsign", F.softsign, "x / (1 + |x|)")
 Tanhshrink = _simple("Tanhshrink", F.tanhshrink, "x - tanh(x)")
-for _cls in (LogSigmoid, Softsign, Tanhshrink):
-    # These take no arguments in PyTorch.
-    _cls.__init__ = lambda self: Module.__init__(self)
-    _cls.__module__ = __name__
 
 
 class Threshold(Module):
