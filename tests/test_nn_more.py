@@ -260,15 +260,16 @@ def np_pad(x, pad, mode, value=0.0):
     if mode == "constant":
         return np.pad(x[crop], pos, mode="constant", constant_values=value)
     if mode == "circular":
-        # Wrap-around is taken from the whole (uncropped) input, then cropped.
-        return np.pad(x, pos, mode="wrap")[tuple(slice(-lo if lo < 0 else 0, (x.shape[d] + max(lo, 0) + hi) if hi < 0 else None)
-                                                 for d, (lo, hi) in enumerate(widths))]
+        # ATen crops first and wraps around what is left.
+        return np.pad(x[crop], pos, mode="wrap")
+    # Reflection and replication index the whole input, then crop.
     return np.pad(x, pos, mode=NP_MODE[mode])[tuple(slice(-lo if lo < 0 else 0, (x.shape[d] + max(lo, 0) + hi) if hi < 0 else None)
                                                      for d, (lo, hi) in enumerate(widths))]
 
 
 PAD_CASES = [((3, 5), (2, 1)), ((2, 3, 5), (0, 4)), ((2, 3, 4, 5), (1, 2, 3, 0)), ((3, 4, 5), (2, 2, 1, 3)),
-             ((1, 2, 3, 4, 5), (1, 0, 2, 1, 2, 2)), ((2, 3, 4, 5), (1, 1, 1, 1, 2, 0)), ((2, 3, 6), (-1, 2))]
+             ((1, 2, 3, 4, 5), (1, 0, 2, 1, 2, 2)), ((2, 3, 4, 5), (1, 1, 1, 1, 2, 0)), ((2, 3, 6), (-1, 2)), ((2, 3, 6), (2, -1)),
+             ((2, 5, 6), (-2, 1, 1, -1))]
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
@@ -276,6 +277,14 @@ PAD_CASES = [((3, 5), (2, 1)), ((2, 3, 5), (0, 4)), ((2, 3, 4, 5), (1, 2, 3, 0))
 def test_pad_modes_match_numpy(device, mode, shape, pad):
     x = R(*shape, seed=16)
     assert_close(F.pad(make(x, device), pad, mode=mode), np_pad(x, pad, mode))
+
+
+def test_pad_negative_amounts_follow_aten():
+    # Circular crops, then wraps what is left; reflection and replication index the whole input.
+    x = np.arange(6.0)[None, None]
+    assert to_np(F.pad(make(x), (-1, 2), mode="circular")).ravel().tolist() == [1, 2, 3, 4, 5, 1, 2]
+    assert to_np(F.pad(make(x), (-4, 3), mode="reflect")).ravel().tolist() == [4, 5, 4, 3, 2]
+    assert to_np(F.pad(make(x), (-1, 2), mode="replicate")).ravel().tolist() == [1, 2, 3, 4, 5, 5, 5]
 
 
 def test_pad_constant_value_and_crop(device):

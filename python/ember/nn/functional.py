@@ -521,6 +521,12 @@ def pad(input, pad, mode="constant", value=None):
         n, lo, hi = x.shape[dim], pad[2 * i], pad[2 * i + 1]
         if lo == 0 and hi == 0:
             continue
+        if mode == "circular" and (lo < 0 or hi < 0):
+            # As ATen does: crop first, then wrap around what is left.
+            x = x.narrow(dim, max(-lo, 0), n - max(-lo, 0) - max(-hi, 0))
+            n, lo, hi = x.shape[dim], max(lo, 0), max(hi, 0)
+            if n == 0 or (lo == 0 and hi == 0):
+                continue
         idx = []
         for j in range(-lo, n + hi):
             if mode == "reflect":
