@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import ember
-from conftest import assert_close, check_grad, leaf, make, to_np
+from conftest import assert_close, check_grad, grad_input, leaf, make, to_np
 from ember import nn
 from ember.nn import functional as F
 
@@ -297,6 +297,15 @@ def test_pad_constant_value_and_crop(device):
 def test_pad_modes_gradcheck(device, mode):
     x = R(1, 2, 3, 4, seed=18)
     check_grad(lambda t: F.pad(t, (2, 1, 1, 2), mode=mode), leaf(x, device))
+
+
+@pytest.mark.parametrize("layout", ["transposed", "sliced"])
+def test_strided_inputs_gradcheck(device, layout):
+    x = R(1, 4, 3, 4, seed=27)
+    check_grad(lambda t: F.pad(t, (1, 2, 2, 1), mode="reflect"), grad_input(x, device, layout))
+    check_grad(lambda t: F.pixel_shuffle(t, 2), grad_input(x, device, layout))
+    check_grad(lambda t: F.softshrink(F.glu(t, 1), 0.2), grad_input(away_from(x, [0]), device, layout))
+    check_grad(lambda t: F.cosine_similarity(t, t * t, dim=-1), grad_input(x, device, layout))
 
 
 def test_pad_errors(device):
@@ -702,6 +711,8 @@ def test_parameter_dict(device):
                         f"    (b): Parameter containing: [ember.float32 of size 2{dev}]\n)")
     pd.clear()
     assert len(pd) == 0 and list(pd.parameters()) == []
+    pd["keys"] = ember.ones(2)
+    assert isinstance(pd["keys"], nn.Parameter) and list(pd.keys()) == ["keys"]
 
 
 def test_embedding_from_pretrained(device):

@@ -215,7 +215,10 @@ class ParameterDict(Module):
     def __getitem__(self, key):
         if key not in self._keys:
             raise KeyError(key)
-        return getattr(self, key)
+        # Straight from the tables, so a key named like a method ("keys", "update") still works.
+        if key in self._parameters:
+            return self._parameters[key]
+        return self.__dict__[key] if key in self.__dict__ else getattr(self, key)
 
     def __setitem__(self, key, value):
         if not isinstance(key, str):
