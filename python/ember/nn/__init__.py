@@ -4,7 +4,7 @@ from . import functional, init, utils
 from .activation import ELU, GELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 from .conv_transpose import ConvTranspose2d, conv_transpose2d as _conv_transpose2d
-from .container import Flatten, ModuleDict, ModuleList, Sequential, Unflatten
+from .container import Flatten, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential, Unflatten
 from .conv import Conv1d, Conv2d
 from .linear import Bilinear, Identity, Linear
 from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNorm
@@ -13,6 +13,16 @@ from .sparse import Dropout, Embedding
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from .module import Module, Parameter
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .activation import (CELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, LogSigmoid, PReLU, ReLU6, RReLU,
+                         Softmax2d, Softmin, Softshrink, Softsign, Tanhshrink, Threshold)
+from .distance import CosineSimilarity, PairwiseDistance
+from .dropout import AlphaDropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
+from .loss import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
+                   MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
+from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
+                      ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
+                      ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d)
+from .pixelshuffle import ChannelShuffle, PixelShuffle, PixelUnshuffle
 
 # conv_transpose2d is built on functional.conv2d, so it lives beside its module and is published
 # as ``functional.conv_transpose2d`` here (importing it from functional.py would be circular).
@@ -28,6 +38,15 @@ __all__ = [
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Softplus", "Hardtanh", "Softmax",
     "LogSoftmax", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
     "BCEWithLogitsLoss", "KLDivLoss",
+    # activations, distances, padding, shuffles, dropout, losses and parameter containers
+    "PReLU", "SELU", "CELU", "GLU", "Hardswish", "Hardsigmoid", "ReLU6", "Softmax2d", "LogSigmoid", "Softmin",
+    "Softsign", "Tanhshrink", "Threshold", "Hardshrink", "Softshrink", "RReLU", "CosineSimilarity",
+    "PairwiseDistance", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+    "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+    "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "PixelShuffle", "PixelUnshuffle",
+    "ChannelShuffle", "TripletMarginLoss", "MarginRankingLoss", "CosineEmbeddingLoss", "HingeEmbeddingLoss",
+    "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss",
+    "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "ParameterList", "ParameterDict",
 ]
 
 

@@ -54,6 +54,8 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
     return input.clamp_(min_val, max_val) if inplace else input.clamp(min_val, max_val)
 
 
@@ -494,13 +496,66 @@ def one_hot(tensor, num_classes=-1):
     return (tensor.unsqueeze(-1) == _core.arange(n, device=tensor.device)).long()
 
 
-def pad(input, pad, mode="constant", value=0.0):
-    if mode != "constant":
-        raise ValueError(f"pad: mode {mode!r} is not supported by ember yet")
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(input, pad, mode="constant", value=None):
+    """PyTorch's ``F.pad``: ``pad`` gives (left, right) amounts from the last dim backwards.
+
+    'constant' fills with ``value``; 'reflect', 'replicate' and 'circular' gather each padded
+    dim through one index_select (so the gradient is the matching scatter-add), with PyTorch's
+    rules on the input's rank and on the pad sizes."""
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    pad = [int(p) for p in pad]
     if len(pad) % 2:
-        raise RuntimeError(f"Padding length must be divisible by 2, got {len(pad)}")
+        raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.dim():
         raise RuntimeError(f"Padding length should be less than or equal to two times the input dimension but got padding length {len(pad)} and input of dimension {input.dim()}")
+    if mode == "constant":
+        return _constant_pad(input, pad, 0.0 if value is None else value)
+    if value is not None and value != 0:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    k = len(pad) // 2
+    if k not in (1, 2, 3) or input.dim() not in (k + 1, k + 2):
+        raise NotImplementedError("Only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now")
+    for i in range(k):
+        dim = input.dim() - 1 - i
+        n, lo, hi = input.shape[dim], pad[2 * i], pad[2 * i + 1]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, but got: padding ({lo}, {hi}) at dimension {dim} of input {list(input.shape)}")
+        if mode == "circular" and (lo > n or hi > n):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if n + lo + hi < (0 if mode == "circular" else 1):
+            raise RuntimeError(f"input (size {n} at dimension {dim}) is too small. Calculated output size: {n + lo + hi}")
+        if mode != "circular" and n == 0:
+            raise RuntimeError(f"Expected {k + 1}D or {k + 2}D (batch mode) tensor with possibly 0 batch size and other non-zero dimensions for input, but got: {list(input.shape)}")
+    x = input
+    for i in range(k):
+        dim = x.dim() - 1 - i
+        n, lo, hi = x.shape[dim], pad[2 * i], pad[2 * i + 1]
+        if lo == 0 and hi == 0:
+            continue
+        if mode == "circular" and (lo < 0 or hi < 0):
+            # As ATen does: crop first, then wrap around what is left.
+            x = x.narrow(dim, max(-lo, 0), n - max(-lo, 0) - max(-hi, 0))
+            n, lo, hi = x.shape[dim], max(lo, 0), max(hi, 0)
+            if n == 0 or (lo == 0 and hi == 0):
+                continue
+        idx = []
+        for j in range(-lo, n + hi):
+            if mode == "reflect":
+                j = -j if j < 0 else (2 * (n - 1) - j if j >= n else j)
+            elif mode == "replicate":
+                j = min(max(j, 0), n - 1)
+            else:
+                j %= n
+            idx.append(j)
+        x = x.index_select(dim, _core.tensor(idx, dtype=_core.int64, device=x.device))
+    return x
+
+
+def _constant_pad(input, pad, value):
     x = input
     for i in range(len(pad) // 2):
         dim = x.dim() - 1 - i
@@ -528,3 +583,8 @@ def pad(input, pad, mode="constant", value=0.0):
 
 def flatten(input, start_dim=0, end_dim=-1):
     return input.flatten(start_dim, end_dim)
+
+
+# The rest of torch.nn.functional (activations, distances, shuffles, feature dropout, losses).
+from ._functional_extra import *  # noqa: E402,F401,F403
+from ._functional_extra import __all__ as _extra_all  # noqa: E402

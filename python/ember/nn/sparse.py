@@ -34,6 +34,19 @@ class Embedding(Module):
     def forward(self, input):
         return F.embedding(input, self.weight, self.padding_idx)
 
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
+                        scale_grad_by_freq=False, sparse=False):
+        """An Embedding whose weight is ``embeddings`` (2-D; shared, not copied), frozen unless
+        ``freeze=False``."""
+        assert embeddings.dim() == 2, "Embeddings parameter is expected to be 2-dimensional"
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise NotImplementedError("Embedding.from_pretrained: ember's Embedding has no max_norm, scale_grad_by_freq or sparse yet")
+        rows, cols = embeddings.shape
+        embedding = cls(rows, cols, padding_idx=padding_idx, _weight=embeddings)
+        embedding.weight.requires_grad_(not freeze)
+        return embedding
+
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         return s + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
