@@ -24,6 +24,9 @@ fn routed<C: FnOnce(&[&Tensor]) -> Result<Tensor>>(
     if device == Device::Cpu {
         return cpu(inputs);
     }
+    // In a forked child the parent's device is gone: refuse before recording (an in-place op
+    // would otherwise only fail at the next read).
+    crate::gpu::check_not_forked()?;
     if let Some(t) = gpu(inputs)? {
         return Ok(t);
     }
@@ -50,6 +53,7 @@ fn routed_into<R, C: FnOnce(&[&Tensor], &[&Tensor]) -> R>(
     {
         return Ok(cpu(inputs, outputs));
     }
+    crate::gpu::check_not_forked()?;
     if let Some(r) = gpu()? {
         return Ok(r);
     }

@@ -159,6 +159,17 @@ def test_gpu_in_forked_worker_raises_runtime_error():
     with pytest.raises(RuntimeError, match="Cannot re-initialize the GPU in forked subprocess"):
         list(DataLoader(ReadsParentTensor(), num_workers=1, timeout=60))
 
+    class ChangesParentTensor(Dataset):
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, i):
+            parent.add_(parent)  # in place on two parent buffers: refused at the op, not at a later read
+            return ember.zeros(1)
+
+    with pytest.raises(RuntimeError, match="Cannot re-initialize the GPU in forked subprocess"):
+        list(DataLoader(ChangesParentTensor(), num_workers=1, timeout=60))
+
     # The parent's device is untouched by all this.
     assert (parent * 2).sum().item() == 8.0
 
