@@ -215,3 +215,27 @@ def test_set_device_refuses_a_missing_adapter_and_ignores_negative():
     assert ember.gpu.current_device() == before
     with pytest.raises(ValueError, match="Expected a gpu device"):
         ember.gpu.set_device("cpu")
+
+
+def test_loss_input_checks_do_not_wait_for_the_device():
+    """BCE's range check and NLL's target check stay on the GPU (no wait per call) and raise
+    at the next read, with the CPU's exception type and message."""
+    import ember.nn.functional as F
+
+    logp = ember.randn(8, 5, device="gpu").log_softmax(1)
+    target = ember.tensor([0, 1, 2, 3, 4, 0, 1, 2], device="gpu")
+    p = ember.rand(8, device="gpu")
+    ember.gpu.synchronize()
+    waits = ember.gpu._stream_counts()["waits"]
+    for _ in range(3):
+        F.nll_loss(logp, target)
+        F.binary_cross_entropy(p, ember.ones(8, device="gpu"))
+    assert ember.gpu._stream_counts()["waits"] == waits
+    loss = F.nll_loss(logp, ember.tensor([0, 1, 7, 3, 4, 0, 1, 2], device="gpu"))
+    with pytest.raises(IndexError, match="Target 7 is out of bounds for 5 classes"):
+        loss.item()
+    loss = F.binary_cross_entropy(p * 3, ember.ones(8, device="gpu"))
+    with pytest.raises(RuntimeError, match="between 0 and 1"):
+        loss.item()
+    assert F.nll_loss(logp, target).item() == pytest.approx(
+        -np.mean(logp.cpu().numpy()[np.arange(8), target.cpu().numpy()]), rel=1e-6)

@@ -187,7 +187,7 @@ pub fn result_dtype(op: BinaryOp, promoted: DType) -> DType {
 /// a GPU the test runs there and raises at the next read (as CUDA's device-side asserts),
 /// so `//` and `%` do not wait for the device.
 fn check_integer_domain(op: BinaryOp, b: &Tensor) -> Result<()> {
-    if let crate::storage::Device::Gpu(index) = b.device() {
+    if b.device() != crate::storage::Device::Cpu {
         let (bad, message) = match op {
             BinaryOp::Pow => (
                 binary_scalar(BinaryOp::Lt, b, Scalar::Int(0))?,
@@ -199,9 +199,7 @@ fn check_integer_domain(op: BinaryOp, b: &Tensor) -> Result<()> {
             ),
             _ => return Ok(()),
         };
-        let any = super::reduce::reduce(crate::op::ReduceOp::Any, &bad, &[], false)?;
-        return crate::gpu::context(index)?
-            .defer_check(any, 0, move || crate::error::Error::Runtime(message));
+        return assert_none(&bad, move || crate::error::Error::Runtime(message));
     }
     match op {
         BinaryOp::Pow if b.to_vec::<i64>().iter().any(|&v| v < 0) => {
@@ -214,6 +212,25 @@ fn check_integer_domain(op: BinaryOp, b: &Tensor) -> Result<()> {
             bail!(Runtime, "ZeroDivisionError: integer {} by zero", op.name())
         }
         _ => Ok(()),
+    }
+}
+
+/// The error `describe` makes if any element of the bool tensor `bad` is true. On the CPU it
+/// raises now; on a GPU the test stays on the device and raises at the next read (as CUDA's
+/// device-side asserts), so an input check costs no wait. `describe` may read tensors.
+pub fn assert_none(
+    bad: &Tensor,
+    describe: impl FnOnce() -> crate::error::Error + Send + 'static,
+) -> Result<()> {
+    let any = super::reduce::reduce(crate::op::ReduceOp::Any, bad, &[], false)?;
+    match any.device() {
+        crate::storage::Device::Cpu => match any.to_vec::<i64>()[0] {
+            0 => Ok(()),
+            _ => Err(describe()),
+        },
+        crate::storage::Device::Gpu(index) => {
+            crate::gpu::context(index)?.defer_check(any, 0, describe)
+        }
     }
 }
 

@@ -199,6 +199,37 @@ fn float_compute(x: &Tensor, what: &str) -> Result<Tensor> {
 
 /// Softmax cross entropy of `logits [n, c]` against class indices `target [n]` in one pass
 /// (log-softmax, weights, ignore_index and label smoothing fused).
+/// Class-index targets of an NLL loss within `0..classes` (or `ignore_index`): PyTorch's
+/// IndexError naming the first bad target, at once on the CPU and at the next read on a GPU.
+pub fn check_class_targets(target: &Tensor, classes: usize, ignore_index: i64) -> Result<()> {
+    use super::elementwise::{binary, binary_scalar, Scalar};
+    use crate::op::BinaryOp;
+    let t = to_dtype(target, DType::I64)?;
+    let kept = binary_scalar(BinaryOp::Ne, &t, Scalar::Int(ignore_index))?;
+    let below = binary_scalar(BinaryOp::Lt, &t, Scalar::Int(0))?;
+    let above = binary_scalar(BinaryOp::Ge, &t, Scalar::Int(classes as i64))?;
+    let outside = binary(BinaryOp::LogicalOr, &below, &above)?;
+    let bad = binary(BinaryOp::LogicalAnd, &kept, &outside)?;
+    super::elementwise::assert_none(&bad, move || {
+        let values = match t.device() {
+            crate::Device::Cpu => Ok(t.to_vec::<i64>()),
+            _ => crate::gpu::host::to_host(&t).map(|h| h.to_vec::<i64>()),
+        };
+        let first = values.ok().and_then(|v| {
+            v.into_iter()
+                .find(|&v| v != ignore_index && (v < 0 || v >= classes as i64))
+        });
+        match first {
+            Some(v) => crate::error::Error::Index(format!(
+                "Target {v} is out of bounds for {classes} classes."
+            )),
+            None => crate::error::Error::Index(format!(
+                "a target is out of bounds for {classes} classes"
+            )),
+        }
+    })
+}
+
 pub fn cross_entropy(
     logits: &Tensor,
     target: &Tensor,

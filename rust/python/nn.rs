@@ -42,6 +42,30 @@ fn _cross_entropy(
     ))
 }
 
+/// Raises RuntimeError(message) if any element of `bad` is true: now on the CPU, at the next
+/// read on a GPU (so loss input checks do not wait for the device).
+#[pyfunction]
+fn _assert_none(py: Python<'_>, bad: PyRef<'_, PyTensor>, message: String) -> PyResult<()> {
+    let bad = bad.t.clone();
+    py.detach(|| {
+        crate::ops::elementwise::assert_none(&bad, move || crate::error::Error::Runtime(message))
+    })
+    .py()
+}
+
+/// NLL class targets within range (IndexError naming the first one that is not).
+#[pyfunction]
+fn _check_class_targets(
+    py: Python<'_>,
+    target: PyRef<'_, PyTensor>,
+    classes: usize,
+    ignore_index: i64,
+) -> PyResult<()> {
+    let t = target.t.clone();
+    py.detach(|| nn::check_class_targets(&t, classes, ignore_index))
+        .py()
+}
+
 /// Normalisation over the last dim: (output, per-row mean, per-row 1/std).
 #[pyfunction]
 fn _norm_rows(
@@ -114,6 +138,8 @@ fn _attention(
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_cross_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(_assert_none, m)?)?;
+    m.add_function(wrap_pyfunction!(_check_class_targets, m)?)?;
     m.add_function(wrap_pyfunction!(_norm_rows, m)?)?;
     m.add_function(wrap_pyfunction!(_avg_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_attention, m)?)?;

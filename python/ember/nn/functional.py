@@ -344,9 +344,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         raise RuntimeError(f"expected scalar type Long but found {target.dtype} for the target")
     valid = target != ignore_index
     safe = _core.where(valid, target, _zeros_like(target))
-    bad = valid & ((safe < 0) | (safe >= input.shape[-1]))
-    if bad.any().item():
-        raise IndexError(f"Target {int(target[bad][0].item())} is out of bounds for {input.shape[-1]} classes.")
+    # Checked where the data is: on a GPU this raises at the next read, as CUDA's assert does.
+    _core._check_class_targets(target, input.shape[-1], ignore_index)
     picked = -input.gather(1, safe.unsqueeze(1)).squeeze(1)
     w = valid.to(input.dtype)
     if weight is not None:
@@ -420,8 +419,8 @@ def _same_size_target(input, target):
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     _same_size_target(input, target)
-    if ((input < 0) | (input > 1)).any().item():
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    # Checked where the data is: on a GPU this raises at the next read, as CUDA's assert does.
+    _core._assert_none((input < 0) | (input > 1), "all elements of input should be between 0 and 1")
     logs = input.log().clamp(min=-100.0)
     log1m = (1 - input).log().clamp(min=-100.0)
     loss = -(target * logs + (1 - target) * log1m)
