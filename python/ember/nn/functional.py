@@ -587,3 +587,4 @@ def flatten(input, start_dim=0, end_dim=-1):
 # The rest of torch.nn.functional (activations, distances, shuffles, feature dropout, losses).
 from ._functional_extra import *  # noqa: E402,F401,F403
 from ._functional_extra import __all__ as _extra_all  # noqa: E402
+from ._interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: E402,F401
