@@ -71,3 +71,16 @@ def finish():
 
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def run(train, args, device):
+    """``train(args, device)`` alone, or with ``--ddp`` as ``train(args, device, rank, world)``
+    inside a process group that is left however training ends."""
+    if not args.ddp:
+        return train(args, device)
+    rank, world, device = init(device)
+    per_rank_batch(args.batch_size, rank, world)  # exits unless the global batch divides
+    try:
+        return train(args, device, rank, world)
+    finally:
+        finish()

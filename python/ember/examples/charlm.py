@@ -132,14 +132,7 @@ def main(argv=None):
     from .digits import best_device
 
     device = best_device() if args.device == "auto" else args.device
-    if not args.ddp:
-        return _train(args, device)
-    rank, world, device = _ddp.init(device)
-    _ddp.per_rank_batch(args.batch_size, rank, world)  # exits unless the global batch divides
-    try:
-        return _train(args, device, rank, world)
-    finally:
-        _ddp.finish()
+    return _ddp.run(_train, args, device)
 
 
 def _train(args, device, rank=0, world=None):
