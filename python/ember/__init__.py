@@ -124,6 +124,15 @@ from ._functions import (  # noqa: E402
     set_default_dtype,
     get_default_dtype,
 )
+from ._settings import (  # noqa: E402
+    use_deterministic_algorithms,
+    are_deterministic_algorithms_enabled,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_float32_matmul_precision,
+    get_float32_matmul_precision,
+    compile,
+)
+from ._tensor_helpers import set_printoptions, get_printoptions  # noqa: E402
 from .serialization import save, load  # noqa: E402
 from . import autograd  # noqa: E402
 from . import nn  # noqa: E402
@@ -137,11 +146,16 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # ember.data, ember.utils and ember.distributed load on first use, so `import ember` stays fast.
-    if name in ("data", "utils", "distributed"):
+    # These load on first use, so `import ember` stays fast.
+    if name in ("data", "utils", "distributed", "random", "accelerator", "backends", "jit", "onnx", "hub",
+                "multiprocessing"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
+    if name in ("get_rng_state", "set_rng_state", "seed", "fork_rng"):
+        from . import random
+
+        return getattr(random, name)
     raise AttributeError(f"module 'ember' has no attribute '{name}'")
 
 
@@ -155,4 +169,7 @@ __all__ = [
     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "zeros_like", "ones_like",
     "full_like", "empty_like", "rand_like", "randn_like", "randint_like", "addmm", "einsum", "finfo",
     "is_tensor", "isnan", "isinf", "isfinite", "isclose", "allclose", "equal", "set_default_dtype", "get_default_dtype", "broadcast_to", "outer", "square", "gelu", "silu", "softplus", "normal", "save", "load", "autograd", "nn", "optim", "gpu", "cuda", "OutOfMemoryError",
+    "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
+    "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision",
+    "get_float32_matmul_precision", "compile", "set_printoptions", "get_printoptions",
 ] + _METHOD_FUNCTIONS
