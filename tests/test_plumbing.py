@@ -186,3 +186,17 @@ def test_multiprocessing_spawn_and_sharing_strategy(tmp_path):
     with pytest.raises(ValueError, match="Unknown sharing strategy"):
         mp.set_sharing_strategy("shared_pony")
     assert mp.get_context("spawn").get_start_method() == "spawn"  # the standard module's API
+
+
+def test_import_ember_stays_light():
+    """`import ember` loads no NumPy, MPI or lazily-loaded module: it must stay milliseconds."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ember\n"
+            "heavy = [m for m in ('numpy', 'mpi4py', 'ember.distributed', 'ember.data', 'ember.jit', 'ember.hub',\n"
+            "         'ember.multiprocessing', 'ember.backends') if m in sys.modules]\n"
+            "print(heavy)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[]", p.stdout

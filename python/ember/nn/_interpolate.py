@@ -9,8 +9,6 @@ float32 nearest index, the cubic convolution with A = -0.75), so results match P
 import math
 from numbers import Number
 
-import numpy as np
-
 from .. import _core
 
 _MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
@@ -63,6 +61,8 @@ def _ratio(n_in, n_out, scale, align_corners):
 
 def _source(n_in, n_out, scale, align_corners, cubic):
     """Each output position's (fractional) source coordinate."""
+    import numpy as np  # here, not at the top: `import ember` does not pay for NumPy
+
     r = _ratio(n_in, n_out, scale, align_corners)
     d = np.arange(n_out, dtype=np.float64)
     if align_corners:
@@ -72,6 +72,8 @@ def _source(n_in, n_out, scale, align_corners, cubic):
 
 
 def _nearest_index(n_in, n_out, scale, exact):
+    import numpy as np  # here, not at the top: `import ember` does not pay for NumPy
+
     # ATen computes these in float32; doing the same keeps every tie on PyTorch's side.
     r = np.float32(1.0 / scale if scale is not None and scale > 0 else n_in / n_out)
     d = np.arange(n_out, dtype=np.float32)
@@ -95,6 +97,8 @@ def _cubic_weights(t):
 
 def _taps(mode, n_in, n_out, scale, align_corners):
     """[(source indices, weights or None)] whose weighted sum is the resampled axis."""
+    import numpy as np  # here, not at the top: `import ember` does not pay for NumPy
+
     if mode in ("nearest", "nearest-exact"):
         return [(_nearest_index(n_in, n_out, scale, mode == "nearest-exact"), None)]
     if mode == "bicubic":
@@ -113,6 +117,8 @@ def _taps(mode, n_in, n_out, scale, align_corners):
 def _area_matrix(n_in, n_out):
     """The adaptive average over an axis as a matrix [n_out, n_in]: bin o spans
     [floor(o*n_in/n_out), ceil((o+1)*n_in/n_out)), as adaptive_avg_pool's."""
+    import numpy as np
+
     m = np.zeros((n_out, n_in))
     for o in range(n_out):
         start, end = (o * n_in) // n_out, -((-(o + 1) * n_in) // n_out)

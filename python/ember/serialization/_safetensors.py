@@ -11,8 +11,6 @@ ember allocate what the file does not hold.
 import json
 import math
 
-import numpy as np
-
 from .. import _core
 from ._errors import CheckpointError
 
@@ -36,6 +34,8 @@ def ember_dtype_name(dtype):
 
 def tensor_bytes(t):
     """The little-endian bytes of tensor ``t`` (any device, any layout) and its safetensors dtype."""
+    import numpy as np  # here, not at the top: `import ember` does not pay for NumPy
+
     t = t.detach().cpu()
     name = ember_dtype_name(t.dtype)
     if name == "bfloat16":
@@ -111,6 +111,8 @@ def parse_header(prefix, file_size, where):
 
 
 def _check_entry(name, info, data_size, bad):
+    import numpy as np  # here, not at the top: `import ember` does not pay for NumPy
+
     if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
         raise bad(f"entry {name!r} must have exactly 'dtype', 'shape' and 'data_offsets'")
     dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
@@ -150,6 +152,8 @@ def _reject_pytorch_files(prefix, file_size, where):
 
 def tensor_from_bytes(buffer, dtype, name, where):
     """An ember tensor (on the CPU, owning its memory) from the raw bytes of one stored tensor."""
+    import numpy as np  # here, not at the top: `import ember` does not pay for NumPy
+
     ember_name, stored = _READ[dtype]
     arr = np.frombuffer(buffer, dtype=stored)
     if dtype == "BF16":
