@@ -420,3 +420,20 @@ def test_printing_uses_extra_repr():
     assert repr(nn.ReLU()) == "ReLU()"
     assert repr(nn.Linear(2, 3)) == "Linear(in_features=2, out_features=3, bias=True)"
     assert repr(nn.Sequential(nn.Sequential(nn.Tanh()))) == "Sequential(\n  (0): Sequential(\n    (0): Tanh()\n  )\n)"
+
+
+def test_register_module_checks():
+    net = _Net()
+    net.register_module("none_yet", None)
+    assert "none_yet" in net._modules and net.none_yet is None
+    with pytest.raises(TypeError, match="is not a Module subclass"):
+        net.register_module("bad", 3)
+    with pytest.raises(KeyError, match="contain"):
+        net.register_module("a.b", nn.Tanh())
+    with pytest.raises(KeyError, match="empty"):
+        net.add_module("", nn.Tanh())
+    net.plain = 1
+    with pytest.raises(KeyError, match="already exists"):
+        net.add_module("plain", nn.Tanh())
+    net.add_module("head", nn.Tanh())  # replacing a submodule is allowed
+    assert isinstance(net.head, nn.Tanh)

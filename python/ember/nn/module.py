@@ -108,9 +108,22 @@ class Module:
             self._non_persistent.add(name)
 
     def add_module(self, name, module):
+        """Registers ``module`` (a Module or None) as the submodule ``name``, with torch's checks."""
+        if not isinstance(module, Module) and module is not None:
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {type(name).__name__}")
+        if name == "":
+            raise KeyError('module name can\'t be empty string ""')
+        if "." in name:
+            raise KeyError(f'module name can\'t contain ".", got: {name}')
+        if name not in self._modules and name in self.__dict__:
+            raise KeyError(f"attribute '{name}' already exists")
         self._modules[name] = module
 
-    register_module = add_module
+    def register_module(self, name, module):
+        """An alias of ``add_module``."""
+        self.add_module(name, module)
 
     # ---- traversal ----
     def get_submodule(self, target=""):
