@@ -50,6 +50,8 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
 
     # ---- registration ----
     def __setattr__(self, name, value):
@@ -106,9 +108,22 @@ class Module:
             self._non_persistent.add(name)
 
     def add_module(self, name, module):
+        """Registers ``module`` (a Module or None) as the submodule ``name``, with torch's checks."""
+        if not isinstance(module, Module) and module is not None:
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {type(name).__name__}")
+        if name == "":
+            raise KeyError('module name can\'t be empty string ""')
+        if "." in name:
+            raise KeyError(f'module name can\'t contain ".", got: {name}')
+        if name not in self._modules and name in self.__dict__:
+            raise KeyError(f"attribute '{name}' already exists")
         self._modules[name] = module
 
-    register_module = add_module
+    def register_module(self, name, module):
+        """An alias of ``add_module``."""
+        self.add_module(name, module)
 
     # ---- traversal ----
     def get_submodule(self, target=""):
@@ -121,6 +136,27 @@ class Module:
             if not isinstance(mod, Module):
                 raise AttributeError(f"`{item}` is not an nn.Module")
         return mod
+
+    def get_parameter(self, target):
+        """The parameter at dotted path ``target``, as torch's ``get_parameter``."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{mod._get_name()} has no attribute `{name}`")
+        param = getattr(mod, name)
+        if not isinstance(param, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return param
+
+    def get_buffer(self, target):
+        """The buffer at dotted path ``target``, as torch's ``get_buffer``."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{mod._get_name()} has no attribute `{name}`")
+        if name not in mod._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return mod._buffers[name]
 
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):
         memo = set() if memo is None else memo
@@ -277,6 +313,17 @@ class Module:
     def half(self):
         return self._apply_to_tensors(lambda t: t.half() if t.is_floating_point() else t)
 
+    def bfloat16(self):
+        return self._apply_to_tensors(lambda t: t.to(_core.bfloat16) if t.is_floating_point() else t)
+
+    def to_empty(self, *, device, recurse=True):
+        """Moves parameters and buffers to ``device`` without copying their values (uninitialized)."""
+        from .._functions import empty_like
+
+        if not recurse:
+            raise NotImplementedError("to_empty(recurse=False) is not supported")
+        return self._apply_to_tensors(lambda t: empty_like(t, device=device))
+
     # ---- calling ----
     def register_forward_hook(self, hook):
         key = object()
@@ -288,6 +335,34 @@ class Module:
         self._forward_pre_hooks[key] = hook
         return _RemovableHandle(self._forward_pre_hooks, key)
 
+    def register_full_backward_hook(self, hook, prepend=False):
+        """``hook(module, grad_input, grad_output)`` runs once the gradients w.r.t. the module's
+        positional tensor inputs are computed; it may return a replacement ``grad_input``."""
+        return self._add_hook(self._get_hook_store("_backward_hooks"), hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """``hook(module, grad_output)`` runs when the gradients w.r.t. the module's outputs are
+        computed, before the module's own backward; it may return a replacement ``grad_output``."""
+        return self._add_hook(self._get_hook_store("_backward_pre_hooks"), hook, prepend)
+
+    def _get_hook_store(self, name):
+        store = self.__dict__.get(name)
+        if store is None:  # a module built by an older ember (unpickled) has no store yet
+            store = OrderedDict()
+            object.__setattr__(self, name, store)
+        return store
+
+    @staticmethod
+    def _add_hook(store, hook, prepend):
+        key = object()
+        store[key] = hook
+        if prepend:
+            store.move_to_end(key, last=False)
+        return _RemovableHandle(store, key)
+
+    def _get_name(self):
+        return type(self).__name__
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
@@ -296,11 +371,17 @@ class Module:
             r = hook(self, args)
             if r is not None:
                 args = r if isinstance(r, tuple) else (r,)
+        bw = None
+        if (self.__dict__.get("_backward_hooks") or self.__dict__.get("_backward_pre_hooks")) and _core.is_grad_enabled():
+            bw = _BackwardHook(self)
+            args = bw.setup_input(args)
         out = self.forward(*args, **kwargs)
         for hook in self._forward_hooks.values():
             r = hook(self, args, out)
             if r is not None:
                 out = r
+        if bw is not None:
+            out = bw.setup_output(out)
         return out
 
     # ---- printing ----
@@ -325,6 +406,138 @@ class Module:
 
     def __dir__(self):
         return list(super().__dir__()) + list(self._parameters) + list(self._buffers) + list(self._modules)
+
+
+def _join(tensors):
+    """One graph node holding ``tensors``: ``(joined, parts)`` where ``parts`` are views of
+    ``joined`` shaped (and typed) as ``tensors``. A hook on ``joined`` sees every part's gradient
+    at once, after all of them are accumulated."""
+    if len(tensors) == 1:
+        t = tensors[0]
+        joined = t.view_as(t)
+        return joined, [joined]
+    dtypes = {t.dtype for t in tensors}
+    common = tensors[0].dtype if len(dtypes) == 1 else _core.float64
+    joined = _core.cat([t.reshape(-1).to(common) for t in tensors])
+    parts, at = [], 0
+    for t in tensors:
+        n = t.numel()
+        parts.append(joined[at: at + n].reshape(t.shape).to(t.dtype))
+        at += n
+    return joined, parts
+
+
+def _split(grad, like):
+    """The inverse of ``_join`` for a gradient: one piece per tensor in ``like``."""
+    if len(like) == 1:
+        return [grad]
+    out, at = [], 0
+    for t in like:
+        n = t.numel()
+        out.append(grad[at: at + n].reshape(t.shape).to(t.dtype))
+        at += n
+    return out
+
+
+def _rejoin(grads, like, ref):
+    """``_split``'s inverse: the pieces (``None`` read as zeros) as one gradient shaped as ``ref``."""
+    grads = [_core.zeros(*t.shape, dtype=t.dtype, device=t.device) if g is None else g for g, t in zip(grads, like)]
+    if len(like) == 1:
+        return grads[0].to(ref.dtype)
+    return _core.cat([g.reshape(-1).to(ref.dtype) for g in grads])
+
+
+class _BackwardHook:
+    """The full backward hooks of one call of a module: the tensor inputs and outputs pass through
+    one identity node each side, and tensor hooks on those nodes see ``grad_output`` (running the
+    pre-hooks) and then ``grad_input`` (running the hooks), as torch's ``BackwardHook``."""
+
+    def __init__(self, module):
+        self.module = module
+        self.grad_output = None
+        self.n_inputs = 0
+        self.input_index = []
+
+    def setup_input(self, args):
+        self.n_inputs = len(args)
+        self.input_index = [i for i, a in enumerate(args) if isinstance(a, _core.Tensor) and a.requires_grad]
+        if not self.input_index:
+            return args
+        tensors = [args[i] for i in self.input_index]
+        if len({str(t.device) for t in tensors}) > 1:
+            raise RuntimeError("full backward hooks need a module's tensor inputs on one device")
+        joined, parts = _join(tensors)
+        self.inputs_like = tensors
+        joined.register_hook(self._input_hook)
+        args = list(args)
+        for i, p in zip(self.input_index, parts):
+            args[i] = p
+        return tuple(args)
+
+    def setup_output(self, out):
+        is_tuple = isinstance(out, tuple)
+        outs = out if is_tuple else (out,)
+        index = [i for i, o in enumerate(outs) if isinstance(o, _core.Tensor) and o.requires_grad]
+        if not index:
+            return out
+        tensors = [outs[i] for i in index]
+        if len({str(t.device) for t in tensors}) > 1:
+            raise RuntimeError("full backward hooks need a module's tensor outputs on one device")
+        joined, parts = _join(tensors)
+        self.n_outputs, self.output_index, self.outputs_like, self.output_ref = len(outs), index, tensors, joined
+        joined.register_hook(self._output_hook)
+        outs = list(outs)
+        for i, p in zip(index, parts):
+            outs[i] = p
+        return tuple(outs) if is_tuple else outs[0]
+
+    @staticmethod
+    def _pack(pieces, index, n):
+        full = [None] * n
+        for i, g in zip(index, pieces):
+            full[i] = g
+        return tuple(full)
+
+    @staticmethod
+    def _unpack(result, index, n, what):
+        if isinstance(result, _core.Tensor):
+            result = (result,)
+        result = tuple(result)
+        if len(result) != n:
+            raise RuntimeError(f"Backward hook returned an invalid number of {what} (got {len(result)}, but expected {n})")
+        return [result[i] for i in index]
+
+    def _output_hook(self, grad):
+        m = self.module
+        pieces = _split(grad, self.outputs_like)
+        grad_output = self._pack(pieces, self.output_index, self.n_outputs)
+        changed = False
+        for hook in list(m._get_hook_store("_backward_pre_hooks").values()):
+            r = hook(m, grad_output)
+            if r is not None:
+                pieces = self._unpack(r, self.output_index, self.n_outputs, "grad_output")
+                grad_output = self._pack(pieces, self.output_index, self.n_outputs)
+                changed = True
+        self.grad_output = grad_output
+        if not self.input_index:
+            # no input needs a gradient: the hooks run now, with grad_input all None
+            for hook in list(m._get_hook_store("_backward_hooks").values()):
+                if hook(m, (None,) * self.n_inputs, grad_output) is not None:
+                    raise RuntimeError("can't return a new grad_input from a backward hook when no input requires grad")
+        return _rejoin(pieces, self.outputs_like, grad) if changed else None
+
+    def _input_hook(self, grad):
+        m = self.module
+        pieces = _split(grad, self.inputs_like)
+        grad_input = self._pack(pieces, self.input_index, self.n_inputs)
+        changed = False
+        for hook in list(m._get_hook_store("_backward_hooks").values()):
+            r = hook(m, grad_input, self.grad_output)
+            if r is not None:
+                pieces = self._unpack(r, self.input_index, self.n_inputs, "grad_input")
+                grad_input = self._pack(pieces, self.input_index, self.n_inputs)
+                changed = True
+        return _rejoin(pieces, self.inputs_like, grad) if changed else None
 
 
 class _RemovableHandle:
