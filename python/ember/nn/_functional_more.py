@@ -324,7 +324,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     values = [int(v) for v in flat.tolist()]
     for v in values:
         if not 0 <= v < num:
-            raise IndexError("index out of range in self")
+            raise RuntimeError(f"embedding_bag: Expected idx >= 0 && idx < num_embeddings but found idx to be {v}")
     bsz = len(starts)
     pos, bag, counts = [], [], []
     for bi, (a, e) in enumerate(zip(starts, ends)):
@@ -408,7 +408,8 @@ def affine_grid(theta, size, align_corners=None):
         raise ValueError(f"Expected non-zero, positive output size. Got {size}")
     n, _, h, w = size
     if theta.shape[0] != n:
-        raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {size}. Got {list(theta.shape)}.")
+        # PyTorch's batched matmul of the base grid with theta fails here.
+        raise RuntimeError(f"affine_grid: theta holds {theta.shape[0]} matrices but size asks for a batch of {n}")
     xs = _base_coords(w, align_corners, theta.dtype, theta.device).reshape(1, w).expand(h, w)
     ys = _base_coords(h, align_corners, theta.dtype, theta.device).reshape(h, 1).expand(h, w)
     ones = _core.ones(h, w, dtype=theta.dtype, device=theta.device)
