@@ -25,6 +25,7 @@ from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d
 from .pixelshuffle import ChannelShuffle, PixelShuffle, PixelUnshuffle
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .attention import Transformer, TransformerDecoder, TransformerDecoderLayer
+from ._layers_more import AvgPool3d, Conv3d, ConvTranspose1d, EmbeddingBag, LazyLinear, MaxPool3d, UninitializedParameter
 
 # conv_transpose2d is built on functional.conv2d, so it lives beside its module and is published
 # as ``functional.conv_transpose2d`` here (importing it from functional.py would be circular).
@@ -51,6 +52,7 @@ __all__ = [
     "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "ParameterList", "ParameterDict",
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
     "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
+    "Conv3d", "ConvTranspose1d", "MaxPool3d", "AvgPool3d", "EmbeddingBag", "LazyLinear", "UninitializedParameter",
 ]
 
 

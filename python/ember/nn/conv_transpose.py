@@ -138,3 +138,61 @@ class ConvTranspose2d(Module):
         if self.bias is None:
             s += ", bias=False"
         return s
+
+
+def _single(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+
+
+class ConvTranspose1d(Module):
+    """Transposed 1-D convolution, as ``torch.nn.ConvTranspose1d`` (weight ``[C_in, C_out/groups, k]``)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__()
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for ConvTranspose1d, got {padding_mode!r}')
+        if in_channels % groups:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups:
+            raise ValueError("out_channels must be divisible by groups")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size, self.stride, self.padding = _single(kernel_size), _single(stride), _single(padding)
+        self.output_padding, self.dilation = _single(output_padding), _single(dilation)
+        self.padding_mode = padding_mode
+        self.weight = Parameter(_core.empty(in_channels, out_channels // groups, *self.kernel_size, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(_core.empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        reset_conv_parameters(self)
+
+    def forward(self, input, output_size=None):
+        from ._functional_more import conv_transpose1d
+
+        op = self.output_padding[0]
+        if output_size is not None:
+            size = list(output_size)[-1]
+            n = input.shape[-1]
+            s, p, d, k = self.stride[0], self.padding[0], self.dilation[0], self.kernel_size[0]
+            smallest = (n - 1) * s - 2 * p + d * (k - 1) + 1
+            op = size - smallest
+            if not 0 <= op < max(s, d):
+                raise ValueError(f"requested an output size of {[size]}, but valid sizes range from {smallest} to {smallest + s - 1} (for an input of {list(input.shape)[-1:]})")
+        return conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding, op, self.groups, self.dilation)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,):
+            s += f", padding={self.padding}"
+        if self.dilation != (1,):
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,):
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s

@@ -588,3 +588,4 @@ def flatten(input, start_dim=0, end_dim=-1):
 from ._functional_extra import *  # noqa: E402,F401,F403
 from ._functional_extra import __all__ as _extra_all  # noqa: E402
 from ._interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: E402,F401
+from ._functional_more import conv_transpose1d, conv3d, max_pool2d, avg_pool2d, max_pool3d, avg_pool3d, embedding_bag, gumbel_softmax, affine_grid, grid_sample  # noqa: E402,F401
