@@ -588,3 +588,4 @@ def flatten(input, start_dim=0, end_dim=-1):
 from ._functional_extra import *  # noqa: E402,F401,F403
 from ._functional_extra import __all__ as _extra_all  # noqa: E402
 from ._interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: E402,F401
+from ._functional_norm_pool import adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool2d, fold, instance_norm, local_response_norm, unfold  # noqa: E402,F401
