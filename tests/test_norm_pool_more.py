@@ -159,6 +159,14 @@ def test_adaptive_max_pool2d_forward(device, rng, size, out):
     assert_close(F.adaptive_max_pool2d(make(x[1], device), out), ref_v[1])
 
 
+def test_adaptive_max_ties_and_nan(device):
+    # Ties go to the first position of the bin, and a NaN is the max, as in PyTorch.
+    v, i = F.adaptive_max_pool2d(ember.zeros(1, 1, 5, 5, device=device), 2, return_indices=True)
+    assert i.tolist() == [[[[0, 2], [10, 12]]]]
+    v, i = F.adaptive_max_pool1d(ember.tensor([[[1.0, float("nan"), 0.0, 2.0, 3.0]]], device=device), 2, return_indices=True)
+    assert np.isnan(to_np(v)[0, 0, 0]) and to_np(v)[0, 0, 1] == 3.0 and i.tolist() == [[[1, 4]]]
+
+
 def test_adaptive_pool_gradients(device, rng):
     # Distinct values, so the max is unique and the gradient is defined.
     x = rng.permutation(60).reshape(2, 5, 6) / 7.0
@@ -220,7 +228,9 @@ def test_errors(device):
         F.adaptive_max_pool1d(ember.zeros(2, 3, 4, device=device), (2, 2))
     with pytest.raises(RuntimeError, match="Expected 3D or 4D tensor"):
         F.adaptive_max_pool2d(ember.zeros(4, 4, device=device), 2)
-    with pytest.raises(RuntimeError, match="Only 3D or 4D input"):
+    with pytest.raises(RuntimeError, match="Expected 2D or 3D"):
+        F.fold(x4, (4, 4), 2)
+    with pytest.raises(RuntimeError, match="Expected 3D or 4D"):
         F.unfold(ember.zeros(4, 4, device=device), 2)
     with pytest.raises(RuntimeError, match="components must be at least one"):
         F.unfold(x4, 5)

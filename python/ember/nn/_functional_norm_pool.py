@@ -92,7 +92,7 @@ def _bin_table(n_in, n_out):
     """[n_out, K] input positions of each bin, K the widest bin; short bins repeat their last
     position (it never wins over the first occurrence of the max)."""
     start, end = _bins(n_in, n_out)
-    width = int((end - start).max())
+    width = int((end - start).max()) if n_out else 1
     t = start[:, None] + np.arange(width)[None, :]
     return np.minimum(t, end[:, None] - 1), width
 
@@ -187,13 +187,13 @@ def _im2col_index(h, w, k, d, p, s):
 
 def _check_im2col(name, k, d, p, s):
     if min(k) <= 0:
-        raise RuntimeError(f"{name}: kernel size should be greater than zero, but got kernel_height: {k[0]} kernel_width: {k[1]}")
+        raise RuntimeError(f"kernel size should be greater than zero, but got kernel_height: {k[0]} kernel_width: {k[1]}")
     if min(s) <= 0:
-        raise RuntimeError(f"{name}: stride should be greater than zero, but got stride_height: {s[0]} stride_width: {s[1]}")
+        raise RuntimeError(f"stride should be greater than zero, but got stride_height: {s[0]} stride_width: {s[1]}")
     if min(d) <= 0:
-        raise RuntimeError(f"{name}: dilation should be greater than zero, but got dilation_height: {d[0]} dilation_width: {d[1]}")
+        raise RuntimeError(f"dilation should be greater than zero, but got dilation_height: {d[0]} dilation_width: {d[1]}")
     if min(p) < 0:
-        raise RuntimeError(f"{name}: padding should be non-negative, but got pad_height: {p[0]} pad_width: {p[1]}")
+        raise RuntimeError(f"padding should be non-negative, but got pad_height: {p[0]} pad_width: {p[1]}")
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
@@ -201,7 +201,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     k, d, p, s = (_pair(v, n) for v, n in ((kernel_size, "kernel_size"), (dilation, "dilation"), (padding, "padding"), (stride, "stride")))
     _check_im2col("im2col", k, d, p, s)
     if input.dim() not in (3, 4):
-        raise RuntimeError(f"Input Error: Only 3D or 4D input Tensors are supported (got {input.dim()}D)")
+        raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero dimensions for input, but got: {list(input.shape)}")
     squeeze = input.dim() == 3
     x = input.unsqueeze(0) if squeeze else input
     n, c, h, w = x.shape
@@ -224,7 +224,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     k, d, p, s = (_pair(v, n) for v, n in ((kernel_size, "kernel_size"), (dilation, "dilation"), (padding, "padding"), (stride, "stride")))
     _check_im2col("col2im", k, d, p, s)
     if input.dim() not in (2, 3):
-        raise RuntimeError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported (got {input.dim()}D)")
+        raise RuntimeError(f"Expected 2D or 3D (batch mode) tensor with possibly 0 batch size and non-zero dimensions for input, but got: {list(input.shape)}")
     squeeze = input.dim() == 2
     x = input.unsqueeze(0) if squeeze else input
     n, ck, length = x.shape
