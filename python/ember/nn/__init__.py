@@ -26,6 +26,9 @@ from .pixelshuffle import ChannelShuffle, PixelShuffle, PixelUnshuffle
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .attention import Transformer, TransformerDecoder, TransformerDecoderLayer
 from ._layers_more import AvgPool3d, Conv3d, ConvTranspose1d, EmbeddingBag, LazyLinear, MaxPool3d, UninitializedParameter
+from .norm import BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LocalResponseNorm, SyncBatchNorm
+from .pooling import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d
+from .fold import Fold, Unfold
 
 # conv_transpose2d is built on functional.conv2d, so it lives beside its module and is published
 # as ``functional.conv_transpose2d`` here (importing it from functional.py would be circular).
@@ -53,6 +56,7 @@ __all__ = [
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
     "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
     "Conv3d", "ConvTranspose1d", "MaxPool3d", "AvgPool3d", "EmbeddingBag", "LazyLinear", "UninitializedParameter",
+    "BatchNorm3d", "SyncBatchNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Fold", "Unfold",
 ]
 
 

@@ -589,3 +589,4 @@ from ._functional_extra import *  # noqa: E402,F401,F403
 from ._functional_extra import __all__ as _extra_all  # noqa: E402
 from ._interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: E402,F401
 from ._functional_more import conv_transpose1d, conv3d, max_pool2d, avg_pool2d, max_pool3d, avg_pool3d, embedding_bag, gumbel_softmax, affine_grid, grid_sample  # noqa: E402,F401
+from ._functional_norm_pool import adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool2d, fold, instance_norm, local_response_norm, unfold  # noqa: E402,F401
