@@ -58,15 +58,26 @@ def test_ddp_errors():
     assert_all_ok(2, rc, out)
 
 
-@pytest.mark.parametrize("mode", ["stall", "skip"])
-def test_a_missing_rank_raises_within_the_timeout(mode):
-    rc, out, took = mpiexec(3, "failures.py", mode, timeout=90)
+@pytest.mark.parametrize("n, mode", [(3, "stall"), (2, "stall"), (3, "skip")])
+def test_a_missing_rank_raises_within_the_timeout(n, mode):
+    rc, out, took = mpiexec(n, "failures.py", mode, timeout=90)
     assert rc != 0, out
     assert took < 45, f"the job took {took:.0f} s to end"
-    for k in (0, 2):
+    for k in {0, n - 1} - {1}:
         assert f"rank {k} raised: [rank {k}] all_reduce (#2 of group WORLD, all_reduce(shape=[4, 5], dtype=float32" in out, out
-        assert "did not complete within 3 s" in out, out
+        # the error names the rank that never came, not only the caller
+        assert f"dtype=float32, device=cpu)) did not complete within 3 s: ranks [1] did not reach it" in out, out
+        assert f"rank {k} named rank 1" in out, out
     assert "was not stopped" not in out
+
+
+def test_a_collective_queued_behind_a_missing_rank_names_it():
+    rc, out, took = mpiexec(3, "failures.py", "queued", timeout=90)
+    assert rc != 0 and took < 45, (rc, took, out)
+    for k in (0, 2):
+        assert f"rank {k} raised: [rank {k}] all_reduce (#3 of group WORLD, all_reduce(shape=[3]" in out, out
+        assert f"rank {k} named rank 1" in out, out
+    assert "it is queued behind all_reduce #2, which ranks [1] did not reach" in out, out
 
 
 def test_a_killed_rank_ends_the_job():
@@ -77,7 +88,7 @@ def test_a_killed_rank_ends_the_job():
 
 
 def test_no_orphans_after_failures():
-    test_a_missing_rank_raises_within_the_timeout("stall")
+    test_a_missing_rank_raises_within_the_timeout(3, "stall")
     time.sleep(1)
     left = subprocess.run(["pgrep", "-f", "dist_programs/failures.py"], capture_output=True, text=True)
     assert left.stdout.strip() == "", f"processes left behind: {left.stdout}"

@@ -46,6 +46,10 @@ class Work:
         self._done = threading.Event()
         self._exc: BaseException | None = None
         self._result = None
+        # Set by the consistency check on the communication thread: which group ranks have
+        # told this rank that they reached this collective (this rank included).
+        self._arrived: list[bool] | None = None
+        self._started = False
 
     def _finish(self, result=None, exc: BaseException | None = None):
         self._result = result
@@ -72,7 +76,7 @@ class Work:
             raise DistBackendError(
                 f"[rank {self._group.global_rank}] {self._op} (#{self._seq} of "
                 f"group {self._group.name}, {self._detail}) did not complete within "
-                f"{limit:g} s: another rank died, stalled or did not call it"
+                f"{limit:g} s: {self._group._blame(self)}"
             )
         if self._exc is not None:
             raise self._exc
@@ -109,9 +113,12 @@ class ProcessGroup:
         self.name = name
         self._seq = 0
         self._p2p_seq = 0
+        # Arrival notices of the consistency check travel here, apart from user traffic.
+        self.check = comm.Dup()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._running: Work | None = None  # the operation on the communication thread now
 
     def rank(self) -> int:
         return self.my_rank
@@ -127,6 +134,35 @@ class ProcessGroup:
                 f"global rank {global_rank} is not part of group {self.name} "
                 f"(ranks {self.world_ranks})"
             ) from None
+
+    def _missing(self, work: Work) -> list[int] | None:
+        """The global ranks that have not said they reached ``work`` (None: not known)."""
+        arrived = work._arrived
+        if arrived is None:
+            return None
+        return [self.world_ranks[i] for i, a in enumerate(list(arrived)) if not a]
+
+    def _blame(self, work: Work) -> str:
+        """Why ``work`` is late, as far as this rank can tell: which ranks never reached it
+        (every rank that reaches a collective posts a notice to every other one)."""
+        missing = self._missing(work)
+        if missing:
+            return (f"ranks {missing} did not reach it (they died, stalled or did not call "
+                    "it; the other ranks did reach it)")
+        if missing is not None:
+            return ("every rank reached it, but the data exchange did not finish: a rank died "
+                    "or stalled during it")
+        running = self._running
+        if running is not None and running is not work and not running._done.is_set():
+            missing = self._missing(running)
+            ahead = f"{running._op} #{running._seq}"
+            if missing:
+                return (f"it is queued behind {ahead}, which ranks {missing} did not reach "
+                        "(they died, stalled or did not call it)")
+            return f"it is queued behind {ahead}, which has not finished"
+        if not work._started and running is None:
+            return "it never started on this rank's communication thread"
+        return "another rank died, stalled or did not call it"
 
     def submit(self, op: str, detail: str, fn, collective: bool = True) -> Work:
         """Queues ``fn(work)`` (run on the communication thread; it returns a result or a
@@ -159,11 +195,15 @@ class ProcessGroup:
                 if item is _STOP:
                     return
                 work, fn = item
+                self._running = work
+                work._started = True
                 try:
                     r = fn(work)
                 except BaseException as e:  # noqa: BLE001 - handed to the waiter as is
                     work._finish(exc=e)
                     continue
+                finally:
+                    self._running = None
                 if isinstance(r, _Pending):
                     outstanding.append((work, r))
                 else:

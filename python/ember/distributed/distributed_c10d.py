@@ -1,9 +1,11 @@
 """``torch.distributed``'s process-group API on MPI: initialisation, groups, collectives,
 point-to-point messages and object collectives, with PyTorch's names, arguments and defaults.
 
-Every collective first checks, in one tiny all-reduce, that all ranks of the group are at the
+Every collective first checks, in one tiny exchange, that all ranks of the group are at the
 same operation with the same element count, dtype and shape: mismatched calls raise on every
-rank (naming each rank's call) instead of corrupting data or hanging.
+rank (naming each rank's call) instead of corrupting data or hanging. The exchange is a notice
+from each rank to every other one, so a collective that misses its deadline names the ranks
+that never reached it.
 """
 
 from __future__ import annotations
@@ -272,24 +274,51 @@ def _fingerprint(op: str, seq: int, tensor=None, extra: int = 0) -> list[int]:
     return [seq, code, DTYPE_CODES[dtype_name(tensor)], int(tensor.numel()), shape, extra]
 
 
-def _agree(g: ProcessGroup, op: str, seq: int, desc: str, tensor=None, extra: int = 0):
+def _agree(g: ProcessGroup, op: str, seq: int, desc: str, tensor=None, extra: int = 0, work=None):
     """On the communication thread, before the data moves: every rank of ``g`` must be at the
-    same call. One all-reduce of (x, -x) with MAX gives each field's max and min at once."""
+    same call. Each rank sends its fingerprint of the call to every other rank (non-blocking,
+    on the group's own check communicator) and compares what it receives with its own; which
+    notices have come in is recorded on ``work``, so a deadline error can name the ranks that
+    never reached the call. Every rank sees every fingerprint, so all of them agree on whether
+    there is a mismatch."""
     MPI = _mpi()
     f = np.array(_fingerprint(op, seq, tensor, extra), dtype=np.int64)
-    both = np.concatenate([f, -f])
-    g.comm.Allreduce(MPI.IN_PLACE, both, op=MPI.MAX)
-    k = len(f)
-    if np.array_equal(both[:k], -both[k:]) and not _debug():
+    n, me = g.nranks, g.my_rank
+    arrived = [False] * n
+    arrived[me] = True
+    if work is not None:
+        work._arrived = arrived
+    if n > 1:
+        got = np.empty((n, len(f)), np.int64)
+        got[me] = f
+        peers = [j for j in range(n) if j != me]
+        reqs = [g.check.Irecv(got[j], source=j, tag=_CHECK_TAG) for j in peers]
+        reqs += [g.check.Isend(f, dest=j, tag=_CHECK_TAG) for j in peers]
+        left = len(reqs)
+        while left:
+            done = MPI.Request.Waitsome(reqs)
+            if not done:
+                break
+            for i in done:
+                left -= 1
+                if i < len(peers):
+                    arrived[peers[i]] = True
+        same = bool((got == f).all())
+    else:
+        same = True
+    if same and not _debug():
         return
     everyone = g.comm.allgather(desc)
-    if len(set(everyone)) > 1 or not np.array_equal(both[:k], -both[k:]):
+    if len(set(everyone)) > 1 or not same:
         calls = "; ".join(f"rank {g.world_ranks[i]} called {d}" for i, d in enumerate(everyone))
         raise RuntimeError(
             f"Detected mismatch between collectives on ranks (collective #{seq} of group "
             f"{g.name}): {calls}. Every rank must call the same collectives in the same order "
             "with tensors of the same shape and dtype."
         )
+
+
+_CHECK_TAG = 7
 
 
 # --- running an operation -------------------------------------------------------------------
@@ -301,7 +330,7 @@ def _run(g: ProcessGroup, op: str, tensor, body, async_op: bool, check=True, ext
 
     def job(work):
         if check:
-            _agree(g, op, work._seq, desc, tensor, extra)
+            _agree(g, op, work._seq, desc, tensor, extra, work)
         return body()
 
     work = g.submit(op, desc, job)
