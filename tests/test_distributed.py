@@ -53,6 +53,12 @@ def test_ddp_on_each_device(device):
     assert_all_ok(2, rc, out)
 
 
+def test_work_get_future():
+    # wait / done / value / then, callbacks that start collectives, all_gather, all_to_all
+    rc, out, _ = mpiexec(2, "futures.py")
+    assert_all_ok(2, rc, out)
+
+
 def test_ddp_errors():
     rc, out, _ = mpiexec(2, "ddp.py", "cpu", "unused_error", "mismatch")
     assert_all_ok(2, rc, out)

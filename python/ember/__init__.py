@@ -137,8 +137,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # ember.data, ember.utils and ember.distributed load on first use, so `import ember` stays fast.
-    if name in ("data", "utils", "distributed"):
+    # ember.data, ember.utils, ember.distributed and ember.futures load on first use, so
+    # `import ember` stays fast.
+    if name in ("data", "utils", "distributed", "futures"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

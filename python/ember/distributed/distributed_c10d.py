@@ -11,6 +11,7 @@ that never reached it.
 from __future__ import annotations
 
 import os
+import threading
 import zlib
 from datetime import timedelta
 
@@ -324,16 +325,20 @@ _CHECK_TAG = 7
 # --- running an operation -------------------------------------------------------------------
 
 
-def _run(g: ProcessGroup, op: str, tensor, body, async_op: bool, check=True, extra=0, detail=None):
-    """Queues ``body()`` for ``g``'s thread after the consistency check; waits unless async."""
+def _run(g: ProcessGroup, op: str, tensor, body, async_op: bool, check=True, extra=0, detail=None,
+         outputs=None):
+    """Queues ``body()`` for ``g``'s thread after the consistency check; waits unless async.
+    ``outputs``: the value of the Work's future (``[tensor]`` by default)."""
     desc = detail or _describe(op, tensor)
+    if outputs is None and tensor is not None:
+        outputs = [tensor]
 
     def job(work):
         if check:
             _agree(g, op, work._seq, desc, tensor, extra, work)
         return body()
 
-    work = g.submit(op, desc, job)
+    work = g.submit(op, desc, job, outputs=outputs)
     if async_op:
         return work
     work.wait()
@@ -468,7 +473,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
         for i, t in enumerate(tensor_list):
             write(t, out[i])
 
-    return _run(g, "all_gather", tensor, body, async_op)
+    return _run(g, "all_gather", tensor, body, async_op, outputs=[tensor_list])
 
 
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
@@ -491,7 +496,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
         g.comm.Allgather(s.array, out.array)
         out.finish()
 
-    return _run(g, "all_gather_into_tensor", input_tensor, body, async_op)
+    return _run(g, "all_gather_into_tensor", input_tensor, body, async_op, outputs=[output_tensor])
 
 
 _all_gather_base = all_gather_into_tensor
@@ -524,7 +529,8 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
         _average(out.array, g.nranks, op)
         out.finish()
 
-    return _run(g, "reduce_scatter_tensor", input, body, async_op, extra=_OP_CODES[op.name])
+    return _run(g, "reduce_scatter_tensor", input, body, async_op, extra=_OP_CODES[op.name],
+                outputs=[output])
 
 
 _reduce_scatter_base = reduce_scatter_tensor
@@ -567,7 +573,8 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
             for i, t in enumerate(gather_list):
                 write(t, out[i])
 
-    return _run(g, "gather", tensor, body, async_op, extra=root)
+    return _run(g, "gather", tensor, body, async_op, extra=root,
+                outputs=[gather_list] if g.my_rank == root else [])
 
 
 def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, group_src=None):
@@ -626,7 +633,7 @@ def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=
         out.finish()
 
     return _run(g, "all_to_all_single", None, body, async_op, detail=_describe("all_to_all_single", input),
-                extra=DTYPE_CODES[dtype_name(input)] * 1_000_003 + row_in)
+                extra=DTYPE_CODES[dtype_name(input)] * 1_000_003 + row_in, outputs=[output])
 
 
 def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
@@ -656,7 +663,7 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False
                 off += k
 
     if async_op:
-        return _Deferred(work, unpack)
+        return _Deferred(work, unpack, outputs=list(output_tensor_list))
     unpack()
     return None
 
@@ -664,21 +671,43 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False
 class _Deferred(Work):
     """A Work whose result needs a last step on the caller's thread (unpacking a list)."""
 
-    def __init__(self, inner: Work, then):
-        super().__init__(inner._group, inner._seq, inner._op, inner._detail)
+    def __init__(self, inner: Work, then, outputs=None):
+        super().__init__(inner._group, inner._seq, inner._op, inner._detail, outputs)
         self._inner = inner
         self._then = then
         self._ran = False
+        self._step = threading.Lock()
 
     def is_completed(self):
         return self._inner.is_completed()
 
+    def _last_step(self):
+        with self._step:
+            if not self._ran:
+                self._ran = True
+                self._then()
+
     def wait(self, timeout=None):
         self._inner.wait(timeout)
-        if not self._ran:
-            self._ran = True
-            self._then()
+        self._last_step()
         return True
+
+    def get_future(self):
+        from ember.futures import Future
+
+        fut = Future(_waiter=self._inner._wait_done)
+
+        def complete():
+            exc = self._inner._exc
+            if exc is None:
+                try:
+                    self._last_step()
+                except BaseException as e:  # noqa: BLE001 - the future carries it
+                    exc = e
+            fut._complete(None if exc else self._future_value(), exc)
+
+        self._inner._when_done(lambda: self._group._run_callbacks(complete))
+        return fut
 
 
 def _row(t) -> int:
@@ -750,7 +779,8 @@ def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     def body(work):
         return _Pending(g.p2p.Isend(s.array, dest=peer, tag=int(tag) % _TAG_LIMIT))
 
-    return g.submit("send", _describe("send", tensor) + f" to rank {g.world_ranks[peer]}", body, collective=False)
+    return g.submit("send", _describe("send", tensor) + f" to rank {g.world_ranks[peer]}", body,
+                    collective=False, outputs=[tensor])
 
 
 def irecv(tensor, src=None, group=None, tag=0, group_src=None):
@@ -784,7 +814,7 @@ def irecv(tensor, src=None, group=None, tag=0, group_src=None):
 
         return _Pending(req, then)
 
-    return g.submit("recv", _describe("recv", tensor), body, collective=False)
+    return g.submit("recv", _describe("recv", tensor), body, collective=False, outputs=[tensor])
 
 
 def send(tensor, dst=None, group=None, tag=0, group_dst=None):
