@@ -86,6 +86,15 @@ def test_a_collective_queued_behind_a_missing_rank_names_it():
     assert "it is queued behind all_reduce #2, which ranks [1] did not reach" in out, out
 
 
+def test_a_stall_inside_the_data_exchange_ends_the_job():
+    # every rank passed the check; a blocking MPI call cannot be interrupted, so the watchdog
+    # ends each process at the deadline with the error, instead of a hang
+    rc, out, took = mpiexec(3, "failures.py", "data_stall", timeout=90)
+    assert rc != 0 and took < 45, (rc, took, out)
+    assert "all_reduce (#2 of group WORLD, all_reduce(shape=[4, 5], dtype=float32, device=cpu)) did not complete within 3 s: every rank reached it, but the data exchange did not finish" in out, out
+    assert "was not stopped" not in out
+
+
 def test_a_killed_rank_ends_the_job():
     rc, out, took = mpiexec(3, "failures.py", "kill", timeout=90)
     assert rc != 0 and took < 45, (rc, took, out)
@@ -170,3 +179,40 @@ def test_import_ember_does_not_import_mpi():
     code = "import sys, ember, ember.nn, ember.distributed, ember.nn.parallel; assert 'mpi4py.MPI' not in sys.modules; print('OK')"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "OK" in p.stdout, p.stdout + p.stderr
+
+
+def test_a_large_buffer_communicated_twice_moves_to_huge_pages():
+    # MPI moves large buffers between local ranks page by page: 2 MB pages are much cheaper
+    import re
+
+    import ember
+    from ember.distributed import _staging
+
+    try:
+        mode = open("/sys/kernel/mm/transparent_hugepage/enabled").read()
+    except OSError:
+        pytest.skip("no transparent huge pages here")
+    if "[never]" in mode:
+        pytest.skip("transparent huge pages are off")
+    t = ember.arange(3 << 20, dtype=ember.float32)  # 12 MB
+    a = t.numpy()
+
+    def huge_kb():
+        total, inside = 0, False
+        for line in open("/proc/self/smaps"):
+            m = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", line)
+            if m:
+                lo, hi = int(m.group(1), 16), int(m.group(2), 16)
+                inside = lo < a.ctypes.data + a.nbytes and hi > a.ctypes.data
+            elif inside and line.startswith("AnonHugePages:"):
+                total += int(line.split()[1])
+        return total
+
+    before = huge_kb()
+    _staging.huge_pages(a)  # the first sighting may be a one-off: nothing yet
+    _staging.huge_pages(a)
+    after = huge_kb()
+    assert t[:5].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0] and t[-1].item() == float((3 << 20) - 1)
+    if after == before:
+        pytest.skip("the kernel did not collapse the pages (MADV_COLLAPSE needs Linux 6.1+)")
+    assert after >= before + 2048

@@ -1,7 +1,8 @@
 """Rank program: rank 1 stalls, dies or skips a collective; the others must raise a
 DistBackendError within the group's timeout (3 s here) that names the op and the rank that did
 not reach it, and the job must end. argv: the mode (stall, kill, skip; queued: rank 1 stalls and the others wait on a second
-collective queued behind the first)."""
+collective queued behind the first; data_stall: rank 1 reaches the call and stalls in its data
+exchange, where the watchdog ends the blocked ranks)."""
 
 import os
 import signal
@@ -24,6 +25,13 @@ if r == 1:
         os.kill(os.getpid(), signal.SIGKILL)
     elif mode == "skip":
         sys.exit(0)
+    elif mode == "data_stall":
+        from ember.distributed import distributed_c10d
+
+        def stalled_stage(*args, **kwargs):
+            time.sleep(120)
+
+        distributed_c10d.stage = stalled_stage
 try:
     if mode == "queued":
         first = dist.all_reduce(t, async_op=True)

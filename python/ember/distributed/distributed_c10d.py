@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import zlib
 from datetime import timedelta
 
@@ -21,7 +22,8 @@ import ember
 
 from . import _env
 from ._errors import DistBackendError
-from ._group import DEFAULT_TIMEOUT, ProcessGroup, Work, _Pending, install_exit_guard
+from ._group import (DEFAULT_TIMEOUT, ProcessGroup, Work, _broken, _Pending, install_exit_guard,
+                     start_watchdog)
 from ._staging import DTYPE_CODES, dtype_name, stage, write
 
 _BACKEND_NAMES = {"mpi", "gloo", "nccl", "cpu:gloo,cuda:nccl", "ucc", "undefined"}
@@ -173,6 +175,7 @@ def init_process_group(
     GroupMember.WORLD = ProcessGroup(comm, range(n), timeout or DEFAULT_TIMEOUT, str(name), "WORLD")
     _groups.append(GroupMember.WORLD)
     install_exit_guard()
+    start_watchdog()
 
 
 def destroy_process_group(group=None):
@@ -296,6 +299,25 @@ def _agree(g: ProcessGroup, op: str, seq: int, desc: str, tensor=None, extra: in
         reqs = [g.check.Irecv(got[j], source=j, tag=_CHECK_TAG) for j in peers]
         reqs += [g.check.Isend(f, dest=j, tag=_CHECK_TAG) for j in peers]
         left = len(reqs)
+        if work is not None and work._inline:
+            # On the caller's thread: poll, so a rank that never comes raises at the deadline.
+            limit = g.timeout
+            deadline = time.monotonic() + limit
+            spins = 0
+            while left:
+                done = MPI.Request.Testsome(reqs)
+                if done:
+                    for i in done:
+                        left -= 1
+                        if i < len(peers):
+                            arrived[peers[i]] = True
+                    continue
+                spins += 1
+                if spins > 200:
+                    if time.monotonic() > deadline:
+                        _broken.set()
+                        raise DistBackendError(work._late(limit))
+                    os.sched_yield()  # a peer rank may need this core
         while left:
             done = MPI.Request.Waitsome(reqs)
             if not done:
@@ -327,8 +349,25 @@ _CHECK_TAG = 7
 
 def _run(g: ProcessGroup, op: str, tensor, body, async_op: bool, check=True, extra=0, detail=None,
          outputs=None):
-    """Queues ``body()`` for ``g``'s thread after the consistency check; waits unless async.
-    ``outputs``: the value of the Work's future (``[tensor]`` by default)."""
+    """Queues ``body()`` for ``g``'s thread after the consistency check; waits unless async
+    (a blocking call runs on this thread when ``g``'s thread is idle). ``outputs``: the value
+    of the Work's future (``[tensor]`` by default)."""
+    work = _start(g, op, tensor, body, not async_op, check, extra, detail, outputs)
+    if async_op:
+        return work
+    work.wait()
+    return None
+
+
+def _call(g: ProcessGroup, op: str, body, extra=0):
+    """A blocking collective without tensors (the object collectives): its result."""
+    work = _start(g, op, None, body, True, extra=extra)
+    work.wait()
+    return work._result
+
+
+def _start(g: ProcessGroup, op: str, tensor, body, inline: bool, check=True, extra=0, detail=None,
+           outputs=None) -> Work:
     desc = detail or _describe(op, tensor)
     if outputs is None and tensor is not None:
         outputs = [tensor]
@@ -336,13 +375,15 @@ def _run(g: ProcessGroup, op: str, tensor, body, async_op: bool, check=True, ext
     def job(work):
         if check:
             _agree(g, op, work._seq, desc, tensor, extra, work)
-        return body()
+        if not work._inline:
+            return body()
+        g._inline_data = (work, time.monotonic())  # the watchdog's to time
+        try:
+            return body()
+        finally:
+            g._inline_data = None
 
-    work = g.submit(op, desc, job, outputs=outputs)
-    if async_op:
-        return work
-    work.wait()
-    return None
+    return g.submit(op, desc, job, outputs=outputs, inline=inline)
 
 
 def _mpi_op(op, dtype: str):
@@ -856,11 +897,11 @@ def broadcast_object_list(object_list, src=None, group=None, device=None, group_
     if g is None:
         return
     root = _root(g, src, group_src, "src")
-    work = _run(g, "broadcast_object_list", None,
-                lambda: g.comm.bcast(list(object_list) if g.my_rank == root else None, root=root),
-                True, extra=len(object_list))
-    work.wait()
-    object_list[:] = work._result
+    object_list[:] = _call(
+        g, "broadcast_object_list",
+        lambda: g.comm.bcast(list(object_list) if g.my_rank == root else None, root=root),
+        extra=len(object_list),
+    )
 
 
 def all_gather_object(object_list, obj, group=None):
@@ -870,9 +911,7 @@ def all_gather_object(object_list, obj, group=None):
         return
     if len(object_list) != g.nranks:
         raise ValueError(f"all_gather_object: object_list must have {g.nranks} slots, got {len(object_list)}")
-    work = _run(g, "all_gather_object", None, lambda: g.comm.allgather(obj), True)
-    work.wait()
-    object_list[:] = work._result
+    object_list[:] = _call(g, "all_gather_object", lambda: g.comm.allgather(obj))
 
 
 def gather_object(obj, object_gather_list=None, dst=None, group=None, group_dst=None):
@@ -881,10 +920,9 @@ def gather_object(obj, object_gather_list=None, dst=None, group=None, group_dst=
     if g is None:
         return
     root = _root(g, dst, group_dst, "dst")
-    work = _run(g, "gather_object", None, lambda: g.comm.gather(obj, root=root), True, extra=root)
-    work.wait()
+    got = _call(g, "gather_object", lambda: g.comm.gather(obj, root=root), extra=root)
     if g.my_rank == root:
-        object_gather_list[:] = work._result
+        object_gather_list[:] = got
 
 
 def scatter_object_list(scatter_object_output_list, scatter_object_input_list=None, src=None, group=None, group_src=None):
@@ -894,9 +932,7 @@ def scatter_object_list(scatter_object_output_list, scatter_object_input_list=No
         return
     root = _root(g, src, group_src, "src")
     items = list(scatter_object_input_list) if g.my_rank == root else None
-    work = _run(g, "scatter_object_list", None, lambda: g.comm.scatter(items, root=root), True, extra=root)
-    work.wait()
-    scatter_object_output_list[0] = work._result
+    scatter_object_output_list[0] = _call(g, "scatter_object_list", lambda: g.comm.scatter(items, root=root), extra=root)
 
 
 __all__ = [
