@@ -1,8 +1,8 @@
 """Rank program: rank 1 stalls, dies or skips a collective; the others must raise a
 DistBackendError within the group's timeout (3 s here) that names the op and the rank that did
 not reach it, and the job must end. argv: the mode (stall, kill, skip; queued: rank 1 stalls and the others wait on a second
-collective queued behind the first; data_stall: rank 1 reaches the call and stalls in its data
-exchange, where the watchdog ends the blocked ranks)."""
+collective queued behind the first; data_stall: rank 1 reaches the call, passes the check and
+stalls before its data exchange)."""
 
 import os
 import signal

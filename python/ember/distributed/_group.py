@@ -15,8 +15,6 @@ import os
 import queue
 import sys
 import threading
-import time
-import weakref
 from datetime import timedelta
 
 from ._errors import DistBackendError
@@ -53,7 +51,7 @@ class Work:
         # told this rank that they reached this collective (this rank included).
         self._arrived: list[bool] | None = None
         self._started = False
-        self._inline = False  # run by the caller itself (a blocking call, the thread idle)
+
         self._watchers: list | None = None  # run once it finishes (get_future)
 
     def _finish(self, result=None, exc: BaseException | None = None):
@@ -127,15 +125,11 @@ class Work:
         limit = self._group.timeout if timeout is None else _seconds(timeout)
         if not self._done.wait(limit):
             _broken.set()
-            raise DistBackendError(self._late(limit))
-
-    def _late(self, limit: float) -> str:
-        """The deadline error's message."""
-        return (
-            f"[rank {self._group.global_rank}] {self._op} (#{self._seq} of "
-            f"group {self._group.name}, {self._detail}) did not complete within "
-            f"{limit:g} s: {self._group._blame(self)}"
-        )
+            raise DistBackendError(
+                f"[rank {self._group.global_rank}] {self._op} (#{self._seq} of "
+                f"group {self._group.name}, {self._detail}) did not complete within "
+                f"{limit:g} s: {self._group._blame(self)}"
+            )
 
     def __repr__(self):
         state = "completed" if self.is_completed() else "pending"
@@ -176,16 +170,6 @@ class ProcessGroup:
         self._running: Work | None = None  # the operation on the communication thread now
         self._callbacks: queue.SimpleQueue | None = None
         self._callback_thread: threading.Thread | None = None
-        # A blocking collective runs on the caller's own thread when the communication thread
-        # has nothing queued or running (two thread hand-offs saved, which cost milliseconds
-        # on a busy machine); _exec keeps the two from ever running collectives at once, so
-        # program order holds. _inflight counts what the thread has been given and not done.
-        self._exec = threading.Lock()
-        self._inflight = 0
-        # (work, started) while the caller is inside a collective's data exchange: a blocking
-        # MPI call there cannot be interrupted, so the watchdog enforces its deadline.
-        self._inline_data: tuple | None = None
-        _watched.add(self)
 
     def rank(self) -> int:
         return self.my_rank
@@ -244,14 +228,10 @@ class ProcessGroup:
                 self._callback_thread.start()
         self._callbacks.put(fn)
 
-    def submit(self, op: str, detail: str, fn, collective: bool = True, outputs=None,
-               inline: bool = False) -> Work:
+    def submit(self, op: str, detail: str, fn, collective: bool = True, outputs=None) -> Work:
         """Queues ``fn(work)`` (run on the communication thread; it returns a result or a
         ``_Pending`` request) and returns the Work. Collectives are numbered in order (every
-        rank counts the same); point-to-point messages have numbers of their own.
-        ``inline``: the caller is going to wait anyway, so when the thread is idle ``fn`` runs
-        here and now (``work._inline`` tells it so) and the Work comes back finished."""
-        here = False
+        rank counts the same); point-to-point messages have numbers of their own."""
         with self._lock:
             if collective:
                 self._seq += 1
@@ -260,29 +240,12 @@ class ProcessGroup:
                 self._p2p_seq += 1
                 seq = self._p2p_seq
             work = Work(self, seq, op, detail, outputs)
-            if inline and self._inflight == 0 and self._exec.acquire(blocking=False):
-                here = True
-            else:
-                self._inflight += 1
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._serve, name=f"ember-comm-{self.name}", daemon=True
-                    )
-                    self._thread.start()
-                self._queue.put((work, fn))
-        if here:
-            work._inline = True
-            work._started = True
-            self._running = work
-            try:
-                r = fn(work)
-            except BaseException as e:  # noqa: BLE001 - handed to the waiter as is
-                work._finish(exc=e)
-            else:
-                work._finish(r)
-            finally:
-                self._running = None
-                self._exec.release()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name=f"ember-comm-{self.name}", daemon=True
+                )
+                self._thread.start()
+            self._queue.put((work, fn))
         return work
 
     def _serve(self):
@@ -296,21 +259,15 @@ class ProcessGroup:
                 if item is _STOP:
                     return
                 work, fn = item
-                failed = None
-                with self._exec:
-                    self._running = work
-                    work._started = True
-                    try:
-                        r = fn(work)
-                    except BaseException as e:  # noqa: BLE001 - handed to the waiter as is
-                        failed = e
-                    finally:
-                        self._running = None
-                with self._lock:  # before finishing: the waiter's next blocking call may run inline
-                    self._inflight -= 1
-                if failed is not None:
-                    work._finish(exc=failed)
+                self._running = work
+                work._started = True
+                try:
+                    r = fn(work)
+                except BaseException as e:  # noqa: BLE001 - handed to the waiter as is
+                    work._finish(exc=e)
                     continue
+                finally:
+                    self._running = None
                 if isinstance(r, _Pending):
                     outstanding.append((work, r))
                 else:
@@ -343,51 +300,6 @@ class ProcessGroup:
 
 
 _STOP = object()
-
-# --- the watchdog ---------------------------------------------------------------------------
-# A blocking collective run on the caller's thread first checks, with a deadline, that every
-# rank reached it (that is where a missing rank shows); its data exchange is then one blocking
-# MPI call, which nothing can interrupt. Should that exchange itself outlive the group's
-# deadline (a peer stopped in the middle of it), this thread ends the process with the
-# deadline error, as PyTorch's NCCL watchdog does, instead of letting the job hang.
-
-_watched: "weakref.WeakSet[ProcessGroup]" = weakref.WeakSet()
-_watchdog: threading.Thread | None = None
-_watchdog_lock = threading.Lock()
-
-
-def start_watchdog():
-    global _watchdog
-    with _watchdog_lock:
-        if _watchdog is None:
-            _watchdog = threading.Thread(target=_watch, name="ember-dist-watchdog", daemon=True)
-            _watchdog.start()
-
-
-def _watch():
-    while True:
-        time.sleep(_WATCH_INTERVAL)
-        now = time.monotonic()
-        for g in list(_watched):
-            current = g._inline_data
-            if current is None:
-                continue
-            work, started = current
-            if now - started > g.timeout and not work._done.is_set() and g._inline_data is current:
-                _broken.set()
-                try:
-                    sys.stderr.write(
-                        f"ember.distributed.DistBackendError: {work._late(g.timeout)}. The data "
-                        "exchange is a blocking MPI call on the caller's thread, which cannot "
-                        "be interrupted: ending this process.\n"
-                    )
-                    sys.stderr.flush()
-                    sys.stdout.flush()
-                finally:
-                    os._exit(1)
-
-
-_WATCH_INTERVAL = 0.25
 
 
 def _serve_callbacks(q: queue.SimpleQueue):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import zlib
 from datetime import timedelta
 
@@ -22,8 +21,7 @@ import ember
 
 from . import _env
 from ._errors import DistBackendError
-from ._group import (DEFAULT_TIMEOUT, ProcessGroup, Work, _broken, _Pending, install_exit_guard,
-                     start_watchdog)
+from ._group import DEFAULT_TIMEOUT, ProcessGroup, Work, _Pending, install_exit_guard
 from ._staging import DTYPE_CODES, dtype_name, stage, write
 
 _BACKEND_NAMES = {"mpi", "gloo", "nccl", "cpu:gloo,cuda:nccl", "ucc", "undefined"}
@@ -135,11 +133,17 @@ def is_torchelastic_launched() -> bool:
     return os.environ.get("TORCHELASTIC_RUN_ID") is not None
 
 
+_DEBUG: bool | None = None  # read from the environment once, at init_process_group
+
+
 def _debug() -> bool:
-    return (
-        os.environ.get("TORCH_DISTRIBUTED_DEBUG", "").upper() == "DETAIL"
-        or os.environ.get("EMBER_DISTRIBUTED_DEBUG", "") not in ("", "0")
-    )
+    global _DEBUG
+    if _DEBUG is None:
+        _DEBUG = (
+            os.environ.get("TORCH_DISTRIBUTED_DEBUG", "").upper() == "DETAIL"
+            or os.environ.get("EMBER_DISTRIBUTED_DEBUG", "") not in ("", "0")
+        )
+    return _DEBUG
 
 
 def init_process_group(
@@ -158,6 +162,8 @@ def init_process_group(
     ``world_size`` or ``rank`` given here must agree with it."""
     if GroupMember.WORLD is not None:
         raise RuntimeError("trying to initialize the default process group twice!")
+    global _DEBUG
+    _DEBUG = None
     name = Backend(backend if backend is not None else "mpi")
     if timeout is not None and not isinstance(timeout, timedelta):
         raise TypeError(f"Expected timeout argument to be of type datetime.timedelta, got {type(timeout).__name__}")
@@ -175,7 +181,6 @@ def init_process_group(
     GroupMember.WORLD = ProcessGroup(comm, range(n), timeout or DEFAULT_TIMEOUT, str(name), "WORLD")
     _groups.append(GroupMember.WORLD)
     install_exit_guard()
-    start_watchdog()
 
 
 def destroy_process_group(group=None):
@@ -270,12 +275,23 @@ def _describe(op: str, t) -> str:
     return f"{op}(shape={list(t.shape)}, dtype={dtype_name(t)}, device={t.device.type})"
 
 
+_CRC: dict = {}  # op names and shapes seen, to their crc32 (they repeat every step)
+
+
+def _crc(key) -> int:
+    code = _CRC.get(key)
+    if code is None:
+        if len(_CRC) > 4096:
+            _CRC.clear()
+        code = _CRC[key] = zlib.crc32(repr(key).encode())
+    return code
+
+
 def _fingerprint(op: str, seq: int, tensor=None, extra: int = 0) -> list[int]:
-    code = zlib.crc32(op.encode())
     if tensor is None:
-        return [seq, code, 0, 0, 0, extra]
-    shape = zlib.crc32(repr(tuple(tensor.shape)).encode())
-    return [seq, code, DTYPE_CODES[dtype_name(tensor)], int(tensor.numel()), shape, extra]
+        return [seq, _crc(op), 0, 0, 0, extra]
+    shape = tuple(tensor.shape)
+    return [seq, _crc(op), DTYPE_CODES[dtype_name(tensor)], int(tensor.numel()), _crc(shape), extra]
 
 
 def _agree(g: ProcessGroup, op: str, seq: int, desc: str, tensor=None, extra: int = 0, work=None):
@@ -292,32 +308,20 @@ def _agree(g: ProcessGroup, op: str, seq: int, desc: str, tensor=None, extra: in
     arrived[me] = True
     if work is not None:
         work._arrived = arrived
-    if n > 1:
+    if n == 2:
+        # One call: the peer's notice is in once it returns (ours is tiny, so sent eagerly).
+        peer = 1 - me
+        got = np.empty_like(f)
+        g.check.Sendrecv(f, peer, _CHECK_TAG, got, peer, _CHECK_TAG)
+        arrived[peer] = True
+        same = bool((got == f).all())
+    elif n > 2:
         got = np.empty((n, len(f)), np.int64)
         got[me] = f
         peers = [j for j in range(n) if j != me]
         reqs = [g.check.Irecv(got[j], source=j, tag=_CHECK_TAG) for j in peers]
         reqs += [g.check.Isend(f, dest=j, tag=_CHECK_TAG) for j in peers]
         left = len(reqs)
-        if work is not None and work._inline:
-            # On the caller's thread: poll, so a rank that never comes raises at the deadline.
-            limit = g.timeout
-            deadline = time.monotonic() + limit
-            spins = 0
-            while left:
-                done = MPI.Request.Testsome(reqs)
-                if done:
-                    for i in done:
-                        left -= 1
-                        if i < len(peers):
-                            arrived[peers[i]] = True
-                    continue
-                spins += 1
-                if spins > 200:
-                    if time.monotonic() > deadline:
-                        _broken.set()
-                        raise DistBackendError(work._late(limit))
-                    os.sched_yield()  # a peer rank may need this core
         while left:
             done = MPI.Request.Waitsome(reqs)
             if not done:
@@ -349,25 +353,8 @@ _CHECK_TAG = 7
 
 def _run(g: ProcessGroup, op: str, tensor, body, async_op: bool, check=True, extra=0, detail=None,
          outputs=None):
-    """Queues ``body()`` for ``g``'s thread after the consistency check; waits unless async
-    (a blocking call runs on this thread when ``g``'s thread is idle). ``outputs``: the value
-    of the Work's future (``[tensor]`` by default)."""
-    work = _start(g, op, tensor, body, not async_op, check, extra, detail, outputs)
-    if async_op:
-        return work
-    work.wait()
-    return None
-
-
-def _call(g: ProcessGroup, op: str, body, extra=0):
-    """A blocking collective without tensors (the object collectives): its result."""
-    work = _start(g, op, None, body, True, extra=extra)
-    work.wait()
-    return work._result
-
-
-def _start(g: ProcessGroup, op: str, tensor, body, inline: bool, check=True, extra=0, detail=None,
-           outputs=None) -> Work:
+    """Queues ``body()`` for ``g``'s thread after the consistency check; waits unless async.
+    ``outputs``: the value of the Work's future (``[tensor]`` by default)."""
     desc = detail or _describe(op, tensor)
     if outputs is None and tensor is not None:
         outputs = [tensor]
@@ -375,15 +362,13 @@ def _start(g: ProcessGroup, op: str, tensor, body, inline: bool, check=True, ext
     def job(work):
         if check:
             _agree(g, op, work._seq, desc, tensor, extra, work)
-        if not work._inline:
-            return body()
-        g._inline_data = (work, time.monotonic())  # the watchdog's to time
-        try:
-            return body()
-        finally:
-            g._inline_data = None
+        return body()
 
-    return g.submit(op, desc, job, outputs=outputs, inline=inline)
+    work = g.submit(op, desc, job, outputs=outputs)
+    if async_op:
+        return work
+    work.wait()
+    return None
 
 
 def _mpi_op(op, dtype: str):
@@ -897,11 +882,11 @@ def broadcast_object_list(object_list, src=None, group=None, device=None, group_
     if g is None:
         return
     root = _root(g, src, group_src, "src")
-    object_list[:] = _call(
-        g, "broadcast_object_list",
-        lambda: g.comm.bcast(list(object_list) if g.my_rank == root else None, root=root),
-        extra=len(object_list),
-    )
+    work = _run(g, "broadcast_object_list", None,
+                lambda: g.comm.bcast(list(object_list) if g.my_rank == root else None, root=root),
+                True, extra=len(object_list))
+    work.wait()
+    object_list[:] = work._result
 
 
 def all_gather_object(object_list, obj, group=None):
@@ -911,7 +896,9 @@ def all_gather_object(object_list, obj, group=None):
         return
     if len(object_list) != g.nranks:
         raise ValueError(f"all_gather_object: object_list must have {g.nranks} slots, got {len(object_list)}")
-    object_list[:] = _call(g, "all_gather_object", lambda: g.comm.allgather(obj))
+    work = _run(g, "all_gather_object", None, lambda: g.comm.allgather(obj), True)
+    work.wait()
+    object_list[:] = work._result
 
 
 def gather_object(obj, object_gather_list=None, dst=None, group=None, group_dst=None):
@@ -920,9 +907,10 @@ def gather_object(obj, object_gather_list=None, dst=None, group=None, group_dst=
     if g is None:
         return
     root = _root(g, dst, group_dst, "dst")
-    got = _call(g, "gather_object", lambda: g.comm.gather(obj, root=root), extra=root)
+    work = _run(g, "gather_object", None, lambda: g.comm.gather(obj, root=root), True, extra=root)
+    work.wait()
     if g.my_rank == root:
-        object_gather_list[:] = got
+        object_gather_list[:] = work._result
 
 
 def scatter_object_list(scatter_object_output_list, scatter_object_input_list=None, src=None, group=None, group_src=None):
@@ -932,7 +920,9 @@ def scatter_object_list(scatter_object_output_list, scatter_object_input_list=No
         return
     root = _root(g, src, group_src, "src")
     items = list(scatter_object_input_list) if g.my_rank == root else None
-    scatter_object_output_list[0] = _call(g, "scatter_object_list", lambda: g.comm.scatter(items, root=root), extra=root)
+    work = _run(g, "scatter_object_list", None, lambda: g.comm.scatter(items, root=root), True, extra=root)
+    work.wait()
+    scatter_object_output_list[0] = work._result
 
 
 __all__ = [
