@@ -14,7 +14,8 @@ from ember import nn
 from ember.nn.parallel import DistributedDataParallel as DDP
 
 device = sys.argv[1]
-configs = sys.argv[2:] or ["sgd", "adam", "tiny_buckets_view", "no_sync", "unused", "static", "float32", "buffers"]
+configs = sys.argv[2:] or ["sgd", "adam", "tiny_buckets_view", "no_sync", "unused", "static", "float32", "buffers",
+                           "view_no_sync_keep", "unused_view"]
 dist.init_process_group("nccl", timeout=timedelta(seconds=60))
 r, n = dist.get_rank(), dist.get_world_size()
 
@@ -49,7 +50,7 @@ def max_diff(m1, m2):
     return max(float((a.detach().cpu() - b.detach().cpu()).abs().max()) for a, b in zip(m1.parameters(), m2.parameters()))
 
 
-def run(name, opt="sgd", dtype="float64", accumulate=1, extra=False, **ddp_kw):
+def run(name, opt="sgd", dtype="float64", accumulate=1, extra=False, set_to_none=True, **ddp_kw):
     ember.set_default_dtype(ember.float64 if dtype == "float64" else ember.float32)
     ref = make(100, dtype, extra)       # rank 0's initial model
     mine = make(100 + r, dtype, extra)  # each rank starts elsewhere: DDP must broadcast rank 0's
@@ -61,8 +62,8 @@ def run(name, opt="sgd", dtype="float64", accumulate=1, extra=False, **ddp_kw):
     k = B // n
     it = batches(4 * accumulate, B, dtype)
     for step in range(4):
-        o_ref.zero_grad()
-        o_ddp.zero_grad()
+        o_ref.zero_grad(set_to_none=set_to_none)
+        o_ddp.zero_grad(set_to_none=set_to_none)
         for micro in range(accumulate):
             X, Y = next(it)
             (nn.functional.mse_loss(ref(X), Y) / accumulate).backward()
@@ -95,6 +96,14 @@ for c in configs:
         run(c, accumulate=3)
     elif c == "unused":
         run(c, extra=True, find_unused_parameters=True)
+    elif c == "view_no_sync_keep":
+        # .grad kept between steps (zeroed in place) and accumulated locally under no_sync,
+        # while it is a view of its bucket
+        ddp = run(c, accumulate=3, set_to_none=False, bucket_cap_mb=0.0005, gradient_as_bucket_view=True)
+        p = ddp.module.a.weight
+        assert any(p.grad.data_ptr() == v.data_ptr() for b in ddp._buckets for v in b.views)
+    elif c == "unused_view":
+        run(c, extra=True, find_unused_parameters=True, gradient_as_bucket_view=True, set_to_none=False)
     elif c == "static":
         run(c, static_graph=True)
     elif c == "float32":

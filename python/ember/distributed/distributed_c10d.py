@@ -352,7 +352,7 @@ _CHECK_TAG = 7
 
 
 def _run(g: ProcessGroup, op: str, tensor, body, async_op: bool, check=True, extra=0, detail=None,
-         outputs=None):
+         outputs=None, before=None):
     """Queues ``body()`` for ``g``'s thread after the consistency check; waits unless async.
     ``outputs``: the value of the Work's future (``[tensor]`` by default)."""
     desc = detail or _describe(op, tensor)
@@ -360,6 +360,8 @@ def _run(g: ProcessGroup, op: str, tensor, body, async_op: bool, check=True, ext
         outputs = [tensor]
 
     def job(work):
+        if before is not None:
+            before()
         if check:
             _agree(g, op, work._seq, desc, tensor, extra, work)
         return body()
@@ -408,6 +410,12 @@ def _tensor(t, what="tensor"):
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduces ``tensor`` across the group in place: every rank ends with the result."""
+    return _all_reduce(tensor, op, group, async_op)
+
+
+def _all_reduce(tensor, op, group, async_op, before=None):
+    """``all_reduce``; ``before()`` runs first on the communication thread (DDP fills its
+    bucket there, off the backward pass)."""
     _tensor(tensor)
     g = _resolve(group)
     if g is None:
@@ -420,7 +428,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
         _average(s.array, g.nranks, op)
         s.finish()
 
-    return _run(g, "all_reduce", tensor, body, async_op, extra=_OP_CODES[op.name])
+    return _run(g, "all_reduce", tensor, body, async_op, extra=_OP_CODES[op.name], before=before)
 
 
 def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):

@@ -3,16 +3,23 @@ process group in buckets while backward still runs, so each step ends with ident
 gradients (and, after the optimizer, identical parameters) on every rank.
 
 How a step runs: each parameter's post-accumulate-grad hook marks it ready; when every
-parameter of a bucket is ready, the bucket's gradients are flattened and handed to the group's
-communication thread as one asynchronous all-reduce (buckets go out strictly in order, so all
-ranks issue the same collectives in the same order). A callback queued on the backward pass
-waits for the last bucket and writes the averages into ``.grad`` before ``backward()`` returns.
+parameter of a bucket is ready, the bucket goes to the group's communication thread as one
+asynchronous all-reduce (buckets go out strictly in order, so all ranks issue the same
+collectives in the same order). That thread also copies the gradients into the bucket's
+buffer first, so the backward pass only hands over references; a gradient that already lives
+in the bucket (``gradient_as_bucket_view=True``, kept by ``zero_grad(set_to_none=False)`` or
+accumulated under ``no_sync``) is not copied at all. Each bucket's buffer is allocated once
+(on the CPU from NumPy memory, which large-page backs it). A callback queued on the backward
+pass waits for the last bucket and writes the averages into ``.grad`` (or makes ``.grad`` a
+view of the bucket) before ``backward()`` returns.
 """
 
 from __future__ import annotations
 
 import contextlib
 import weakref
+
+import numpy as np
 
 import ember
 from ember import distributed as dist
@@ -22,15 +29,31 @@ from ..module import Module
 _FIRST_BUCKET_BYTES = 1 << 20  # small, so the first all-reduce starts early in backward
 
 
+_NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64, "float16": np.float16}
+
+
 class _Bucket:
-    __slots__ = ("params", "sizes", "work", "flat", "used")
+    __slots__ = ("params", "sizes", "work", "flat", "views", "used", "kept")
 
     def __init__(self, params):
         self.params = params
         self.sizes = [int(p.numel()) for p in params]
         self.work = None
-        self.flat = None
         self.used = None
+        self.kept = {}  # bucket-view gradients of parameters this rank did not use, kept
+        numel = sum(self.sizes)
+        p0 = params[0]
+        kind = str(p0.dtype).rsplit(".", 1)[-1]
+        if p0.device.type == "cpu" and kind in _NUMPY_DTYPES:
+            # NumPy memory: large arrays get huge pages, which MPI moves faster between ranks
+            self.flat = ember.from_numpy(np.zeros(numel, _NUMPY_DTYPES[kind]))
+        else:
+            self.flat = ember.zeros(numel, dtype=p0.dtype, device=p0.device)
+        self.views = []
+        off = 0
+        for p, n in zip(params, self.sizes):
+            self.views.append(self.flat[off:off + n].view(tuple(p.shape)))
+            off += n
 
 
 class DistributedDataParallel(Module):
@@ -185,15 +208,27 @@ class DistributedDataParallel(Module):
             self._next_bucket += 1
 
     def _launch(self, bucket):
-        grads = []
-        used = []
-        for p in bucket.params:
-            g = p.grad
-            used.append(g is not None and id(p) in self._ready)
-            grads.append((g if g is not None and id(p) in self._ready else ember.zeros_like(p)).detach().reshape(-1))
-        bucket.flat = ember.cat(grads) if len(grads) > 1 else grads[0].clone()
-        bucket.used = used
-        bucket.work = dist.all_reduce(bucket.flat, op=dist.ReduceOp.AVG, group=self.process_group, async_op=True)
+        # Only references here, on the backward pass; the copies run on the comm thread.
+        grads = [p.grad if id(p) in self._ready else None for p in bucket.params]
+        bucket.used = [g is not None for g in grads]
+        # An unused parameter whose .grad is its bucket view: the bucket needs zeros there, its
+        # .grad must keep its value should no rank have used it.
+        bucket.kept = {
+            i: p.grad.clone() for i, p in enumerate(bucket.params)
+            if grads[i] is None and p.grad is not None and p.grad.data_ptr() == bucket.views[i].data_ptr()
+        }
+
+        def fill():
+            with ember.no_grad():
+                for g, view in zip(grads, bucket.views):
+                    if g is None:
+                        view.zero_()
+                    elif g.data_ptr() != view.data_ptr():
+                        view.copy_(g.detach())
+
+        bucket.work = dist.distributed_c10d._all_reduce(
+            bucket.flat, dist.ReduceOp.AVG, self.process_group, True, before=fill
+        )
 
     def _finish_step(self):
         unused = [i for i, p in enumerate(self._params) if id(p) not in self._ready]
@@ -219,17 +254,20 @@ class DistributedDataParallel(Module):
         return {id(p) for p, f in zip(self._params, flags.tolist()) if f}
 
     def _write_back(self, bucket, globally_used):
-        off = 0
         with ember.no_grad():
-            for p, n in zip(bucket.params, bucket.sizes):
-                avg = bucket.flat[off:off + n].view(tuple(p.shape))
-                off += n
+            for i, (p, avg) in enumerate(zip(bucket.params, bucket.views)):
                 if globally_used is not None and id(p) not in globally_used:
+                    if i in bucket.kept:
+                        p.grad = bucket.kept[i]
                     continue
-                if self.gradient_as_bucket_view or p.grad is None:
-                    p.grad = avg if self.gradient_as_bucket_view else avg.clone()
+                g = p.grad
+                if self.gradient_as_bucket_view:
+                    if g is None or g.data_ptr() != avg.data_ptr():
+                        p.grad = avg
+                elif g is None:
+                    p.grad = avg.clone()
                 else:
-                    p.grad.copy_(avg)
+                    g.copy_(avg)
 
     def forward(self, *inputs, **kwargs):
         unfinished = getattr(self, "_unfinished", None)
