@@ -125,6 +125,7 @@ class DistributedDataParallel(Module):
         self._check_same_model()
         self._sync_from_rank0([p for p in self._params] + list(self.module.buffers()))
 
+        self._comm_hook = None
         self._buckets = self._make_buckets()
         self._bucket_of = {}
         for b, bucket in enumerate(self._buckets):
@@ -226,6 +227,18 @@ class DistributedDataParallel(Module):
                     elif g.data_ptr() != view.data_ptr():
                         view.copy_(g.detach())
 
+        if self._comm_hook is not None:
+            fill()  # the hook reads the bucket's buffer
+            state, hook = self._comm_hook
+            b = self._buckets.index(bucket)
+            bucket.work = hook(state, GradBucket(b, bucket, b == len(self._buckets) - 1))
+            if not hasattr(bucket.work, "wait"):
+                raise RuntimeError(
+                    "a DDP communication hook must return a Future (e.g. "
+                    "dist.all_reduce(..., async_op=True).get_future()), got "
+                    f"{type(bucket.work).__name__}"
+                )
+            return
         bucket.work = dist.distributed_c10d._all_reduce(
             bucket.flat, dist.ReduceOp.AVG, self.process_group, True, before=fill
         )
@@ -243,9 +256,38 @@ class DistributedDataParallel(Module):
             self._launch_ready()
         globally_used = self._global_use() if unused and self._unfinished is None else None
         for bucket in self._buckets[: self._next_bucket]:
-            bucket.work.wait()
+            got = bucket.work.wait()
+            if self._comm_hook is not None:
+                self._take_hook_result(bucket, got)
             self._write_back(bucket, globally_used)
         self._reset_step()
+
+    def register_comm_hook(self, state, hook):
+        """Replaces the averaging all-reduce of each bucket with ``hook(state, bucket)``
+        (PyTorch's DDP communication hooks): ``bucket`` is a ``GradBucket`` (``buffer()``,
+        ``gradients()``, ``parameters()``, ``index()``, ``is_last()``), and the hook returns a
+        Future (``Work.get_future()``, possibly chained with ``then``) whose value is the
+        bucket's reduced flat tensor (or a one-tensor list), written into ``.grad``. Call it
+        once, before the first backward."""
+        if self._comm_hook is not None:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be called once.")
+        if not callable(hook):
+            raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+        self._comm_hook = (state, hook)
+
+    def _take_hook_result(self, bucket, got):
+        if isinstance(got, (list, tuple)):
+            if len(got) != 1:
+                raise RuntimeError(f"a DDP communication hook's future must hold one tensor, got {len(got)}")
+            got = got[0]
+        if not isinstance(got, ember.Tensor) or int(got.numel()) != int(bucket.flat.numel()):
+            raise RuntimeError(
+                "a DDP communication hook's future must hold the bucket's flat tensor of "
+                f"{int(bucket.flat.numel())} elements, got {got!r:.80}"
+            )
+        if got.data_ptr() != bucket.flat.data_ptr():
+            with ember.no_grad():
+                bucket.flat.copy_(got.detach().reshape(-1).to(bucket.flat.dtype))
 
     def _global_use(self):
         """Which parameters some rank used this step (the others keep their ``.grad``)."""
@@ -304,6 +346,35 @@ class DistributedDataParallel(Module):
 
     def extra_repr(self):
         return f"world_size={self.world_size}, buckets={len(self._buckets)}"
+
+
+class GradBucket:
+    """One bucket as a DDP communication hook sees it (PyTorch's ``dist.GradBucket``)."""
+
+    def __init__(self, index, bucket, last):
+        self._index = index
+        self._bucket = bucket
+        self._last = last
+
+    def index(self) -> int:
+        return self._index
+
+    def buffer(self):
+        """The flat tensor of the bucket's gradients (this rank's, before any reduction)."""
+        return self._bucket.flat
+
+    def gradients(self):
+        return list(self._bucket.views)
+
+    def parameters(self):
+        return list(self._bucket.params)
+
+    def is_last(self) -> bool:
+        return self._last
+
+    def set_buffer(self, tensor):
+        with ember.no_grad():
+            self._bucket.flat.copy_(tensor.detach().reshape(-1))
 
 
 def _ready_hook(me, pid):
