@@ -147,8 +147,8 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     # These load on first use, so `import ember` stays fast.
-    if name in ("data", "utils", "distributed", "random", "accelerator", "backends", "jit", "onnx", "hub",
-                "multiprocessing"):
+    if name in ("data", "utils", "distributed", "futures", "random", "accelerator", "backends", "jit", "onnx",
+                "hub", "multiprocessing", "distributions"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

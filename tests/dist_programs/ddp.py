@@ -14,7 +14,8 @@ from ember import nn
 from ember.nn.parallel import DistributedDataParallel as DDP
 
 device = sys.argv[1]
-configs = sys.argv[2:] or ["sgd", "adam", "tiny_buckets_view", "no_sync", "unused", "static", "float32", "buffers"]
+configs = sys.argv[2:] or ["sgd", "adam", "tiny_buckets_view", "no_sync", "unused", "static", "float32", "buffers",
+                           "view_no_sync_keep", "unused_view", "comm_hook"]
 dist.init_process_group("nccl", timeout=timedelta(seconds=60))
 r, n = dist.get_rank(), dist.get_world_size()
 
@@ -49,11 +50,14 @@ def max_diff(m1, m2):
     return max(float((a.detach().cpu() - b.detach().cpu()).abs().max()) for a, b in zip(m1.parameters(), m2.parameters()))
 
 
-def run(name, opt="sgd", dtype="float64", accumulate=1, extra=False, **ddp_kw):
+def run(name, opt="sgd", dtype="float64", accumulate=1, extra=False, set_to_none=True, hook=None, tol=None,
+        **ddp_kw):
     ember.set_default_dtype(ember.float64 if dtype == "float64" else ember.float32)
     ref = make(100, dtype, extra)       # rank 0's initial model
     mine = make(100 + r, dtype, extra)  # each rank starts elsewhere: DDP must broadcast rank 0's
     ddp = DDP(mine, **ddp_kw)
+    if hook is not None:
+        ddp.register_comm_hook(*hook)
     assert max_diff(ref, ddp.module) == 0, f"{name}: parameters not broadcast from rank 0"
     mk = (lambda ps: ember.optim.SGD(ps, lr=0.05, momentum=0.9)) if opt == "sgd" else (lambda ps: ember.optim.Adam(ps, lr=1e-2))
     o_ref, o_ddp = mk(ref.parameters()), mk(ddp.parameters())
@@ -61,8 +65,8 @@ def run(name, opt="sgd", dtype="float64", accumulate=1, extra=False, **ddp_kw):
     k = B // n
     it = batches(4 * accumulate, B, dtype)
     for step in range(4):
-        o_ref.zero_grad()
-        o_ddp.zero_grad()
+        o_ref.zero_grad(set_to_none=set_to_none)
+        o_ddp.zero_grad(set_to_none=set_to_none)
         for micro in range(accumulate):
             X, Y = next(it)
             (nn.functional.mse_loss(ref(X), Y) / accumulate).backward()
@@ -74,7 +78,7 @@ def run(name, opt="sgd", dtype="float64", accumulate=1, extra=False, **ddp_kw):
                 (nn.functional.mse_loss(ddp(mine_x), mine_y) / accumulate).backward()
         o_ref.step()
         o_ddp.step()
-    tol = 1e-10 if dtype == "float64" else 1e-5
+    tol = tol or (1e-10 if dtype == "float64" else 1e-5)
     err = max_diff(ref, ddp.module)
     assert err < tol, f"rank {r} {name}: max difference {err} from one process on the whole batch"
     if extra:
@@ -95,6 +99,31 @@ for c in configs:
         run(c, accumulate=3)
     elif c == "unused":
         run(c, extra=True, find_unused_parameters=True)
+    elif c == "view_no_sync_keep":
+        # .grad kept between steps (zeroed in place) and accumulated locally under no_sync,
+        # while it is a view of its bucket
+        ddp = run(c, accumulate=3, set_to_none=False, bucket_cap_mb=0.0005, gradient_as_bucket_view=True)
+        p = ddp.module.a.weight
+        assert any(p.grad.data_ptr() == v.data_ptr() for b in ddp._buckets for v in b.views)
+    elif c == "comm_hook":
+        from ember.distributed.algorithms.ddp_comm_hooks import default_hooks
+
+        run(c, hook=(None, default_hooks.allreduce_hook), bucket_cap_mb=0.0005)
+        seen = []
+
+        def summing_hook(state, bucket):
+            # a hook of its own: sum, then average in a then() callback, as PowerSGD-style
+            # hooks chain their steps
+            assert isinstance(bucket, dist.GradBucket) and bucket.buffer().numel() == sum(int(p.numel()) for p in bucket.parameters())
+            seen.append((bucket.index(), bucket.is_last()))
+            fut = dist.all_reduce(bucket.buffer(), async_op=True).get_future()
+            return fut.then(lambda f: [f.value()[0] / state])
+
+        run(c, hook=(n, summing_hook), opt="adam", bucket_cap_mb=0.0005)
+        assert seen and seen[-1][1] and not seen[0][1], seen
+        run(c, hook=(None, default_hooks.fp16_compress_hook), dtype="float32", tol=2e-3)
+    elif c == "unused_view":
+        run(c, extra=True, find_unused_parameters=True, gradient_as_bucket_view=True, set_to_none=False)
     elif c == "static":
         run(c, static_graph=True)
     elif c == "float32":

@@ -14,3 +14,12 @@ from .distributed_c10d import __all__ as _c10d_all
 
 __all__ = ["DistBackendError", "DistError", "DistNetworkError", "DistStoreError", *_c10d_all]
 __all__ = sorted(set(__all__))
+
+
+def __getattr__(name):
+    # dist.GradBucket lives with DDP; loaded on first use (DDP imports this package).
+    if name == "GradBucket":
+        from ember.nn.parallel.distributed import GradBucket
+
+        return GradBucket
+    raise AttributeError(f"module 'ember.distributed' has no attribute '{name}'")

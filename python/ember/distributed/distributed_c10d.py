@@ -1,14 +1,17 @@
 """``torch.distributed``'s process-group API on MPI: initialisation, groups, collectives,
 point-to-point messages and object collectives, with PyTorch's names, arguments and defaults.
 
-Every collective first checks, in one tiny all-reduce, that all ranks of the group are at the
+Every collective first checks, in one tiny exchange, that all ranks of the group are at the
 same operation with the same element count, dtype and shape: mismatched calls raise on every
-rank (naming each rank's call) instead of corrupting data or hanging.
+rank (naming each rank's call) instead of corrupting data or hanging. The exchange is a notice
+from each rank to every other one, so a collective that misses its deadline names the ranks
+that never reached it.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import zlib
 from datetime import timedelta
 
@@ -130,11 +133,17 @@ def is_torchelastic_launched() -> bool:
     return os.environ.get("TORCHELASTIC_RUN_ID") is not None
 
 
+_DEBUG: bool | None = None  # read from the environment once, at init_process_group
+
+
 def _debug() -> bool:
-    return (
-        os.environ.get("TORCH_DISTRIBUTED_DEBUG", "").upper() == "DETAIL"
-        or os.environ.get("EMBER_DISTRIBUTED_DEBUG", "") not in ("", "0")
-    )
+    global _DEBUG
+    if _DEBUG is None:
+        _DEBUG = (
+            os.environ.get("TORCH_DISTRIBUTED_DEBUG", "").upper() == "DETAIL"
+            or os.environ.get("EMBER_DISTRIBUTED_DEBUG", "") not in ("", "0")
+        )
+    return _DEBUG
 
 
 def init_process_group(
@@ -153,6 +162,8 @@ def init_process_group(
     ``world_size`` or ``rank`` given here must agree with it."""
     if GroupMember.WORLD is not None:
         raise RuntimeError("trying to initialize the default process group twice!")
+    global _DEBUG
+    _DEBUG = None
     name = Backend(backend if backend is not None else "mpi")
     if timeout is not None and not isinstance(timeout, timedelta):
         raise TypeError(f"Expected timeout argument to be of type datetime.timedelta, got {type(timeout).__name__}")
@@ -264,26 +275,68 @@ def _describe(op: str, t) -> str:
     return f"{op}(shape={list(t.shape)}, dtype={dtype_name(t)}, device={t.device.type})"
 
 
+_CRC: dict = {}  # op names and shapes seen, to their crc32 (they repeat every step)
+
+
+def _crc(key) -> int:
+    code = _CRC.get(key)
+    if code is None:
+        if len(_CRC) > 4096:
+            _CRC.clear()
+        code = _CRC[key] = zlib.crc32(repr(key).encode())
+    return code
+
+
 def _fingerprint(op: str, seq: int, tensor=None, extra: int = 0) -> list[int]:
-    code = zlib.crc32(op.encode())
     if tensor is None:
-        return [seq, code, 0, 0, 0, extra]
-    shape = zlib.crc32(repr(tuple(tensor.shape)).encode())
-    return [seq, code, DTYPE_CODES[dtype_name(tensor)], int(tensor.numel()), shape, extra]
+        return [seq, _crc(op), 0, 0, 0, extra]
+    shape = tuple(tensor.shape)
+    return [seq, _crc(op), DTYPE_CODES[dtype_name(tensor)], int(tensor.numel()), _crc(shape), extra]
 
 
-def _agree(g: ProcessGroup, op: str, seq: int, desc: str, tensor=None, extra: int = 0):
+def _agree(g: ProcessGroup, op: str, seq: int, desc: str, tensor=None, extra: int = 0, work=None):
     """On the communication thread, before the data moves: every rank of ``g`` must be at the
-    same call. One all-reduce of (x, -x) with MAX gives each field's max and min at once."""
+    same call. Each rank sends its fingerprint of the call to every other rank (non-blocking,
+    on the group's own check communicator) and compares what it receives with its own; which
+    notices have come in is recorded on ``work``, so a deadline error can name the ranks that
+    never reached the call. Every rank sees every fingerprint, so all of them agree on whether
+    there is a mismatch."""
     MPI = _mpi()
     f = np.array(_fingerprint(op, seq, tensor, extra), dtype=np.int64)
-    both = np.concatenate([f, -f])
-    g.comm.Allreduce(MPI.IN_PLACE, both, op=MPI.MAX)
-    k = len(f)
-    if np.array_equal(both[:k], -both[k:]) and not _debug():
+    n, me = g.nranks, g.my_rank
+    arrived = [False] * n
+    arrived[me] = True
+    if work is not None:
+        work._arrived = arrived
+    if n == 2:
+        # One call: the peer's notice is in once it returns (ours is tiny, so sent eagerly).
+        peer = 1 - me
+        got = np.empty_like(f)
+        g.check.Sendrecv(f, peer, _CHECK_TAG, got, peer, _CHECK_TAG)
+        arrived[peer] = True
+        same = bool((got == f).all())
+    elif n > 2:
+        got = np.empty((n, len(f)), np.int64)
+        got[me] = f
+        peers = [j for j in range(n) if j != me]
+        reqs = [g.check.Irecv(got[j], source=j, tag=_CHECK_TAG) for j in peers]
+        reqs += [g.check.Isend(f, dest=j, tag=_CHECK_TAG) for j in peers]
+        left = len(reqs)
+        while left:
+            done = MPI.Request.Waitsome(reqs)
+            if not done:
+                break
+            for i in done:
+                left -= 1
+                if i < len(peers):
+                    arrived[peers[i]] = True
+        same = bool((got == f).all())
+    else:
+        same = True
+    if same and not _debug():
         return
     everyone = g.comm.allgather(desc)
-    if len(set(everyone)) > 1 or not np.array_equal(both[:k], -both[k:]):
+    if len(set(everyone)) > 1 or not same:
         calls = "; ".join(f"rank {g.world_ranks[i]} called {d}" for i, d in enumerate(everyone))
         raise RuntimeError(
             f"Detected mismatch between collectives on ranks (collective #{seq} of group "
@@ -292,19 +345,28 @@ def _agree(g: ProcessGroup, op: str, seq: int, desc: str, tensor=None, extra: in
         )
 
 
+_CHECK_TAG = 7
+
+
 # --- running an operation -------------------------------------------------------------------
 
 
-def _run(g: ProcessGroup, op: str, tensor, body, async_op: bool, check=True, extra=0, detail=None):
-    """Queues ``body()`` for ``g``'s thread after the consistency check; waits unless async."""
+def _run(g: ProcessGroup, op: str, tensor, body, async_op: bool, check=True, extra=0, detail=None,
+         outputs=None, before=None):
+    """Queues ``body()`` for ``g``'s thread after the consistency check; waits unless async.
+    ``outputs``: the value of the Work's future (``[tensor]`` by default)."""
     desc = detail or _describe(op, tensor)
+    if outputs is None and tensor is not None:
+        outputs = [tensor]
 
     def job(work):
+        if before is not None:
+            before()
         if check:
-            _agree(g, op, work._seq, desc, tensor, extra)
+            _agree(g, op, work._seq, desc, tensor, extra, work)
         return body()
 
-    work = g.submit(op, desc, job)
+    work = g.submit(op, desc, job, outputs=outputs)
     if async_op:
         return work
     work.wait()
@@ -348,6 +410,12 @@ def _tensor(t, what="tensor"):
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduces ``tensor`` across the group in place: every rank ends with the result."""
+    return _all_reduce(tensor, op, group, async_op)
+
+
+def _all_reduce(tensor, op, group, async_op, before=None):
+    """``all_reduce``; ``before()`` runs first on the communication thread (DDP fills its
+    bucket there, off the backward pass)."""
     _tensor(tensor)
     g = _resolve(group)
     if g is None:
@@ -360,7 +428,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
         _average(s.array, g.nranks, op)
         s.finish()
 
-    return _run(g, "all_reduce", tensor, body, async_op, extra=_OP_CODES[op.name])
+    return _run(g, "all_reduce", tensor, body, async_op, extra=_OP_CODES[op.name], before=before)
 
 
 def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
@@ -439,7 +507,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
         for i, t in enumerate(tensor_list):
             write(t, out[i])
 
-    return _run(g, "all_gather", tensor, body, async_op)
+    return _run(g, "all_gather", tensor, body, async_op, outputs=[tensor_list])
 
 
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
@@ -462,7 +530,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
         g.comm.Allgather(s.array, out.array)
         out.finish()
 
-    return _run(g, "all_gather_into_tensor", input_tensor, body, async_op)
+    return _run(g, "all_gather_into_tensor", input_tensor, body, async_op, outputs=[output_tensor])
 
 
 _all_gather_base = all_gather_into_tensor
@@ -495,7 +563,8 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
         _average(out.array, g.nranks, op)
         out.finish()
 
-    return _run(g, "reduce_scatter_tensor", input, body, async_op, extra=_OP_CODES[op.name])
+    return _run(g, "reduce_scatter_tensor", input, body, async_op, extra=_OP_CODES[op.name],
+                outputs=[output])
 
 
 _reduce_scatter_base = reduce_scatter_tensor
@@ -538,7 +607,8 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
             for i, t in enumerate(gather_list):
                 write(t, out[i])
 
-    return _run(g, "gather", tensor, body, async_op, extra=root)
+    return _run(g, "gather", tensor, body, async_op, extra=root,
+                outputs=[gather_list] if g.my_rank == root else [])
 
 
 def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, group_src=None):
@@ -597,7 +667,7 @@ def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=
         out.finish()
 
     return _run(g, "all_to_all_single", None, body, async_op, detail=_describe("all_to_all_single", input),
-                extra=DTYPE_CODES[dtype_name(input)] * 1_000_003 + row_in)
+                extra=DTYPE_CODES[dtype_name(input)] * 1_000_003 + row_in, outputs=[output])
 
 
 def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
@@ -627,7 +697,7 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False
                 off += k
 
     if async_op:
-        return _Deferred(work, unpack)
+        return _Deferred(work, unpack, outputs=list(output_tensor_list))
     unpack()
     return None
 
@@ -635,21 +705,43 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False
 class _Deferred(Work):
     """A Work whose result needs a last step on the caller's thread (unpacking a list)."""
 
-    def __init__(self, inner: Work, then):
-        super().__init__(inner._group, inner._seq, inner._op, inner._detail)
+    def __init__(self, inner: Work, then, outputs=None):
+        super().__init__(inner._group, inner._seq, inner._op, inner._detail, outputs)
         self._inner = inner
         self._then = then
         self._ran = False
+        self._step = threading.Lock()
 
     def is_completed(self):
         return self._inner.is_completed()
 
+    def _last_step(self):
+        with self._step:
+            if not self._ran:
+                self._ran = True
+                self._then()
+
     def wait(self, timeout=None):
         self._inner.wait(timeout)
-        if not self._ran:
-            self._ran = True
-            self._then()
+        self._last_step()
         return True
+
+    def get_future(self):
+        from ember.futures import Future
+
+        fut = Future(_waiter=self._inner._wait_done)
+
+        def complete():
+            exc = self._inner._exc
+            if exc is None:
+                try:
+                    self._last_step()
+                except BaseException as e:  # noqa: BLE001 - the future carries it
+                    exc = e
+            fut._complete(None if exc else self._future_value(), exc)
+
+        self._inner._when_done(lambda: self._group._run_callbacks(complete))
+        return fut
 
 
 def _row(t) -> int:
@@ -721,7 +813,8 @@ def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     def body(work):
         return _Pending(g.p2p.Isend(s.array, dest=peer, tag=int(tag) % _TAG_LIMIT))
 
-    return g.submit("send", _describe("send", tensor) + f" to rank {g.world_ranks[peer]}", body, collective=False)
+    return g.submit("send", _describe("send", tensor) + f" to rank {g.world_ranks[peer]}", body,
+                    collective=False, outputs=[tensor])
 
 
 def irecv(tensor, src=None, group=None, tag=0, group_src=None):
@@ -755,7 +848,7 @@ def irecv(tensor, src=None, group=None, tag=0, group_src=None):
 
         return _Pending(req, then)
 
-    return g.submit("recv", _describe("recv", tensor), body, collective=False)
+    return g.submit("recv", _describe("recv", tensor), body, collective=False, outputs=[tensor])
 
 
 def send(tensor, dst=None, group=None, tag=0, group_dst=None):

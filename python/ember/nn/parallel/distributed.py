@@ -3,16 +3,23 @@ process group in buckets while backward still runs, so each step ends with ident
 gradients (and, after the optimizer, identical parameters) on every rank.
 
 How a step runs: each parameter's post-accumulate-grad hook marks it ready; when every
-parameter of a bucket is ready, the bucket's gradients are flattened and handed to the group's
-communication thread as one asynchronous all-reduce (buckets go out strictly in order, so all
-ranks issue the same collectives in the same order). A callback queued on the backward pass
-waits for the last bucket and writes the averages into ``.grad`` before ``backward()`` returns.
+parameter of a bucket is ready, the bucket goes to the group's communication thread as one
+asynchronous all-reduce (buckets go out strictly in order, so all ranks issue the same
+collectives in the same order). That thread also copies the gradients into the bucket's
+buffer first, so the backward pass only hands over references; a gradient that already lives
+in the bucket (``gradient_as_bucket_view=True``, kept by ``zero_grad(set_to_none=False)`` or
+accumulated under ``no_sync``) is not copied at all. Each bucket's buffer is allocated once
+(on the CPU from NumPy memory, which large-page backs it). A callback queued on the backward
+pass waits for the last bucket and writes the averages into ``.grad`` (or makes ``.grad`` a
+view of the bucket) before ``backward()`` returns.
 """
 
 from __future__ import annotations
 
 import contextlib
 import weakref
+
+import numpy as np
 
 import ember
 from ember import distributed as dist
@@ -22,15 +29,31 @@ from ..module import Module
 _FIRST_BUCKET_BYTES = 1 << 20  # small, so the first all-reduce starts early in backward
 
 
+_NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64, "float16": np.float16}
+
+
 class _Bucket:
-    __slots__ = ("params", "sizes", "work", "flat", "used")
+    __slots__ = ("params", "sizes", "work", "flat", "views", "used", "kept")
 
     def __init__(self, params):
         self.params = params
         self.sizes = [int(p.numel()) for p in params]
         self.work = None
-        self.flat = None
         self.used = None
+        self.kept = {}  # bucket-view gradients of parameters this rank did not use, kept
+        numel = sum(self.sizes)
+        p0 = params[0]
+        kind = str(p0.dtype).rsplit(".", 1)[-1]
+        if p0.device.type == "cpu" and kind in _NUMPY_DTYPES:
+            # NumPy memory: large arrays get huge pages, which MPI moves faster between ranks
+            self.flat = ember.from_numpy(np.zeros(numel, _NUMPY_DTYPES[kind]))
+        else:
+            self.flat = ember.zeros(numel, dtype=p0.dtype, device=p0.device)
+        self.views = []
+        off = 0
+        for p, n in zip(params, self.sizes):
+            self.views.append(self.flat[off:off + n].view(tuple(p.shape)))
+            off += n
 
 
 class DistributedDataParallel(Module):
@@ -102,6 +125,7 @@ class DistributedDataParallel(Module):
         self._check_same_model()
         self._sync_from_rank0([p for p in self._params] + list(self.module.buffers()))
 
+        self._comm_hook = None
         self._buckets = self._make_buckets()
         self._bucket_of = {}
         for b, bucket in enumerate(self._buckets):
@@ -185,15 +209,39 @@ class DistributedDataParallel(Module):
             self._next_bucket += 1
 
     def _launch(self, bucket):
-        grads = []
-        used = []
-        for p in bucket.params:
-            g = p.grad
-            used.append(g is not None and id(p) in self._ready)
-            grads.append((g if g is not None and id(p) in self._ready else ember.zeros_like(p)).detach().reshape(-1))
-        bucket.flat = ember.cat(grads) if len(grads) > 1 else grads[0].clone()
-        bucket.used = used
-        bucket.work = dist.all_reduce(bucket.flat, op=dist.ReduceOp.AVG, group=self.process_group, async_op=True)
+        # Only references here, on the backward pass; the copies run on the comm thread.
+        grads = [p.grad if id(p) in self._ready else None for p in bucket.params]
+        bucket.used = [g is not None for g in grads]
+        # An unused parameter whose .grad is its bucket view: the bucket needs zeros there, its
+        # .grad must keep its value should no rank have used it.
+        bucket.kept = {
+            i: p.grad.clone() for i, p in enumerate(bucket.params)
+            if grads[i] is None and p.grad is not None and p.grad.data_ptr() == bucket.views[i].data_ptr()
+        }
+
+        def fill():
+            with ember.no_grad():
+                for g, view in zip(grads, bucket.views):
+                    if g is None:
+                        view.zero_()
+                    elif g.data_ptr() != view.data_ptr():
+                        view.copy_(g.detach())
+
+        if self._comm_hook is not None:
+            fill()  # the hook reads the bucket's buffer
+            state, hook = self._comm_hook
+            b = self._buckets.index(bucket)
+            bucket.work = hook(state, GradBucket(b, bucket, b == len(self._buckets) - 1))
+            if not hasattr(bucket.work, "wait"):
+                raise RuntimeError(
+                    "a DDP communication hook must return a Future (e.g. "
+                    "dist.all_reduce(..., async_op=True).get_future()), got "
+                    f"{type(bucket.work).__name__}"
+                )
+            return
+        bucket.work = dist.distributed_c10d._all_reduce(
+            bucket.flat, dist.ReduceOp.AVG, self.process_group, True, before=fill
+        )
 
     def _finish_step(self):
         unused = [i for i, p in enumerate(self._params) if id(p) not in self._ready]
@@ -208,9 +256,38 @@ class DistributedDataParallel(Module):
             self._launch_ready()
         globally_used = self._global_use() if unused and self._unfinished is None else None
         for bucket in self._buckets[: self._next_bucket]:
-            bucket.work.wait()
+            got = bucket.work.wait()
+            if self._comm_hook is not None:
+                self._take_hook_result(bucket, got)
             self._write_back(bucket, globally_used)
         self._reset_step()
+
+    def register_comm_hook(self, state, hook):
+        """Replaces the averaging all-reduce of each bucket with ``hook(state, bucket)``
+        (PyTorch's DDP communication hooks): ``bucket`` is a ``GradBucket`` (``buffer()``,
+        ``gradients()``, ``parameters()``, ``index()``, ``is_last()``), and the hook returns a
+        Future (``Work.get_future()``, possibly chained with ``then``) whose value is the
+        bucket's reduced flat tensor (or a one-tensor list), written into ``.grad``. Call it
+        once, before the first backward."""
+        if self._comm_hook is not None:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be called once.")
+        if not callable(hook):
+            raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+        self._comm_hook = (state, hook)
+
+    def _take_hook_result(self, bucket, got):
+        if isinstance(got, (list, tuple)):
+            if len(got) != 1:
+                raise RuntimeError(f"a DDP communication hook's future must hold one tensor, got {len(got)}")
+            got = got[0]
+        if not isinstance(got, ember.Tensor) or int(got.numel()) != int(bucket.flat.numel()):
+            raise RuntimeError(
+                "a DDP communication hook's future must hold the bucket's flat tensor of "
+                f"{int(bucket.flat.numel())} elements, got {got!r:.80}"
+            )
+        if got.data_ptr() != bucket.flat.data_ptr():
+            with ember.no_grad():
+                bucket.flat.copy_(got.detach().reshape(-1).to(bucket.flat.dtype))
 
     def _global_use(self):
         """Which parameters some rank used this step (the others keep their ``.grad``)."""
@@ -219,17 +296,20 @@ class DistributedDataParallel(Module):
         return {id(p) for p, f in zip(self._params, flags.tolist()) if f}
 
     def _write_back(self, bucket, globally_used):
-        off = 0
         with ember.no_grad():
-            for p, n in zip(bucket.params, bucket.sizes):
-                avg = bucket.flat[off:off + n].view(tuple(p.shape))
-                off += n
+            for i, (p, avg) in enumerate(zip(bucket.params, bucket.views)):
                 if globally_used is not None and id(p) not in globally_used:
+                    if i in bucket.kept:
+                        p.grad = bucket.kept[i]
                     continue
-                if self.gradient_as_bucket_view or p.grad is None:
-                    p.grad = avg if self.gradient_as_bucket_view else avg.clone()
+                g = p.grad
+                if self.gradient_as_bucket_view:
+                    if g is None or g.data_ptr() != avg.data_ptr():
+                        p.grad = avg
+                elif g is None:
+                    p.grad = avg.clone()
                 else:
-                    p.grad.copy_(avg)
+                    g.copy_(avg)
 
     def forward(self, *inputs, **kwargs):
         unfinished = getattr(self, "_unfinished", None)
@@ -266,6 +346,35 @@ class DistributedDataParallel(Module):
 
     def extra_repr(self):
         return f"world_size={self.world_size}, buckets={len(self._buckets)}"
+
+
+class GradBucket:
+    """One bucket as a DDP communication hook sees it (PyTorch's ``dist.GradBucket``)."""
+
+    def __init__(self, index, bucket, last):
+        self._index = index
+        self._bucket = bucket
+        self._last = last
+
+    def index(self) -> int:
+        return self._index
+
+    def buffer(self):
+        """The flat tensor of the bucket's gradients (this rank's, before any reduction)."""
+        return self._bucket.flat
+
+    def gradients(self):
+        return list(self._bucket.views)
+
+    def parameters(self):
+        return list(self._bucket.params)
+
+    def is_last(self) -> bool:
+        return self._last
+
+    def set_buffer(self, tensor):
+        with ember.no_grad():
+            self._bucket.flat.copy_(tensor.detach().reshape(-1))
 
 
 def _ready_hook(me, pid):
