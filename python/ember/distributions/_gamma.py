@@ -10,7 +10,10 @@ from .distribution import Distribution, _size
 from .utils import broadcast_all
 from ._special import lgamma, digamma, xlogy, lbeta
 
-_MT_ROUNDS = 12  # Marsaglia-Tsang accepts > 95% per round: 12 rounds leave < 1e-15 unfilled
+_MT_ROUNDS = 10  # Marsaglia-Tsang accepts > 98% per round at shape >= 5: 10 rounds leave < 1e-16
+
+
+_BOOST_TO = 5.0  # shapes below this are sampled at alpha + k >= 5 and boosted back down
 
 
 def _standard_gamma(alpha):
@@ -19,15 +22,20 @@ def _standard_gamma(alpha):
     Marsaglia and Tsang (2000): with d = a - 1/3, c = 1/sqrt(9d), x ~ N(0,1), v = (1 + c x)^3,
     accept d*v when log U < x^2/2 + d - d v + d log v. Done as a fixed number of rounds over the
     whole tensor: each round draws (x, U) for every element and keeps the first accepted x (mask
-    and refill), so there is no Python loop per element. alpha < 1 uses a = alpha + 1 and the
-    boost U^(1/alpha). The accepted x (and the boost's U) are drawn without grad; the sample is
-    then rebuilt from alpha, so rsample's gradient in alpha is the sampler's path derivative
-    (Naesseth et al. 2017, without their small score-function correction)."""
+    and refill), so there is no Python loop per element.
+
+    Shape augmentation: alpha < 5 is sampled at a = alpha + k (k boosts, a in [5, 6)) and brought
+    back with Gamma(alpha) = Gamma(alpha + k) * prod_i U_i^(1/(alpha + i)), i < k. The accepted x
+    and the U_i are drawn without grad and the sample is rebuilt from alpha, so rsample's gradient
+    in alpha is the path derivative of Naesseth et al. (2017); their score correction, left out,
+    is negligible at a >= 5 (the boost factors themselves are exactly reparameterised)."""
     dtype, device = alpha.dtype, alpha.device
     shape = alpha.shape
+    nboost = int(_BOOST_TO)
     with _e.no_grad():
         a0 = alpha.detach()
-        a0 = _e.where(a0 < 1, a0 + 1, a0)
+        k0 = (_BOOST_TO - a0).ceil().clamp(min=0, max=nboost)
+        a0 = a0 + k0
         d0 = a0 - 1.0 / 3
         c0 = (9 * d0).rsqrt()
         eps = _e.zeros(shape, dtype=dtype, device=device)
@@ -37,22 +45,24 @@ def _standard_gamma(alpha):
             v = 1 + c0 * x
             v3 = v * v * v
             u = _e.rand(shape, dtype=dtype, device=device)
-            ok = (v > 0) & (u.log() < 0.5 * x * x + d0 - d0 * v3 + d0 * v3.clamp(min=1e-300).log())
+            ok = (v > 0) & (u.log() < 0.5 * x * x + d0 - d0 * v3 + d0 * v3.clamp(min=_e.finfo(dtype).tiny).log())
             eps = _e.where(ok & ~done, x, eps)
             done = done | ok
             if bool(done.all()):
                 break
         eps = _e.where(done, eps, _e.zeros_like(eps))  # leftovers (p < 1e-15): the mode of x
-        boost_u = _e.rand(shape, dtype=dtype, device=device)
-    boosted = alpha < 1
-    a = _e.where(boosted, alpha + 1, alpha)
+        # log U_i for the boosts, U_i in (0, 1]
+        log_u = [(-_e.rand(shape, dtype=dtype, device=device)).log1p() for _ in range(nboost)]
+    k = (_BOOST_TO - alpha.detach()).ceil().clamp(min=0, max=nboost)
+    a = alpha + k
     d = a - 1.0 / 3
     c = (9 * d).rsqrt()
     v = 1 + c * eps
-    g = d * v * v * v
-    boost = _e.where(boosted, boost_u.clamp(min=1e-300).pow(1 / alpha), _e.ones_like(alpha))
+    log_g = (d * v * v * v).log()
+    for i in range(nboost):  # five whole-tensor terms
+        log_g = log_g + _e.where(k > i, log_u[i] / (alpha + i), _e.zeros_like(log_g))
     tiny = _e.finfo(dtype).tiny
-    return (g * boost).clamp(min=tiny)
+    return log_g.exp().clamp(min=tiny)
 
 
 class Gamma(Distribution):
