@@ -287,6 +287,28 @@ def test_kl_closed_forms():
     lp1, lp2 = stats.gamma(2.0, scale=1 / 1.5).logpdf(xs), stats.gamma(3.5, scale=1 / 0.7).logpdf(xs)
     assert float(D.kl_divergence(g1, g2).item()) == pytest.approx(np.trapezoid(np.exp(lp1) * (lp1 - lp2), xs), rel=1e-5)
     assert float(D.kl_divergence(p, p).sum().item()) == pytest.approx(0.0, abs=1e-12)
+    # MultivariateNormal: 0.5 (tr(Sq^-1 Sp) + dm' Sq^-1 dm - k + log det Sq - log det Sp), batched
+    rng = np.random.default_rng(1)
+    A, B = rng.standard_normal((2, 3, 3)), rng.standard_normal((3, 3))
+    Sp, Sq = A @ A.transpose(0, 2, 1) + np.eye(3), B @ B.T + np.eye(3)
+    mp, mq = rng.standard_normal((2, 3)), rng.standard_normal(3)
+    iq = np.linalg.inv(Sq)
+    dm = mq - mp
+    ref = 0.5 * (np.trace(iq @ Sp, axis1=-2, axis2=-1) + np.einsum("bi,ij,bj->b", dm, iq, dm) - 3
+                 + np.linalg.slogdet(Sq)[1] - np.linalg.slogdet(Sp)[1])
+    kl = D.kl_divergence(D.MultivariateNormal(T(mp), covariance_matrix=T(Sp)),
+                         D.MultivariateNormal(T(mq), scale_tril=T(np.linalg.cholesky(Sq))))
+    close(kl, ref, rtol=1e-8)
+    # Dirichlet and Beta against their digamma closed forms (scipy.special)
+    a, b = np.array([0.7, 2.0, 3.0]), np.array([1.5, 1.0, 0.4])
+    ref = (special.gammaln(a.sum()) - special.gammaln(b.sum()) - (special.gammaln(a) - special.gammaln(b)).sum()
+           + ((a - b) * (special.digamma(a) - special.digamma(a.sum()))).sum())
+    assert float(D.kl_divergence(D.Dirichlet(T(a)), D.Dirichlet(T(b))).item()) == pytest.approx(ref, rel=1e-9)
+    kb = D.kl_divergence(D.Beta(T(a[:2]), T(b[:2])), D.Beta(T(b[:2]), T(a[:2])))
+    ref = [float(D.kl_divergence(D.Dirichlet(T([a[i], b[i]])), D.Dirichlet(T([b[i], a[i]]))).item()) for i in range(2)]
+    close(kb, ref)
+    close(D.kl_divergence(D.LogNormal(T([0.0]), T([1.0])), D.LogNormal(T([1.0]), T([2.0]))),
+          [np.log(2.0) + (1 + 1) / 8 - 0.5])
     with pytest.raises(NotImplementedError):
         D.kl_divergence(p, D.Exponential(T(1.0)))
 

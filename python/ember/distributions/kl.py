@@ -4,7 +4,10 @@ import ember as _e
 
 from ._continuous import Normal, Uniform, Exponential, Laplace
 from ._discrete import Bernoulli, Categorical, Poisson, OneHotCategorical
-from ._gamma import Gamma, Beta
+from ._continuous import LogNormal
+from ._gamma import Gamma, Beta, Dirichlet
+from .multivariate_normal import MultivariateNormal
+from ._linalg import solve_lower, solve_lower_vec, diagonal
 from ._special import lgamma, digamma, lbeta
 from .independent import Independent
 from .utils import _sum_rightmost
@@ -142,6 +145,38 @@ def _kl_independent_independent(p, q):
     if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
         raise NotImplementedError
     return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
+
+
+
+@register_kl(LogNormal, LogNormal)
+def _kl_lognormal_lognormal(p, q):
+    return _kl_normal_normal(p.base_dist, q.base_dist)
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet_dirichlet(p, q):
+    sum_p = p.concentration.sum(-1)
+    sum_q = q.concentration.sum(-1)
+    t1 = lgamma(sum_p) - lgamma(sum_q)
+    t2 = (lgamma(p.concentration) - lgamma(q.concentration)).sum(-1)
+    t3 = p.concentration - q.concentration
+    t4 = digamma(p.concentration) - digamma(sum_p).unsqueeze(-1)
+    return t1 - t2 + (t3 * t4).sum(-1)
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_mvn_mvn(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two Multivariate Normals with different event shapes cannot be computed")
+    Lp, Lq = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    half_term1 = diagonal(Lq).log().sum(-1) - diagonal(Lp).log().sum(-1)
+    n = p.event_shape[0]
+    from .utils import _broadcast_shape
+    batch = _broadcast_shape(Lp.shape[:-2], Lq.shape[:-2])
+    mshape = _e.Size(list(batch) + [n, n])
+    term2 = solve_lower(Lq.expand(mshape), Lp.expand(mshape)).pow(2).reshape(*batch, -1).sum(-1)
+    term3 = solve_lower_vec(Lq, q.loc - p.loc).pow(2).sum(-1)
+    return half_term1 + 0.5 * (term2 + term3 - n)
 
 
 _ = lbeta
