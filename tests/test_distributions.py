@@ -460,3 +460,26 @@ def test_device_subset(device):
     close(loc.grad, [1.0, 1.0])
     close(D.kl_divergence(d, D.Normal(T([0.0, 0.0], device), T([1.0, 1.0], device))),
           [0.0, np.log(0.5) + (4 + 1) / 2 - 0.5])
+
+
+def test_geometric_and_multinomial():
+    p = [0.2, 0.7]
+    g = D.Geometric(T(p))
+    ref = stats.geom(p, loc=-1)  # failures before the first success
+    close(g.log_prob(T([3.0, 0.0])), ref.logpmf([3, 0]))
+    close(g.entropy(), ref.entropy())
+    close(g.mean, ref.mean())
+    close(g.variance, ref.var())
+    _moments(g, ref.mean(), ref.var())
+    close(D.Geometric(logits=T(special.logit(p))).log_prob(T([3.0, 0.0])), ref.logpmf([3, 0]))
+    probs = [0.2, 0.3, 0.5]
+    m = D.Multinomial(10, T(probs))
+    assert m.batch_shape == () and m.event_shape == (3,)
+    close(m.log_prob(T([2.0, 3.0, 5.0])), stats.multinomial(10, probs).logpmf([2, 3, 5]))
+    x = _moments(m, 10 * np.array(probs), 10 * np.array(probs) * (1 - np.array(probs)))
+    assert np.all(x.sum(-1) == 10)
+    assert m.expand((4,)).sample((2,)).shape == (2, 4, 3)
+    with pytest.raises(ValueError):
+        D.Geometric(T([0.0]))
+    with pytest.raises(ValueError):
+        m.log_prob(T([2.0, 3.5, 4.5]))

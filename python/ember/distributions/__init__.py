@@ -7,7 +7,7 @@ Cholesky and triangular solves are composed (see ``_special`` and ``_linalg``)."
 from . import constraints
 from .distribution import Distribution
 from ._continuous import Normal, LogNormal, Uniform, Laplace, Exponential
-from ._discrete import Bernoulli, Categorical, OneHotCategorical, Binomial, Poisson
+from ._discrete import Bernoulli, Categorical, OneHotCategorical, Binomial, Poisson, Geometric, Multinomial
 from ._gamma import Gamma, Chi2, Beta, Dirichlet, StudentT
 from .independent import Independent
 from .multivariate_normal import MultivariateNormal
@@ -16,7 +16,7 @@ from . import kl, utils
 
 __all__ = [
     "Bernoulli", "Beta", "Binomial", "Categorical", "Chi2", "Dirichlet", "Distribution",
-    "Exponential", "Gamma", "Independent", "Laplace", "LogNormal", "MultivariateNormal", "Normal",
+    "Exponential", "Gamma", "Geometric", "Independent", "Laplace", "LogNormal", "Multinomial", "MultivariateNormal", "Normal",
     "OneHotCategorical", "Poisson", "StudentT", "Uniform", "constraints", "kl_divergence",
     "register_kl",
 ]

@@ -487,3 +487,148 @@ class Poisson(Distribution):
 
 
 _ = clamp_probs
+
+
+class Geometric(Distribution):
+    """Number of failures before the first success, P(k) = (1 - p)^k p."""
+
+    arg_constraints = {"probs": constraints.interval(0.0, 1.0), "logits": constraints.real}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        _one_of(probs, logits)
+        if probs is not None:
+            (self.probs,) = broadcast_all(probs)
+            param, is_scalar = self.probs, isinstance(probs, numbers.Number)
+        else:
+            (self.logits,) = broadcast_all(logits)
+            param, is_scalar = self.logits, isinstance(logits, numbers.Number)
+        super().__init__(_e.Size() if is_scalar else param.shape, validate_args=validate_args)
+        if self._validate_args and probs is not None and not bool((self.probs > 0).all()):
+            raise ValueError(f"Expected parameter probs of distribution {self!r} to be in (0, 1], "
+                             f"but found invalid values:\n{self.probs}")
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Geometric, _instance)
+        batch_shape = _size(batch_shape)
+        if "probs" in self.__dict__:
+            new.probs = self.probs.expand(batch_shape)
+        if "logits" in self.__dict__:
+            new.logits = self.logits.expand(batch_shape)
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def mean(self):
+        return 1.0 / self.probs - 1.0
+
+    @property
+    def mode(self):
+        return _e.zeros_like(self.probs)
+
+    @property
+    def variance(self):
+        return (1.0 / self.probs - 1.0) / self.probs
+
+    def sample(self, sample_shape=_e.Size()):
+        shape = self._extended_shape(sample_shape)
+        with _e.no_grad():
+            p = self.probs.detach()
+            tiny = _e.finfo(p.dtype).tiny
+            u = _e.rand(shape, dtype=p.dtype, device=p.device).clamp(min=tiny)
+            return (u.log() / (-p).log1p()).floor()
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        value, probs = broadcast_all(value, self.probs)
+        safe = _e.where((probs == 1) & (value == 0), _e.zeros_like(probs), probs)
+        return value * (-safe).log1p() + self.probs.log()
+
+    def entropy(self):
+        return _bce_with_logits(self.logits, self.probs) / self.probs
+
+
+class _Multinomial(constraints.Constraint):
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def check(self, x):
+        return (x >= 0).all(-1) & (x.sum(-1) <= self.upper_bound) & (x.remainder(1) == 0).all(-1)
+
+
+class Multinomial(Distribution):
+    """Counts of ``total_count`` draws from a Categorical (``total_count`` an int, as in PyTorch)."""
+
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.independent(constraints.real, 1)}
+
+    def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
+        if not isinstance(total_count, numbers.Number):
+            raise NotImplementedError("inhomogeneous total_count is not supported")
+        self.total_count = total_count
+        self._categorical = Categorical(probs=probs, logits=logits)
+        self._binomial = Binomial(total_count=total_count, probs=self._categorical.probs)
+        batch_shape = self._categorical.batch_shape
+        event_shape = self._categorical.param_shape[-1:]
+        super().__init__(batch_shape, event_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Multinomial, _instance)
+        batch_shape = _size(batch_shape)
+        new.total_count = self.total_count
+        new._categorical = self._categorical.expand(batch_shape)
+        new._binomial = Binomial(total_count=self.total_count, probs=new._categorical.probs, validate_args=False)
+        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def support(self):
+        return _Multinomial(self.total_count)
+
+    @property
+    def probs(self):
+        return self._categorical.probs
+
+    @property
+    def logits(self):
+        return self._categorical.logits
+
+    @property
+    def param_shape(self):
+        return self._categorical.param_shape
+
+    @property
+    def mean(self):
+        return self.probs * self.total_count
+
+    @property
+    def variance(self):
+        return self.total_count * self.probs * (1 - self.probs)
+
+    def sample(self, sample_shape=_e.Size()):
+        """``total_count`` Categorical draws, one-hot and summed over the draws axis."""
+        sample_shape = _size(sample_shape)
+        idx = self._categorical.sample(_e.Size([int(self.total_count)] + list(sample_shape)))
+        return _one_hot(idx, self._categorical._num_events, self.probs.dtype).sum(0)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        logits, value = broadcast_all(self.logits, value)
+        log_factorial_n = lgamma(value.sum(-1) + 1)
+        log_factorial_xs = lgamma(value + 1).sum(-1)
+        logits = _e.where((value == 0) & (logits == float("-inf")), _e.zeros_like(logits), logits)
+        return log_factorial_n - log_factorial_xs + (logits * value).sum(-1)
