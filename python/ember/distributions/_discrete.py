@@ -7,7 +7,7 @@ import ember as _e
 
 from . import constraints
 from .distribution import Distribution, _size
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits, clamp_probs
+from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 from ._special import lgamma, xlogy
 
 
@@ -220,9 +220,6 @@ class OneHotCategorical(Distribution):
         Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
-
-    def _new_from(self):
-        pass
 
     @property
     def _param(self):
@@ -485,8 +482,6 @@ class Poisson(Distribution):
         rate, value = broadcast_all(self.rate, value)
         return xlogy(value, rate) - rate - lgamma(value + 1)
 
-
-_ = clamp_probs
 
 
 class Geometric(Distribution):

@@ -3,7 +3,7 @@
 import ember as _e
 
 from . import constraints
-from .utils import lazy_property, _broadcast_shape
+from .utils import lazy_property
 
 
 def _size(shape):
@@ -147,9 +147,4 @@ class Distribution:
         return self.__class__.__name__ + "(" + args + ")"
 
 
-def _expand_param(t, batch_shape, event_shape=()):
-    return t.expand(_e.Size(list(batch_shape) + list(event_shape)))
-
-
 __all__ = ["Distribution"]
-_ = _broadcast_shape

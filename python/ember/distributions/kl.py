@@ -2,13 +2,12 @@
 
 import ember as _e
 
-from ._continuous import Normal, Uniform, Exponential, Laplace
+from ._continuous import Normal, LogNormal, Uniform, Exponential, Laplace
 from ._discrete import Bernoulli, Categorical, Poisson, OneHotCategorical
-from ._continuous import LogNormal
 from ._gamma import Gamma, Beta, Dirichlet
 from .multivariate_normal import MultivariateNormal
 from ._linalg import solve_lower, solve_lower_vec, diagonal
-from ._special import lgamma, digamma, lbeta
+from ._special import lgamma, digamma
 from .independent import Independent
 from .utils import _sum_rightmost
 
@@ -178,5 +177,3 @@ def _kl_mvn_mvn(p, q):
     term3 = solve_lower_vec(Lq, q.loc - p.loc).pow(2).sum(-1)
     return half_term1 + 0.5 * (term2 + term3 - n)
 
-
-_ = lbeta
