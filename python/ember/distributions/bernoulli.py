@@ -1,0 +1,5 @@
+"""`Bernoulli` at its torch.distributions module path."""
+
+from ._discrete import Bernoulli
+
+__all__ = ["Bernoulli"]

@@ -1,0 +1,5 @@
+"""`Binomial` at its torch.distributions module path."""
+
+from ._discrete import Binomial
+
+__all__ = ["Binomial"]

@@ -1,0 +1,5 @@
+"""`Categorical` at its torch.distributions module path."""
+
+from ._discrete import Categorical
+
+__all__ = ["Categorical"]

@@ -1,0 +1,5 @@
+"""`Geometric` at its torch.distributions module path."""
+
+from ._discrete import Geometric
+
+__all__ = ["Geometric"]

@@ -1,0 +1,5 @@
+"""`Laplace` at its torch.distributions module path."""
+
+from ._continuous import Laplace
+
+__all__ = ["Laplace"]

@@ -1,0 +1,5 @@
+"""`Uniform` at its torch.distributions module path."""
+
+from ._continuous import Uniform
+
+__all__ = ["Uniform"]
