@@ -65,6 +65,29 @@ enum Owner {
     External(#[allow(dead_code)] Box<dyn Any + Send + Sync>),
 }
 
+/// Large buffers get transparent huge pages, as NumPy asks for its arrays: kernels touch fewer
+/// TLB entries, and MPI moves a buffer between processes (CMA) page by page, which on 4 KB
+/// pages made an all-reduce of an ember tensor 1.3-1.5x slower than of a NumPy array.
+const HUGE_PAGE_FROM: usize = 4 << 20; // NumPy's threshold for the same advice
+
+#[cfg(target_os = "linux")]
+fn ask_for_huge_pages(ptr: *mut u8, bytes: usize) {
+    const HUGE: usize = 2 << 20;
+    // Only whole 2 MB pages inside the block: the advice never reaches a neighbour's memory.
+    let start = (ptr as usize).next_multiple_of(HUGE);
+    let end = (ptr as usize + bytes) & !(HUGE - 1);
+    if end > start {
+        // SAFETY: [start, end) lies inside the block just allocated; the advice changes how
+        // pages are backed, never their contents. Refusal (an old kernel, THP off) is harmless.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn ask_for_huge_pages(_ptr: *mut u8, _bytes: usize) {}
+
 /// A block of host memory. 64-byte aligned when we allocate it, so kernels can use wide loads.
 pub struct CpuBuffer {
     ptr: NonNull<u8>,
@@ -92,19 +115,31 @@ impl CpuBuffer {
         let layout = AllocLayout::from_size_align(bytes.max(1), 64).map_err(|_| {
             crate::error::Error::OutOfMemory(format!("cannot allocate {bytes} bytes"))
         })?;
+        // Large blocks take their huge-page advice before anything touches them (zeroing
+        // included), since pages already faulted in stay small.
+        let advised = bytes >= HUGE_PAGE_FROM;
         // SAFETY: layout has non-zero size.
         let ptr = unsafe {
-            if zero {
+            if zero && !advised {
                 alloc::alloc_zeroed(layout)
             } else {
                 alloc::alloc(layout)
             }
         };
         match NonNull::new(ptr) {
-            Some(ptr) => Ok(CpuBuffer {
-                ptr,
-                owner: Owner::Allocated(layout),
-            }),
+            Some(ptr) => {
+                if advised {
+                    ask_for_huge_pages(ptr.as_ptr(), bytes);
+                    if zero {
+                        // SAFETY: the block is `bytes` long and ours alone.
+                        unsafe { std::ptr::write_bytes(ptr.as_ptr(), 0, bytes) };
+                    }
+                }
+                Ok(CpuBuffer {
+                    ptr,
+                    owner: Owner::Allocated(layout),
+                })
+            }
             None => bail!(
                 OutOfMemory,
                 "CPU out of memory: tried to allocate {bytes} bytes"

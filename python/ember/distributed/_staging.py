@@ -5,10 +5,6 @@ half-precision arithmetic), which is also more accurate than summing in 16 bits.
 
 from __future__ import annotations
 
-import collections
-import ctypes
-import sys
-import threading
 
 import numpy as np
 
@@ -64,9 +60,7 @@ def stage(t, reduce: bool = False, fresh: bool = False) -> Staged:
     wire = wire_dtype(name, reduce)
     d = t.detach()
     if d.device.type == "cpu" and d.is_contiguous() and name != "bfloat16":
-        a = d.numpy().reshape(-1)
-        if a.nbytes >= _HUGE_MIN:
-            huge_pages(a)
+        a = d.numpy().reshape(-1)  # huge pages already: ember's allocator asks for them
         if a.dtype == wire:
             return Staged(t, a, True)
         if a.dtype == np.float16 and wire == np.uint16:
@@ -87,68 +81,3 @@ def write(t, values: np.ndarray):
     src = ember.from_numpy(np.ascontiguousarray(values).reshape(tuple(t.shape)))
     with ember.no_grad():
         t.copy_(src)
-
-
-# --- transparent huge pages -----------------------------------------------------------------
-# MPI moves a large buffer between processes of one machine with the kernel (CMA,
-# process_vm_readv), page by page: on 4 KB pages that costs far more than on 2 MB ones. NumPy
-# asks for huge pages for its large arrays (madvise), ember's allocator does not, so on the
-# same machine mpi4py's Allreduce of a NumPy array ran 1.3x to 3x faster than of an ember
-# tensor of the same size. A large tensor that is communicated a second time (a bucket, a
-# persistent buffer: the first sighting may be a one-off) has its pages collapsed into huge
-# ones (MADV_COLLAPSE, Linux 6.1+; the values stay as they are), once.
-
-_HUGE_MIN = 4 << 20  # NumPy's threshold for asking for huge pages
-_HUGE = 2 << 20
-_MADV_HUGEPAGE = 14
-_MADV_COLLAPSE = 25
-_seen: "collections.OrderedDict[tuple[int, int], bool]" = collections.OrderedDict()
-_seen_lock = threading.Lock()
-_madvise = None
-_huge_ok = sys.platform.startswith("linux")
-
-
-def _libc_madvise():
-    global _madvise, _huge_ok
-    if _madvise is None:
-        try:
-            with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
-                if "[never]" in f.read():
-                    raise OSError("transparent huge pages are off")
-            libc = ctypes.CDLL(None, use_errno=True)
-            fn = libc.madvise
-            fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-            fn.restype = ctypes.c_int
-            _madvise = fn
-        except (OSError, AttributeError):
-            _huge_ok = False
-    return _madvise
-
-
-def huge_pages(a: np.ndarray) -> None:
-    """Backs ``a``'s whole 2 MB pages with huge pages, the second time it is seen."""
-    if not _huge_ok:
-        return
-    start = a.ctypes.data
-    lo = (start + _HUGE - 1) & ~(_HUGE - 1)
-    hi = (start + a.nbytes) & ~(_HUGE - 1)
-    if hi - lo < _HUGE:
-        return
-    key = (lo, hi)
-    with _seen_lock:
-        state = _seen.get(key)
-        if state is None:
-            _seen[key] = False
-            if len(_seen) > 256:
-                _seen.popitem(last=False)
-            return
-        _seen.move_to_end(key)
-        if state:
-            return
-        _seen[key] = True
-    madvise = _libc_madvise()
-    if madvise is None:
-        return
-    # Where the kernel refuses (an old kernel, a policy), nothing changes but the speed.
-    if madvise(lo, hi - lo, _MADV_HUGEPAGE) == 0:
-        madvise(lo, hi - lo, _MADV_COLLAPSE)
