@@ -124,6 +124,77 @@ from ._functions import (  # noqa: E402
     set_default_dtype,
     get_default_dtype,
 )
+from ._functions import (  # noqa: E402
+    promote_types,
+    result_type,
+    can_cast,
+    iinfo,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    hstack,
+    vstack,
+    row_stack,
+    dstack,
+    column_stack,
+    movedim,
+    moveaxis,
+    swapaxes,
+    swapdims,
+    tile,
+    fliplr,
+    flipud,
+    rot90,
+    tensor_split,
+    block_diag,
+    meshgrid,
+    cartesian_prod,
+    combinations,
+    kron,
+    tensordot,
+    cdist,
+    diag_embed,
+    triu_indices,
+    tril_indices,
+    logspace,
+    logaddexp,
+    logaddexp2,
+    exp2,
+    frac,
+    hypot,
+    heaviside,
+    sgn,
+    logit,
+    xlogy,
+    float_power,
+    deg2rad,
+    rad2deg,
+    nan_to_num,
+    clamp_min,
+    clamp_max,
+    addcmul,
+    addcdiv,
+    lerp,
+    broadcast_tensors,
+    broadcast_shapes,
+    diff,
+    trace,
+    cov,
+    corrcoef,
+    count_nonzero,
+    nansum,
+    nanmean,
+    std_mean,
+    var_mean,
+    aminmax,
+    cumprod,
+    logcumsumexp,
+    renorm,
+    is_nonzero,
+    isposinf,
+    isneginf,
+    signbit,
+)
 from .serialization import save, load  # noqa: E402
 from . import autograd  # noqa: E402
 from . import nn  # noqa: E402
@@ -138,7 +209,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     # ember.data, ember.utils and ember.distributed load on first use, so `import ember` stays fast.
-    if name in ("data", "utils", "distributed"):
+    if name in ("data", "utils", "distributed", "special", "testing"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
@@ -155,4 +226,5 @@ __all__ = [
     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "zeros_like", "ones_like",
     "full_like", "empty_like", "rand_like", "randn_like", "randint_like", "addmm", "einsum", "finfo",
     "is_tensor", "isnan", "isinf", "isfinite", "isclose", "allclose", "equal", "set_default_dtype", "get_default_dtype", "broadcast_to", "outer", "square", "gelu", "silu", "softplus", "normal", "save", "load", "autograd", "nn", "optim", "gpu", "cuda", "OutOfMemoryError",
-] + _METHOD_FUNCTIONS
+    "special", "testing",
+] + _METHOD_FUNCTIONS + """promote_types result_type can_cast iinfo atleast_1d atleast_2d atleast_3d hstack vstack row_stack dstack column_stack movedim moveaxis swapaxes swapdims tile fliplr flipud rot90 tensor_split block_diag meshgrid cartesian_prod combinations kron tensordot cdist diag_embed triu_indices tril_indices logspace logaddexp logaddexp2 exp2 frac hypot heaviside sgn logit xlogy float_power deg2rad rad2deg nan_to_num clamp_min clamp_max addcmul addcdiv lerp broadcast_tensors broadcast_shapes diff trace cov corrcoef count_nonzero nansum nanmean std_mean var_mean aminmax cumprod logcumsumexp renorm is_nonzero isposinf isneginf signbit""".split()
