@@ -417,3 +417,19 @@ def test_promotion_and_predicates(device):
     assert_close(ember.isneginf(t), np.isneginf(v))
     assert_close(ember.signbit(t[:6]), np.signbit(v[:6]))
     assert_close(ember.signbit(T(np.array([-2, 0, 3]), device)), np.array([True, False, False]))
+
+
+def test_cdist_mm_route_and_equal_points(device, rng):
+    from scipy.spatial.distance import cdist as scd
+
+    x, y = rng.standard_normal((30, 3)), rng.standard_normal((4, 3))
+    assert_close(ember.cdist(T(x, device), T(y, device)), scd(x, y), rtol=1e-8, atol=1e-8)
+    assert_close(ember.cdist(T(x, device), T(y, device), compute_mode="donot_use_mm_for_euclid_dist"), scd(x, y))
+    # cdist(x, x): the zero distances have a zero gradient, not NaN.
+    for p in (2.0, 3.0):
+        t = leaf(x[:4], device)
+        ember.cdist(t, t, p=p).sum().backward()
+        assert np.isfinite(to_np(t.grad)).all()
+    check_grad(lambda a, b: ember.cdist(a, b, compute_mode="use_mm_for_euclid_dist"), leaf(x[:5], device), leaf(y, device))
+    with pytest.raises(ValueError):
+        ember.cdist(T(x, device), T(y, device), compute_mode="fast")
