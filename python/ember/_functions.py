@@ -907,11 +907,13 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 
 
 def clamp_min(input, min):
-    return input.clamp(min=min)
+    """max(input, min); ``min`` a number or a tensor that broadcasts."""
+    return input.maximum(min.to(promote_types(input.dtype, min.dtype))) if isinstance(min, Tensor) else input.clamp(min=min)
 
 
 def clamp_max(input, max):
-    return input.clamp(max=max)
+    """min(input, max); ``max`` a number or a tensor that broadcasts."""
+    return input.minimum(max.to(promote_types(input.dtype, max.dtype))) if isinstance(max, Tensor) else input.clamp(max=max)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
@@ -1133,7 +1135,7 @@ def renorm(input, p, dim, maxnorm):
     if input.dim() <= 1:
         raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.dim()} dimensions")
     if p <= 0:
-        raise RuntimeError(f"renorm: non-positive-norm not supported")
+        raise RuntimeError("renorm: non-positive-norm not supported")
     if maxnorm < 0:
         raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
     dim = _wrap(dim, input.dim())

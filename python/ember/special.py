@@ -14,14 +14,28 @@ __all__ = ["erf", "erfc", "expit", "logit", "xlogy", "xlog1py", "log_softmax", "
            "ndtr", "log_ndtr", "sinc", "expm1", "exp2", "log1p", "logsumexp", "round"]
 
 _SQRT1_2 = 0.7071067811865476
+_LOG_SQRT_PI = 0.5723649429247001
 # Numerical Recipes' erfc Chebyshev fit: erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2), z >= 0,
-# relative error under 1.2e-7 everywhere; its log is finite for every z (no underflow).
+# relative error under 1.2e-7 everywhere: the tail for float32 and narrower dtypes.
 _ERFC_P = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398,
            1.48851587, -0.82215223, 0.17087277]
 
 
-def _log_erfc_pos(z):
-    """log(erfc(z)) for z >= 0 without forming erfc (stable for large z)."""
+def _tail_start(x):
+    """Where 1 - erf(z) stops being precise enough and the tail formula takes over."""
+    return 2.0 if x.dtype == _core.float64 else 0.5
+
+
+def _log_erfc_tail(z):
+    """log(erfc(z)) for z at or past _tail_start, without forming erfc (no underflow for large z).
+
+    float64: the continued fraction erfc(z) = exp(-z^2) / (sqrt(pi) (z + (1/2)/(z + 1/(z + ...)))),
+    50 terms (full precision from z = 2); other dtypes: the Chebyshev fit."""
+    if z.dtype == _core.float64:
+        f = z
+        for k in range(50, 0, -1):
+            f = z + (k / 2) / f
+        return -z * z - _LOG_SQRT_PI - f.log()
     t = 1.0 / (1.0 + 0.5 * z)
     poly = t * 0 + _ERFC_P[-1]
     for c in reversed(_ERFC_P[:-1]):
@@ -29,17 +43,26 @@ def _log_erfc_pos(z):
     return t.log() - z * z + poly
 
 
+def _log_erfc(z):
+    """log(erfc(z)) for z >= 0."""
+    start = _tail_start(z)
+    big = z > start
+    tail = _log_erfc_tail(_core.where(big, z, start + 1.0))
+    near = (1 - _core.where(big, 0.0, z).erf()).log()
+    return _core.where(big, tail, near)
+
+
 def erf(input):
     return _to_float(input).erf()
 
 
 def erfc(input):
-    """1 - erf(x); for x > 2 the Chebyshev fit keeps the relative precision (1.2e-7) that 1 - erf
-    loses."""
+    """1 - erf(x), keeping its relative precision in the tail (where 1 - erf(x) cancels)."""
     x = _to_float(input)
-    big = x.abs() > 2
-    z = _core.where(big, x.abs(), 3.0)
-    tail = _log_erfc_pos(z).exp()
+    start = _tail_start(x)
+    big = x.abs() > start
+    z = _core.where(big, x.abs(), start + 1.0)
+    tail = _log_erfc_tail(z).exp()
     tail = _core.where(x < 0, 2 - tail, tail)
     return _core.where(big, tail, 1 - x.erf())
 
@@ -83,7 +106,7 @@ def log_ndtr(input):
     x = _to_float(input)
     neg = x < -1
     z = _core.where(neg, -x * _SQRT1_2, 1.0)
-    low = _log_erfc_pos(z) - math.log(2.0)
+    low = _log_erfc(z) - math.log(2.0)
     # x >= -1: log(1 - ndtr(-x)) through log1p keeps the tiny answers for large x.
     xh = _core.where(neg, 0.0, x)
     high = (-ndtr(-xh)).log1p()
