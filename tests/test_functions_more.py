@@ -96,6 +96,11 @@ def test_block_diag_cartesian_combinations_meshgrid(device, rng):
     assert_close(ember.combinations(tx), np.array(list(itertools.combinations(x, 2))))
     assert_close(ember.combinations(tx, 3, with_replacement=True),
                  np.array(list(itertools.combinations_with_replacement(x, 3))))
+    assert_close(ember.combinations(tx, 1), x.reshape(3, 1))
+    assert ember.combinations(tx, 4).shape == (0, 4)
+    assert ember.combinations(tx, 0).shape == (0,)
+    with pytest.raises(RuntimeError):
+        ember.combinations(tx, -1)
     for indexing in ("ij", "xy"):
         got = ember.meshgrid(tx, T(y, device), indexing=indexing)
         want = np.meshgrid(x, y, indexing=indexing)

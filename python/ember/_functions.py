@@ -663,20 +663,27 @@ def cartesian_prod(*tensors):
 
 
 def combinations(input, r=2, with_replacement=False):
-    import itertools
-
+    """Length-r combinations of a 1-D tensor's elements, in itertools' order: PyTorch's way, an
+    r-fold index grid kept where the indices increase (n**r index memory)."""
     if input.dim() != 1:
         raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
     if r < 0:
         raise RuntimeError(f"Expect a non-negative number, but got {r}")
     if r == 0:
         return _core.zeros(0, dtype=input.dtype, device=input.device)
-    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
-    idx = list(pick(range(input.shape[0]), r))
-    if not idx:
+    n = input.shape[0]
+    idx = _core.arange(n, dtype=_core.int64, device=input.device)
+    grids = [g.reshape(-1) for g in meshgrid(*([idx] * r), indexing="ij")]
+    keep = None
+    for lo, hi in zip(grids[:-1], grids[1:]):
+        ok = lo <= hi if with_replacement else lo < hi
+        keep = ok if keep is None else keep & ok
+    rows = _core.stack(grids, 1)
+    if keep is not None:
+        rows = rows[keep.nonzero().reshape(-1)]
+    if rows.shape[0] == 0:
         return _core.zeros(0, r, dtype=input.dtype, device=input.device)
-    index = _core.tensor(idx, dtype=_core.int64, device=input.device)
-    return input.index_select(0, index.reshape(-1)).reshape(len(idx), r)
+    return input.index_select(0, rows.reshape(-1)).reshape(rows.shape[0], r)
 
 
 def kron(input, other):
