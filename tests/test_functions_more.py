@@ -448,3 +448,15 @@ def test_cdist_mm_route_and_equal_points(device, rng):
     check_grad(lambda a, b: ember.cdist(a, b, compute_mode="use_mm_for_euclid_dist"), leaf(x[:5], device), leaf(y, device))
     with pytest.raises(ValueError):
         ember.cdist(T(x, device), T(y, device), compute_mode="fast")
+
+
+def test_broadcast_tensors_and_shapes(device, rng):
+    a, b = rng.standard_normal((3, 1)), rng.standard_normal(4)
+    ga, gb = ember.broadcast_tensors(T(a, device), T(b, device))
+    wa, wb = np.broadcast_arrays(a, b)
+    assert_close(ga, wa)
+    assert_close(gb, wb)
+    assert ember.broadcast_shapes((3, 1), (4,), 1) == (3, 4) == np.broadcast_shapes((3, 1), (4,), 1)
+    assert ember.broadcast_shapes((10 ** 6, 1), (1, 10 ** 6)) == (10 ** 6, 10 ** 6)
+    with pytest.raises(RuntimeError):
+        ember.broadcast_shapes((2,), (3,))

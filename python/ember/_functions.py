@@ -946,27 +946,31 @@ def lerp(input, end, weight):
     return _core.where(weight.abs() < 0.5, input + d * weight, end - d * (1 - weight))
 
 
-def broadcast_tensors(*tensors):
-    import math  # noqa: F401
+def _broadcast_shape(shapes):
+    n = max((len(s) for s in shapes), default=0)
+    out = [1] * n
+    for shape in shapes:
+        for i, size in enumerate(shape):
+            j = n - len(shape) + i
+            if size != 1:
+                if out[j] not in (1, size):
+                    raise RuntimeError(f"The size of tensor a ({out[j]}) must match the size of tensor b ({size}) at non-singleton dimension {j}")
+                out[j] = size
+    return out
 
+
+def broadcast_tensors(*tensors):
+    """The tensors expanded (views, no copies) to their common broadcast shape."""
     ts = _tensors_arg(tensors)
-    n = max((t.dim() for t in ts), default=0)
-    shape = [1] * n
-    for t in ts:
-        for i, s in enumerate(t.shape):
-            j = n - t.dim() + i
-            if s != 1:
-                if shape[j] not in (1, s):
-                    raise RuntimeError(f"The size of tensor a ({shape[j]}) must match the size of tensor b ({s}) at non-singleton dimension {j}")
-                shape[j] = s
+    shape = _broadcast_shape([tuple(t.shape) for t in ts])
     return tuple(t.expand(*shape) if tuple(t.shape) != tuple(shape) else t for t in ts)
 
 
 def broadcast_shapes(*shapes):
+    """The shape tensors of ``shapes`` broadcast to, computed without making any tensor."""
     from ._tensor_helpers import Size
 
-    ts = [_core.zeros(*([s] if isinstance(s, int) else s)).expand(*([s] if isinstance(s, int) else s)) for s in shapes]
-    return Size(broadcast_tensors(*ts)[0].shape) if ts else Size([])
+    return Size(_broadcast_shape([(s,) if isinstance(s, int) else tuple(s) for s in shapes]))
 
 
 def diff(input, n=1, dim=-1, prepend=None, append=None):
