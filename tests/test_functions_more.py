@@ -387,6 +387,14 @@ def test_assert_close_and_make_tensor(device):
         ac(nan, nan)
     ac(nan, nan, equal_nan=True)
     ac([a, a], [a, a])
+    ac(1.0, 1.0 + 1e-9)
+    with pytest.raises(AssertionError, match="Scalars are not close"):
+        ac(1.0, 1.0 + 1e-6)  # Python floats compare with float64's tolerances
+    ints = T(np.array([1, 2, 3]), device)
+    with pytest.raises(AssertionError, match="Tensor-likes are not equal"):
+        ac(ints, ints + T(np.array([0, 0, 1]), device))
+    with pytest.raises(TypeError):
+        ac(a, np.array([1.0, 2.0, 3.0], dtype=np.float32))
     with pytest.raises(AssertionError, match="custom"):
         ac(a, a + 1, msg="custom")
     t = make_tensor(3, 4, dtype=ember.float32, device=device, low=-2, high=2)

@@ -23,6 +23,8 @@ def _as_tensor(x):
 
     if isinstance(x, np.ndarray):
         return _core.from_numpy(np.ascontiguousarray(x))
+    if isinstance(x, float):
+        return _core.tensor(x, dtype=_core.float64)  # Python floats compare as float64 (PyTorch)
     return _core.tensor(x)
 
 
@@ -100,6 +102,8 @@ def assert_close(actual, expected, *, allow_subclasses=True, rtol=None, atol=Non
         rdiff = adiff / np.abs(yf)
     adiff = np.where(close, 0, np.where(np.isnan(adiff), np.inf, adiff))
     rdiff = np.where(close, 0, np.where(np.isnan(rdiff), np.inf, rdiff))
+    if not floating:
+        adiff = adiff.astype(np.int64)
     ai, ri = np.unravel_index(int(np.argmax(adiff)), close.shape), np.unravel_index(int(np.argmax(rdiff)), close.shape)
     lines = [f"{what} are not {'close' if floating else 'equal'}!", ""]
     if x.ndim == 0:
