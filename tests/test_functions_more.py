@@ -468,3 +468,16 @@ def test_broadcast_tensors_and_shapes(device, rng):
     assert ember.broadcast_shapes((10 ** 6, 1), (1, 10 ** 6)) == (10 ** 6, 10 ** 6)
     with pytest.raises(RuntimeError):
         ember.broadcast_shapes((2,), (3,))
+
+
+def test_shape_function_gradients(device, rng):
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    v = rng.standard_normal(3)
+    check_grad(lambda p, q: ember.hstack([p, q]), leaf(a, device), leaf(b, device))
+    check_grad(lambda p, q: ember.dstack([p, q]), leaf(a, device), leaf(b, device))
+    check_grad(lambda p: ember.tile(p, (2, 1, 2)), leaf(a, device))
+    check_grad(lambda p: ember.tensor_split(p, [1, 2], dim=1), leaf(a, device))
+    check_grad(lambda p, q: ember.meshgrid(p, q, indexing="xy"), leaf(v, device), leaf(v[:2], device))
+    check_grad(lambda p, q: ember.cartesian_prod(p, q), leaf(v, device), leaf(v[:2], device))
+    check_grad(lambda p: ember.combinations(p, 2), leaf(v, device))
+    check_grad(lambda p: ember.fliplr(ember.swapaxes(p, 0, 1)), leaf(a, device))
