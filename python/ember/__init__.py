@@ -133,6 +133,77 @@ from ._settings import (  # noqa: E402
     compile,
 )
 from ._tensor_helpers import set_printoptions, get_printoptions  # noqa: E402
+from ._functions import (  # noqa: E402
+    promote_types,
+    result_type,
+    can_cast,
+    iinfo,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    hstack,
+    vstack,
+    row_stack,
+    dstack,
+    column_stack,
+    movedim,
+    moveaxis,
+    swapaxes,
+    swapdims,
+    tile,
+    fliplr,
+    flipud,
+    rot90,
+    tensor_split,
+    block_diag,
+    meshgrid,
+    cartesian_prod,
+    combinations,
+    kron,
+    tensordot,
+    cdist,
+    diag_embed,
+    triu_indices,
+    tril_indices,
+    logspace,
+    logaddexp,
+    logaddexp2,
+    exp2,
+    frac,
+    hypot,
+    heaviside,
+    sgn,
+    logit,
+    xlogy,
+    float_power,
+    deg2rad,
+    rad2deg,
+    nan_to_num,
+    clamp_min,
+    clamp_max,
+    addcmul,
+    addcdiv,
+    lerp,
+    broadcast_tensors,
+    broadcast_shapes,
+    diff,
+    trace,
+    cov,
+    corrcoef,
+    count_nonzero,
+    nansum,
+    nanmean,
+    std_mean,
+    var_mean,
+    aminmax,
+    cumprod,
+    logcumsumexp,
+    renorm,
+    is_nonzero,
+    isposinf,
+    isneginf,
+    signbit,
+)
 from .serialization import save, load  # noqa: E402
 from . import autograd  # noqa: E402
 from . import nn  # noqa: E402
@@ -148,7 +219,7 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # These load on first use, so `import ember` stays fast.
     if name in ("data", "utils", "distributed", "futures", "random", "accelerator", "backends", "jit", "onnx",
-                "hub", "multiprocessing", "distributions"):
+                "hub", "multiprocessing", "distributions", "special", "testing"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
@@ -172,4 +243,5 @@ __all__ = [
     "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
     "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision",
     "get_float32_matmul_precision", "compile", "set_printoptions", "get_printoptions",
-] + _METHOD_FUNCTIONS
+    "special", "testing",
+] + _METHOD_FUNCTIONS + """promote_types result_type can_cast iinfo atleast_1d atleast_2d atleast_3d hstack vstack row_stack dstack column_stack movedim moveaxis swapaxes swapdims tile fliplr flipud rot90 tensor_split block_diag meshgrid cartesian_prod combinations kron tensordot cdist diag_embed triu_indices tril_indices logspace logaddexp logaddexp2 exp2 frac hypot heaviside sgn logit xlogy float_power deg2rad rad2deg nan_to_num clamp_min clamp_max addcmul addcdiv lerp broadcast_tensors broadcast_shapes diff trace cov corrcoef count_nonzero nansum nanmean std_mean var_mean aminmax cumprod logcumsumexp renorm is_nonzero isposinf isneginf signbit""".split()
