@@ -353,3 +353,32 @@ def test_float_to_int32_saturates_and_maps_nan_to_zero(device, dtype):
     got = ember.tensor(vals, dtype=dtype, device=device).int().cpu().tolist()
     top = 2**31 - 1 if dtype == ember.float32 else 60000
     assert got == [2**31 - 1, -(2**31), 0, top, -7]
+
+
+@pytest.mark.parametrize("make", ["zeros", "empty", "arange"])
+def test_large_cpu_buffers_get_huge_pages(make):
+    """Buffers of 4 MB and more ask for transparent huge pages before they are touched (MPI's
+    page-by-page copies and the TLB both pay per page), and their values are unchanged by it."""
+    import re
+
+    try:
+        mode = open("/sys/kernel/mm/transparent_hugepage/enabled").read()
+    except OSError:
+        pytest.skip("no transparent huge pages here")
+    if "[never]" in mode:
+        pytest.skip("transparent huge pages are off")
+    n = 3 << 20  # 12 MB of float32
+    t = {"zeros": lambda: ember.zeros(n), "empty": lambda: ember.empty(n).fill_(1.0),
+         "arange": lambda: ember.arange(n, dtype=ember.float32)}[make]()
+    start, end = t.data_ptr(), t.data_ptr() + 4 * n
+    huge_kb, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        m = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", line)
+        if m:
+            inside = int(m.group(1), 16) < end and int(m.group(2), 16) > start
+        elif inside and line.startswith("AnonHugePages:"):
+            huge_kb += int(line.split()[1])
+    assert huge_kb >= 2048, f"no huge page backs a 12 MB tensor ({huge_kb} kB)"
+    first = {"zeros": 0.0, "empty": 1.0, "arange": 0.0}[make]
+    last = {"zeros": 0.0, "empty": 1.0, "arange": float(n - 1)}[make]
+    assert t[0].item() == first and t[-1].item() == last
