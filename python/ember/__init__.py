@@ -5,6 +5,7 @@ promotion rules and exception types. ``ember.Tensor`` is the native class itself
 """
 
 import os as _os
+import sys as _sys
 from collections import namedtuple as _namedtuple
 
 from . import _core
@@ -205,6 +206,9 @@ from ._functions import (  # noqa: E402
     signbit,
 )
 from .serialization import save, load  # noqa: E402
+from . import _tensor_methods  # noqa: E402
+
+_tensor_methods.install(Tensor, _sys.modules[__name__])
 from . import autograd  # noqa: E402
 from . import nn  # noqa: E402
 from . import optim  # noqa: E402
