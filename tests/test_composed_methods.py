@@ -17,7 +17,7 @@ CALLS = {
     "logit": (0.1,), "xlogy": ("B",), "float_power": (2,), "deg2rad": (), "rad2deg": (), "nan_to_num": (),
     "clamp_min": (0.0,), "clamp_max": (0.0,), "addcmul": ("B", "B"), "addcdiv": ("B", "B"), "lerp": ("B", 0.3),
     "square": (), "isposinf": (), "isneginf": (), "signbit": (), "isnan": (), "isinf": (), "isfinite": (),
-    "isclose": ("B",), "allclose": ("B",), "equal": ("B",),
+    "isclose": ("B",), "allclose": ("B",), "equal": ("B",), "lgamma": (), "digamma": (), "erfinv": (),
 }
 ONE_ELEMENT = {"is_nonzero"}  # takes a one-element tensor only
 

@@ -135,6 +135,9 @@ from ._settings import (  # noqa: E402
 )
 from ._tensor_helpers import set_printoptions, get_printoptions  # noqa: E402
 from ._functions import (  # noqa: E402
+    lgamma,
+    digamma,
+    erfinv,
     promote_types,
     result_type,
     can_cast,
@@ -248,4 +251,4 @@ __all__ = [
     "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision",
     "get_float32_matmul_precision", "compile", "set_printoptions", "get_printoptions",
     "special", "testing",
-] + _METHOD_FUNCTIONS + """promote_types result_type can_cast iinfo atleast_1d atleast_2d atleast_3d hstack vstack row_stack dstack column_stack movedim moveaxis swapaxes swapdims tile fliplr flipud rot90 tensor_split block_diag meshgrid cartesian_prod combinations kron tensordot cdist diag_embed triu_indices tril_indices logspace logaddexp logaddexp2 exp2 frac hypot heaviside sgn logit xlogy float_power deg2rad rad2deg nan_to_num clamp_min clamp_max addcmul addcdiv lerp broadcast_tensors broadcast_shapes diff trace cov corrcoef count_nonzero nansum nanmean std_mean var_mean aminmax cumprod logcumsumexp renorm is_nonzero isposinf isneginf signbit""".split()
+] + _METHOD_FUNCTIONS + """promote_types result_type can_cast iinfo atleast_1d atleast_2d atleast_3d hstack vstack row_stack dstack column_stack movedim moveaxis swapaxes swapdims tile fliplr flipud rot90 tensor_split block_diag meshgrid cartesian_prod combinations kron tensordot cdist diag_embed triu_indices tril_indices logspace logaddexp logaddexp2 exp2 frac hypot heaviside sgn logit xlogy float_power deg2rad rad2deg nan_to_num clamp_min clamp_max addcmul addcdiv lerp broadcast_tensors broadcast_shapes diff trace cov corrcoef count_nonzero nansum nanmean std_mean var_mean aminmax cumprod logcumsumexp renorm is_nonzero isposinf isneginf signbit lgamma digamma erfinv""".split()

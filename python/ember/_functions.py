@@ -1180,3 +1180,24 @@ def signbit(input):
         return input < 0
     x = input.detach()
     return (x < 0) | ((x == 0) & (x.reciprocal() < 0))
+
+
+def lgamma(input):
+    """log |Gamma(input)| (``torch.lgamma``); see ``ember.special.gammaln``."""
+    from .special import gammaln
+
+    return gammaln(input)
+
+
+def digamma(input):
+    """``torch.digamma``; see ``ember.special.digamma``."""
+    from .special import digamma as _digamma
+
+    return _digamma(input)
+
+
+def erfinv(input):
+    """``torch.erfinv``; see ``ember.special.erfinv``."""
+    from .special import erfinv as _erfinv
+
+    return _erfinv(input)
