@@ -1,13 +1,12 @@
 """Normal, LogNormal, Uniform, Laplace, Exponential (reparameterised samplers from rand/randn)."""
 
 import math
-import numbers
 
 import ember as _e
 
 from . import constraints
-from .distribution import Distribution, _size
-from .utils import broadcast_all
+from .distribution import Distribution
+from .utils import _broadcast_params
 from ._special import erfinv
 
 
@@ -25,18 +24,11 @@ class Normal(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        batch_shape = _e.Size() if isinstance(loc, numbers.Number) and isinstance(scale, numbers.Number) else self.loc.shape
+        (self.loc, self.scale), batch_shape = _broadcast_params(loc, scale)
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Normal, _instance)
-        batch_shape = _size(batch_shape)
-        new.loc = self.loc.expand(batch_shape)
-        new.scale = self.scale.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_params(Normal, batch_shape, _instance, ("loc", "scale"))
 
     @property
     def mean(self):
@@ -96,9 +88,7 @@ class LogNormal(Distribution):
         new = self._get_checked_instance(LogNormal, _instance)
         new.base_dist = self.base_dist.expand(batch_shape)
         new.loc, new.scale = new.base_dist.loc, new.base_dist.scale
-        Distribution.__init__(new, new.base_dist.batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_end(new, new.base_dist.batch_shape)
 
     @property
     def mean(self):
@@ -140,20 +130,13 @@ class Uniform(Distribution):
     has_rsample = True
 
     def __init__(self, low, high, validate_args=None):
-        self.low, self.high = broadcast_all(low, high)
-        batch_shape = _e.Size() if isinstance(low, numbers.Number) and isinstance(high, numbers.Number) else self.low.shape
+        (self.low, self.high), batch_shape = _broadcast_params(low, high)
         super().__init__(batch_shape, validate_args=validate_args)
         if self._validate_args and not bool((self.low < self.high).all()):
             raise ValueError("Uniform is not defined when low>= high")
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Uniform, _instance)
-        batch_shape = _size(batch_shape)
-        new.low = self.low.expand(batch_shape)
-        new.high = self.high.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_params(Uniform, batch_shape, _instance, ("low", "high"))
 
     @property
     def support(self):
@@ -204,18 +187,11 @@ class Laplace(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        batch_shape = _e.Size() if isinstance(loc, numbers.Number) and isinstance(scale, numbers.Number) else self.loc.shape
+        (self.loc, self.scale), batch_shape = _broadcast_params(loc, scale)
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Laplace, _instance)
-        batch_shape = _size(batch_shape)
-        new.loc = self.loc.expand(batch_shape)
-        new.scale = self.scale.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_params(Laplace, batch_shape, _instance, ("loc", "scale"))
 
     @property
     def mean(self):
@@ -263,17 +239,11 @@ class Exponential(Distribution):
     has_rsample = True
 
     def __init__(self, rate, validate_args=None):
-        (self.rate,) = broadcast_all(rate)
-        batch_shape = _e.Size() if isinstance(rate, numbers.Number) else self.rate.shape
+        (self.rate,), batch_shape = _broadcast_params(rate)
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Exponential, _instance)
-        batch_shape = _size(batch_shape)
-        new.rate = self.rate.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_params(Exponential, batch_shape, _instance, ("rate",))
 
     @property
     def mean(self):

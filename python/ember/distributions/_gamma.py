@@ -1,13 +1,12 @@
 """Gamma, Beta, Dirichlet, StudentT: a vectorised Marsaglia-Tsang gamma sampler."""
 
 import math
-import numbers
 
 import ember as _e
 
 from . import constraints
-from .distribution import Distribution, _size
-from .utils import broadcast_all
+from .distribution import Distribution
+from .utils import broadcast_all, _broadcast_params
 from ._special import lgamma, digamma, xlogy, lbeta
 
 _MT_ROUNDS = 10  # Marsaglia-Tsang accepts > 98% per round at shape >= 5: 10 rounds leave < 1e-16
@@ -71,18 +70,11 @@ class Gamma(Distribution):
     has_rsample = True
 
     def __init__(self, concentration, rate, validate_args=None):
-        self.concentration, self.rate = broadcast_all(concentration, rate)
-        scalar = isinstance(concentration, numbers.Number) and isinstance(rate, numbers.Number)
-        super().__init__(_e.Size() if scalar else self.concentration.shape, validate_args=validate_args)
+        (self.concentration, self.rate), batch_shape = _broadcast_params(concentration, rate)
+        super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Gamma, _instance)
-        batch_shape = _size(batch_shape)
-        new.concentration = self.concentration.expand(batch_shape)
-        new.rate = self.rate.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_params(Gamma, batch_shape, _instance, ("concentration", "rate"))
 
     @property
     def mean(self):
@@ -139,12 +131,9 @@ class Dirichlet(Distribution):
         super().__init__(concentration.shape[:-1], concentration.shape[-1:], validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Dirichlet, _instance)
-        batch_shape = _size(batch_shape)
+        new, batch_shape = self._expand_begin(Dirichlet, batch_shape, _instance)
         new.concentration = self.concentration.expand(_e.Size(list(batch_shape) + list(self.event_shape)))
-        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_end(new, batch_shape, self.event_shape)
 
     def rsample(self, sample_shape=_e.Size()):
         shape = self._extended_shape(sample_shape)
@@ -189,18 +178,11 @@ class Beta(Distribution):
     has_rsample = True
 
     def __init__(self, concentration1, concentration0, validate_args=None):
-        self.concentration1, self.concentration0 = broadcast_all(concentration1, concentration0)
-        scalar = isinstance(concentration1, numbers.Number) and isinstance(concentration0, numbers.Number)
-        super().__init__(_e.Size() if scalar else self.concentration1.shape, validate_args=validate_args)
+        (self.concentration1, self.concentration0), batch_shape = _broadcast_params(concentration1, concentration0)
+        super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Beta, _instance)
-        batch_shape = _size(batch_shape)
-        new.concentration1 = self.concentration1.expand(batch_shape)
-        new.concentration0 = self.concentration0.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_params(Beta, batch_shape, _instance, ("concentration1", "concentration0"))
 
     @property
     def mean(self):
@@ -242,19 +224,11 @@ class StudentT(Distribution):
     has_rsample = True
 
     def __init__(self, df, loc=0.0, scale=1.0, validate_args=None):
-        self.df, self.loc, self.scale = broadcast_all(df, loc, scale)
-        scalar = all(isinstance(v, numbers.Number) for v in (df, loc, scale))
-        super().__init__(_e.Size() if scalar else self.df.shape, validate_args=validate_args)
+        (self.df, self.loc, self.scale), batch_shape = _broadcast_params(df, loc, scale)
+        super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(StudentT, _instance)
-        batch_shape = _size(batch_shape)
-        new.df = self.df.expand(batch_shape)
-        new.loc = self.loc.expand(batch_shape)
-        new.scale = self.scale.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_params(StudentT, batch_shape, _instance, ("df", "loc", "scale"))
 
     @property
     def mean(self):

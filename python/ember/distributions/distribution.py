@@ -139,6 +139,35 @@ class Distribution:
                 "method must also define a custom .expand() method.")
         return self.__new__(type(self)) if _instance is None else _instance
 
+    # Every expand() is the same three steps: a checked bare instance, each stored parameter
+    # expanded to the new batch shape, and the base __init__ rerun without validation (the
+    # parameters were checked when ``self`` was built) before copying ``self``'s setting.
+    # The two halves are split so a subclass can add its own attributes in between.
+    def _expand_begin(self, cls, batch_shape, _instance=None, params=(), param_tail=()):
+        """The instance ``expand`` fills and the batch shape as a Size; ``params`` are expanded
+        to the batch shape followed by ``param_tail`` (see ``_expand_into``)."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = _size(batch_shape)
+        self._expand_into(new, params, _e.Size(list(batch_shape) + list(param_tail)))
+        return new, batch_shape
+
+    def _expand_into(self, new, params, shape):
+        # Only the parameters ``self`` holds in its __dict__: of probs/logits (or the MVN
+        # matrices) the ones never computed stay lazy on ``new`` too, as in PyTorch.
+        for name in params:
+            if name in self.__dict__:
+                new.__dict__[name] = self.__dict__[name].expand(shape)
+
+    def _expand_end(self, new, batch_shape, event_shape=_e.Size()):
+        Distribution.__init__(new, batch_shape, event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def _expand_params(self, cls, batch_shape, _instance, params):
+        """The whole of ``expand`` for a distribution with only scalar-event parameters."""
+        new, batch_shape = self._expand_begin(cls, batch_shape, _instance, params)
+        return self._expand_end(new, batch_shape)
+
     def __repr__(self):
         names = [k for k in self.arg_constraints if k in self.__dict__]
         args = ", ".join(

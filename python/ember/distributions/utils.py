@@ -57,6 +57,15 @@ def broadcast_all(*values):
     return tuple(v.expand(shape) if tuple(v.shape) != tuple(shape) else v for v in vals)
 
 
+def _broadcast_params(*values):
+    """``broadcast_all(*values)`` and the batch shape it gives: ``()`` when every value is a
+    Python number (as PyTorch's constructors do), else the broadcast shape. Shared by the
+    constructors so the scalar rule is written once."""
+    tensors = broadcast_all(*values)
+    scalar = all(isinstance(v, numbers.Number) for v in values)
+    return tensors, (_e.Size() if scalar else tensors[0].shape)
+
+
 def _sum_rightmost(value, dim):
     if dim == 0:
         return value
