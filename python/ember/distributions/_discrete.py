@@ -7,13 +7,40 @@ import ember as _e
 
 from . import constraints
 from .distribution import Distribution, _size
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .utils import broadcast_all, _broadcast_params, lazy_property, logits_to_probs, probs_to_logits
 from ._special import lgamma, xlogy
 
 
 def _one_of(probs, logits):
     if (probs is None) == (logits is None):
         raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+
+
+def _probs_or_logits(dist, probs, logits, *others):
+    """Stores whichever of ``probs``/``logits`` was given on ``dist`` under its own name, broadcast
+    with ``others`` (which come first, as in PyTorch's broadcast_all call); returns the broadcast
+    ``others``, that parameter and the batch shape. Bernoulli, Binomial and Geometric share this."""
+    _one_of(probs, logits)
+    name, value = ("probs", probs) if probs is not None else ("logits", logits)
+    tensors, batch_shape = _broadcast_params(*others, value)
+    dist.__dict__[name] = tensors[-1]
+    return tensors[:-1], tensors[-1], batch_shape
+
+
+def _given_param(dist):
+    # The stored one of logits/probs; when both are (an expand after both were computed)
+    # logits, as the expand() bodies this replaces set _param to logits last.
+    return dist.__dict__["logits"] if "logits" in dist.__dict__ else dist.__dict__["probs"]
+
+
+def _enumerate(values, batch_shape, expand):
+    """``values`` (n, *event) as (n, 1, ..., 1, *event) over ``batch_shape``, expanded if asked:
+    the enumerate_support layout every discrete distribution here returns."""
+    n, event = values.shape[0], list(values.shape[1:])
+    values = values.reshape(n, *([1] * len(batch_shape)), *event)
+    if expand:
+        values = values.expand(_e.Size([n] + list(batch_shape) + event))
+    return values
 
 
 def _bce_with_logits(logits, target):
@@ -27,31 +54,13 @@ class Bernoulli(Distribution):
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        _one_of(probs, logits)
-        if probs is not None:
-            is_scalar = isinstance(probs, numbers.Number)
-            (self.probs,) = broadcast_all(probs)
-            param = self.probs
-        else:
-            is_scalar = isinstance(logits, numbers.Number)
-            (self.logits,) = broadcast_all(logits)
-            param = self.logits
-        self._param = param
-        batch_shape = _e.Size() if is_scalar else param.shape
+        _, self._param, batch_shape = _probs_or_logits(self, probs, logits)
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Bernoulli, _instance)
-        batch_shape = _size(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
-            new._param = new.logits
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        new, batch_shape = self._expand_begin(Bernoulli, batch_shape, _instance, ("probs", "logits"))
+        new._param = _given_param(new)
+        return self._expand_end(new, batch_shape)
 
     @property
     def param_shape(self):
@@ -94,10 +103,7 @@ class Bernoulli(Distribution):
 
     def enumerate_support(self, expand=True):
         values = _e.arange(2, dtype=self._param.dtype, device=self._param.device)
-        values = values.reshape(2, *([1] * len(self._batch_shape)))
-        if expand:
-            values = values.expand(_e.Size([2] + list(self._batch_shape)))
-        return values
+        return _enumerate(values, self._batch_shape, expand)
 
 
 class Categorical(Distribution):
@@ -120,19 +126,11 @@ class Categorical(Distribution):
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Categorical, _instance)
-        batch_shape = _size(batch_shape)
-        param_shape = _e.Size(list(batch_shape) + [self._num_events])
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(param_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(param_shape)
-            new._param = new.logits
+        new, batch_shape = self._expand_begin(Categorical, batch_shape, _instance, ("probs", "logits"),
+                                              [self._num_events])
+        new._param = _given_param(new)
         new._num_events = self._num_events
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_end(new, batch_shape)
 
     @property
     def support(self):
@@ -150,9 +148,13 @@ class Categorical(Distribution):
     def param_shape(self):
         return self._param.shape
 
+    def _nan(self):
+        # mean and variance of a Categorical are undefined: NaN of the batch shape, as PyTorch
+        return _e.full(self._extended_shape(), float("nan"), dtype=self._param.dtype, device=self._param.device)
+
     @property
     def mean(self):
-        return _e.full(self._extended_shape(), float("nan"), dtype=self._param.dtype, device=self._param.device)
+        return self._nan()
 
     @property
     def mode(self):
@@ -160,7 +162,7 @@ class Categorical(Distribution):
 
     @property
     def variance(self):
-        return _e.full(self._extended_shape(), float("nan"), dtype=self._param.dtype, device=self._param.device)
+        return self._nan()
 
     def sample(self, sample_shape=_e.Size()):
         sample_shape = _size(sample_shape)
@@ -183,11 +185,7 @@ class Categorical(Distribution):
         return -(logits * self.probs).sum(-1)
 
     def enumerate_support(self, expand=True):
-        n = self._num_events
-        values = _e.arange(n, device=self._param.device).reshape(n, *([1] * len(self._batch_shape)))
-        if expand:
-            values = values.expand(_e.Size([n] + list(self._batch_shape)))
-        return values
+        return _enumerate(_e.arange(self._num_events, device=self._param.device), self._batch_shape, expand)
 
 
 def broadcast_all_int(index, log_pmf):
@@ -214,12 +212,9 @@ class OneHotCategorical(Distribution):
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(OneHotCategorical, _instance)
-        batch_shape = _size(batch_shape)
+        new, batch_shape = self._expand_begin(OneHotCategorical, batch_shape, _instance)
         new._categorical = self._categorical.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_end(new, batch_shape, self.event_shape)
 
     @property
     def _param(self):
@@ -266,12 +261,8 @@ class OneHotCategorical(Distribution):
         return self._categorical.entropy()
 
     def enumerate_support(self, expand=True):
-        n = self.event_shape[0]
-        values = _e.eye(n, dtype=self._param.dtype, device=self._param.device)
-        values = values.reshape(n, *([1] * len(self.batch_shape)), n)
-        if expand:
-            values = values.expand(_e.Size([n] + list(self.batch_shape) + [n]))
-        return values
+        values = _e.eye(self.event_shape[0], dtype=self._param.dtype, device=self._param.device)
+        return _enumerate(values, self.batch_shape, expand)
 
     def __repr__(self):
         return f"OneHotCategorical({self._categorical!r})"
@@ -289,33 +280,14 @@ class Binomial(Distribution):
     _MAX_DRAWS = 1 << 26  # sample(): numel * max(total_count) Bernoulli draws at most
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
-        _one_of(probs, logits)
-        if probs is not None:
-            self.total_count, self.probs = broadcast_all(total_count, probs)
-            self.total_count = self.total_count.to(self.probs.dtype)
-            is_scalar = isinstance(probs, numbers.Number)
-            self._param = self.probs
-        else:
-            self.total_count, self.logits = broadcast_all(total_count, logits)
-            self.total_count = self.total_count.to(self.logits.dtype)
-            is_scalar = isinstance(logits, numbers.Number)
-            self._param = self.logits
-        batch_shape = _e.Size() if is_scalar and isinstance(total_count, numbers.Number) else self._param.shape
+        (n,), self._param, batch_shape = _probs_or_logits(self, probs, logits, total_count)
+        self.total_count = n.to(self._param.dtype)
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Binomial, _instance)
-        batch_shape = _size(batch_shape)
-        new.total_count = self.total_count.expand(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
-            new._param = new.logits
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        new, batch_shape = self._expand_begin(Binomial, batch_shape, _instance, ("total_count", "probs", "logits"))
+        new._param = _given_param(new)
+        return self._expand_end(new, batch_shape)
 
     @property
     def support(self):
@@ -373,22 +345,22 @@ class Binomial(Distribution):
         normalize_term = n * _e.softplus(self.logits)
         return value * self.logits - normalize_term + log_factorial_n - log_factorial_k - log_factorial_nmk
 
-    def entropy(self):
+    def _homogeneous_count(self, what):
+        # entropy and enumerate_support both need one total_count across the batch
         n_max = int(self.total_count.max().item())
         if not bool((self.total_count == n_max).all()):
-            raise NotImplementedError("Inhomogeneous total count not supported by `entropy`.")
+            raise NotImplementedError(f"Inhomogeneous total count not supported by `{what}`.")
+        return n_max
+
+    def entropy(self):
+        self._homogeneous_count("entropy")
         log_prob = self.log_prob(self.enumerate_support(False))
         return -(log_prob.exp() * log_prob).sum(0)
 
     def enumerate_support(self, expand=True):
-        n_max = int(self.total_count.max().item())
-        if not bool((self.total_count == n_max).all()):
-            raise NotImplementedError("Inhomogeneous total count not supported by `enumerate_support`.")
+        n_max = self._homogeneous_count("enumerate_support")
         values = _e.arange(1 + n_max, dtype=self._param.dtype, device=self._param.device)
-        values = values.reshape(-1, *([1] * len(self._batch_shape)))
-        if expand:
-            values = values.expand(_e.Size([1 + n_max] + list(self._batch_shape)))
-        return values
+        return _enumerate(values, self._batch_shape, expand)
 
 
 _SMALL_RATE = 10.0
@@ -447,17 +419,11 @@ class Poisson(Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, rate, validate_args=None):
-        (self.rate,) = broadcast_all(rate)
-        batch_shape = _e.Size() if isinstance(rate, numbers.Number) else self.rate.shape
+        (self.rate,), batch_shape = _broadcast_params(rate)
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Poisson, _instance)
-        batch_shape = _size(batch_shape)
-        new.rate = self.rate.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_params(Poisson, batch_shape, _instance, ("rate",))
 
     @property
     def mean(self):
@@ -491,28 +457,14 @@ class Geometric(Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        _one_of(probs, logits)
-        if probs is not None:
-            (self.probs,) = broadcast_all(probs)
-            param, is_scalar = self.probs, isinstance(probs, numbers.Number)
-        else:
-            (self.logits,) = broadcast_all(logits)
-            param, is_scalar = self.logits, isinstance(logits, numbers.Number)
-        super().__init__(_e.Size() if is_scalar else param.shape, validate_args=validate_args)
+        _, _, batch_shape = _probs_or_logits(self, probs, logits)
+        super().__init__(batch_shape, validate_args=validate_args)
         if self._validate_args and probs is not None and not bool((self.probs > 0).all()):
             raise ValueError(f"Expected parameter probs of distribution {self!r} to be in (0, 1], "
                              f"but found invalid values:\n{self.probs}")
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Geometric, _instance)
-        batch_shape = _size(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_params(Geometric, batch_shape, _instance, ("probs", "logits"))
 
     @lazy_property
     def logits(self):
@@ -580,14 +532,11 @@ class Multinomial(Distribution):
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Multinomial, _instance)
-        batch_shape = _size(batch_shape)
+        new, batch_shape = self._expand_begin(Multinomial, batch_shape, _instance)
         new.total_count = self.total_count
         new._categorical = self._categorical.expand(batch_shape)
         new._binomial = Binomial(total_count=self.total_count, probs=new._categorical.probs, validate_args=False)
-        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_end(new, batch_shape, self.event_shape)
 
     @property
     def support(self):
