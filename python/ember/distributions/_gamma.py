@@ -131,8 +131,7 @@ class Dirichlet(Distribution):
         super().__init__(concentration.shape[:-1], concentration.shape[-1:], validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new, batch_shape = self._expand_begin(Dirichlet, batch_shape, _instance)
-        new.concentration = self.concentration.expand(_e.Size(list(batch_shape) + list(self.event_shape)))
+        new, batch_shape = self._expand_begin(Dirichlet, batch_shape, _instance, ("concentration",), self.event_shape)
         return self._expand_end(new, batch_shape, self.event_shape)
 
     def rsample(self, sample_shape=_e.Size()):

@@ -3,7 +3,7 @@
 import ember as _e
 
 from . import constraints
-from .distribution import Distribution, _size
+from .distribution import Distribution
 from .utils import _sum_rightmost
 
 
@@ -24,14 +24,11 @@ class Independent(Distribution):
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Independent, _instance)
-        batch_shape = _size(batch_shape)
+        new, batch_shape = self._expand_begin(Independent, batch_shape, _instance)
         new.base_dist = self.base_dist.expand(
             _e.Size(list(batch_shape) + list(self.event_shape[:self.reinterpreted_batch_ndims])))
         new.reinterpreted_batch_ndims = self.reinterpreted_batch_ndims
-        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_end(new, batch_shape, self.event_shape)
 
     @property
     def has_rsample(self):

@@ -8,7 +8,7 @@ import math
 import ember as _e
 
 from . import constraints
-from .distribution import Distribution, _size
+from .distribution import Distribution
 from .utils import lazy_property, _broadcast_shape
 from ._linalg import cholesky, solve_lower, solve_lower_vec, diagonal
 
@@ -55,28 +55,28 @@ class MultivariateNormal(Distribution):
             self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(MultivariateNormal, _instance)
-        batch_shape = _size(batch_shape)
-        loc_shape = _e.Size(list(batch_shape) + list(self.event_shape))
-        cov_shape = _e.Size(list(batch_shape) + list(self.event_shape) * 2)
-        new.loc = self.loc.expand(loc_shape)
+        new, batch_shape = self._expand_begin(MultivariateNormal, batch_shape, _instance, ("loc",), self.event_shape)
         new._unbroadcasted_scale_tril = self._unbroadcasted_scale_tril
-        for name in ("covariance_matrix", "scale_tril", "precision_matrix"):
-            if name in self.__dict__:
-                new.__dict__[name] = self.__dict__[name].expand(cov_shape)
-        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        self._expand_into(new, ("covariance_matrix", "scale_tril", "precision_matrix"),
+                          _e.Size(list(batch_shape) + list(self.event_shape) * 2))
+        return self._expand_end(new, batch_shape, self.event_shape)
+
+    def _matrix_shape(self):
+        # batch_shape + (n, n): what the three lazy matrices are expanded to
+        return _e.Size(list(self._batch_shape) + list(self._event_shape) * 2)
+
+    def _half_log_det(self):
+        # log sqrt(det Sigma), used by log_prob and entropy
+        return diagonal(self._unbroadcasted_scale_tril).log().sum(-1)
 
     @lazy_property
     def scale_tril(self):
-        return self._unbroadcasted_scale_tril.expand(
-            _e.Size(list(self._batch_shape) + list(self._event_shape) * 2))
+        return self._unbroadcasted_scale_tril.expand(self._matrix_shape())
 
     @lazy_property
     def covariance_matrix(self):
         L = self._unbroadcasted_scale_tril
-        return (L @ L.mT).expand(_e.Size(list(self._batch_shape) + list(self._event_shape) * 2))
+        return (L @ L.mT).expand(self._matrix_shape())
 
     @lazy_property
     def precision_matrix(self):
@@ -84,7 +84,7 @@ class MultivariateNormal(Distribution):
         n = L.shape[-1]
         Id = _e.eye(n, dtype=L.dtype, device=L.device).expand(L.shape)
         Linv = solve_lower(L, Id)
-        return (Linv.mT @ Linv).expand(_e.Size(list(self._batch_shape) + list(self._event_shape) * 2))
+        return (Linv.mT @ Linv).expand(self._matrix_shape())
 
     @property
     def mean(self):
@@ -110,12 +110,12 @@ class MultivariateNormal(Distribution):
         diff = value - self.loc
         y = solve_lower_vec(self._unbroadcasted_scale_tril, diff)
         M = y.pow(2).sum(-1)
-        half_log_det = diagonal(self._unbroadcasted_scale_tril).log().sum(-1)
+        half_log_det = self._half_log_det()
         n = self._event_shape[0]
         return -0.5 * (n * math.log(2 * math.pi) + M) - half_log_det
 
     def entropy(self):
-        half_log_det = diagonal(self._unbroadcasted_scale_tril).log().sum(-1)
+        half_log_det = self._half_log_det()
         n = self._event_shape[0]
         H = 0.5 * n * (1.0 + math.log(2 * math.pi)) + half_log_det
         if len(self._batch_shape) == 0:
