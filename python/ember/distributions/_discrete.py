@@ -200,6 +200,12 @@ def _broadcast(a, b):
     return _broadcast_shape(a, b)
 
 
+def _of_categorical(name):
+    """A read-only property that forwards to ``self._categorical``: OneHotCategorical and
+    Multinomial keep their parameters only on the Categorical they wrap."""
+    return property(lambda self: getattr(self._categorical, name))
+
+
 class OneHotCategorical(Distribution):
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.independent(constraints.real, 1)}
     support = constraints.one_hot
@@ -216,21 +222,10 @@ class OneHotCategorical(Distribution):
         new._categorical = self._categorical.expand(batch_shape)
         return self._expand_end(new, batch_shape, self.event_shape)
 
-    @property
-    def _param(self):
-        return self._categorical._param
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
+    _param = _of_categorical("_param")
+    probs = _of_categorical("probs")
+    logits = _of_categorical("logits")
+    param_shape = _of_categorical("param_shape")
 
     @property
     def mean(self):
@@ -542,17 +537,9 @@ class Multinomial(Distribution):
     def support(self):
         return _Multinomial(self.total_count)
 
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
+    probs = _of_categorical("probs")
+    logits = _of_categorical("logits")
+    param_shape = _of_categorical("param_shape")
 
     @property
     def mean(self):
