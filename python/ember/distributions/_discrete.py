@@ -43,6 +43,21 @@ def _enumerate(values, batch_shape, expand):
     return values
 
 
+# Bernoulli, Binomial and Geometric share one two-outcome parametrisation: whichever of
+# probs/logits was not given is derived from the other on first use and cached (lazy_property
+# caches under the function's name, hence the names logits and probs).
+def logits(self):
+    return probs_to_logits(self.probs, is_binary=True)
+
+
+def probs(self):
+    return logits_to_probs(self.logits, is_binary=True)
+
+
+_binary_logits, _binary_probs = lazy_property(logits), lazy_property(probs)
+del logits, probs
+
+
 def _bce_with_logits(logits, target):
     """-(target log sigmoid(logits) + (1 - target) log(1 - sigmoid(logits))), stably."""
     return _e.softplus(logits) - target * logits
@@ -66,13 +81,7 @@ class Bernoulli(Distribution):
     def param_shape(self):
         return self._param.shape
 
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
+    logits, probs = _binary_logits, _binary_probs
 
     @property
     def mean(self):
@@ -288,13 +297,7 @@ class Binomial(Distribution):
     def support(self):
         return constraints.integer_interval(0, self.total_count)
 
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
+    logits, probs = _binary_logits, _binary_probs
 
     @property
     def param_shape(self):
@@ -461,13 +464,7 @@ class Geometric(Distribution):
     def expand(self, batch_shape, _instance=None):
         return self._expand_params(Geometric, batch_shape, _instance, ("probs", "logits"))
 
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
+    logits, probs = _binary_logits, _binary_probs
 
     @property
     def mean(self):
