@@ -10,7 +10,7 @@ the wasted multiplications by the inserted zeros (a native kernel would skip the
 
 from .. import _core
 from .conv import reset_conv_parameters
-from .functional import conv2d
+from .functional import _pad_dim, conv2d
 from .module import Module, Parameter
 
 
@@ -42,16 +42,8 @@ def _pad_or_crop(x, dim, lo, hi):
     if hi < 0:
         x = x.narrow(dim, 0, x.shape[dim] + hi)
         hi = 0
-    parts = []
-    shape = list(x.shape)
-    if lo:
-        shape[dim] = lo
-        parts.append(_core.zeros(*shape, dtype=x.dtype, device=x.device))
-    parts.append(x)
-    if hi:
-        shape[dim] = hi
-        parts.append(_core.zeros(*shape, dtype=x.dtype, device=x.device))
-    return _core.cat(parts, dim=dim) if len(parts) > 1 else x
+    # The padding itself is functional.pad's zero-pad step.
+    return _pad_dim(x, dim, lo, hi)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

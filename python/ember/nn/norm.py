@@ -161,16 +161,12 @@ def _sync_batch_norm(input, running_mean, running_var, weight, bias, momentum, e
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
     mean = stats[:c] / count
     var = (stats[c: 2 * c] / count - mean * mean).clamp(min=0.0)
-    out = (input - mean.reshape(*shape)) * (var.reshape(*shape) + eps).rsqrt()
+    out = F._normalize_by(input, mean, var, eps, shape)
     if running_mean is not None:
         with _no_grad():
             running_mean.mul_(1 - momentum).add_(mean.detach().to(running_mean.dtype) * momentum)
             running_var.mul_(1 - momentum).add_(var.detach().to(running_var.dtype) * (momentum * count / (count - 1)))
-    if weight is not None:
-        out = out * weight.reshape(*shape)
-    if bias is not None:
-        out = out + bias.reshape(*shape)
-    return out
+    return F._channel_affine(out, weight, bias, shape)
 
 
 def _no_grad():
