@@ -16,6 +16,7 @@ import warnings
 
 from .. import _core
 from . import functional as _F
+from .functional import _pad_dim  # the shared pad-one-dim step (constant pad uses it too)
 
 _max_pool2d_native = _F.max_pool2d
 _avg_pool2d_native = _F.avg_pool2d
@@ -32,22 +33,6 @@ def _tup(v, n, name="argument"):
             raise RuntimeError(f"expected {name} to be a single integer value or a list of {n} values to match the convolution dimensions, but got {name}={list(v)}")
         return tuple(v)
     return (v,) * n
-
-
-def _pad_dim(x, dim, lo, hi, value=0.0):
-    """Pads ``x`` along ``dim`` with ``value`` (differentiably, through cat)."""
-    if lo == 0 and hi == 0:
-        return x
-    shape = list(x.shape)
-    parts = []
-    if lo:
-        shape[dim] = lo
-        parts.append(_core.full(shape, value, dtype=x.dtype, device=x.device))
-    parts.append(x)
-    if hi:
-        shape[dim] = hi
-        parts.append(_core.full(shape, value, dtype=x.dtype, device=x.device))
-    return _core.cat(parts, dim=dim)
 
 
 # ---- convolutions ----

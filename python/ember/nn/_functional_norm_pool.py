@@ -7,6 +7,8 @@ call from the shapes (NumPy, no loop over elements)."""
 
 
 from .. import _core
+# Shared with batch_norm (functional.py imports this module after defining them).
+from .functional import _channel_affine, _normalize_by
 
 __all__ = ["instance_norm", "local_response_norm", "adaptive_avg_pool1d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "unfold", "fold"]
@@ -44,12 +46,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     else:
         if running_mean is None or running_var is None:
             raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
-        out = (input - running_mean.reshape(*shape)) * (running_var.reshape(*shape) + eps).rsqrt()
-    if weight is not None:
-        out = out * weight.reshape(*shape)
-    if bias is not None:
-        out = out + bias.reshape(*shape)
-    return out
+        out = _normalize_by(input, running_mean, running_var, eps, shape)
+    return _channel_affine(out, weight, bias, shape)
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):

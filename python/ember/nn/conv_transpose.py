@@ -10,7 +10,7 @@ the wasted multiplications by the inserted zeros (a native kernel would skip the
 
 from .. import _core
 from .conv import reset_conv_parameters
-from .functional import conv2d
+from .functional import _pad_dim, conv2d
 from .module import Module, Parameter
 
 
@@ -42,16 +42,8 @@ def _pad_or_crop(x, dim, lo, hi):
     if hi < 0:
         x = x.narrow(dim, 0, x.shape[dim] + hi)
         hi = 0
-    parts = []
-    shape = list(x.shape)
-    if lo:
-        shape[dim] = lo
-        parts.append(_core.zeros(*shape, dtype=x.dtype, device=x.device))
-    parts.append(x)
-    if hi:
-        shape[dim] = hi
-        parts.append(_core.zeros(*shape, dtype=x.dtype, device=x.device))
-    return _core.cat(parts, dim=dim) if len(parts) > 1 else x
+    # The padding itself is functional.pad's zero-pad step.
+    return _pad_dim(x, dim, lo, hi)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
@@ -80,20 +72,27 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     return conv2d(x, w, bias, 1, 0, (dh, dw), groups)
 
 
-class ConvTranspose2d(Module):
-    """Transposed 2-D convolution (a "deconvolution") with PyTorch's arguments and initialisation."""
+class _ConvTransposeNd(Module):
+    """What ConvTranspose1d and ConvTranspose2d share: the arguments, parameters, initialisation
+    and repr. One copy keeps the two layers' checks, state_dict keys and reprs from drifting
+    apart; ``_ntuple`` and ``_n`` (set by each subclass) are the only differences."""
+
+    _n = 2
+    _ntuple = None
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         if padding_mode != "zeros":
-            raise ValueError(f'Only "zeros" padding mode is supported for ConvTranspose2d, got {padding_mode!r}')
+            # The layer's own name in the message (not type(self), which a user subclass would change).
+            raise ValueError(f'Only "zeros" padding mode is supported for {self._layer_name}, got {padding_mode!r}')
         if in_channels % groups:
             raise ValueError("in_channels must be divisible by groups")
         if out_channels % groups:
             raise ValueError("out_channels must be divisible by groups")
+        t = type(self)._ntuple
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
-        self.output_padding, self.dilation = _pair(output_padding), _pair(dilation)
+        self.kernel_size, self.stride, self.padding = t(kernel_size), t(stride), t(padding)
+        self.output_padding, self.dilation = t(output_padding), t(dilation)
         self.padding_mode = padding_mode
         self.weight = Parameter(_core.empty(in_channels, out_channels // groups, *self.kernel_size, dtype=dtype, device=device))
         if bias:
@@ -104,6 +103,27 @@ class ConvTranspose2d(Module):
 
     def reset_parameters(self):
         reset_conv_parameters(self)
+
+    def extra_repr(self):
+        n = self._n
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * n:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * n:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * n:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution (a "deconvolution") with PyTorch's arguments and initialisation."""
+
+    _n, _ntuple, _layer_name = 2, staticmethod(_pair), "ConvTranspose2d"
 
     def _output_padding(self, input, output_size):
         if output_size is None:
@@ -125,49 +145,15 @@ class ConvTranspose2d(Module):
         op = self._output_padding(input, output_size)
         return conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, op, self.groups, self.dilation)
 
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
-
 
 def _single(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v,)
 
 
-class ConvTranspose1d(Module):
+class ConvTranspose1d(_ConvTransposeNd):
     """Transposed 1-D convolution, as ``torch.nn.ConvTranspose1d`` (weight ``[C_in, C_out/groups, k]``)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__()
-        if padding_mode != "zeros":
-            raise ValueError(f'Only "zeros" padding mode is supported for ConvTranspose1d, got {padding_mode!r}')
-        if in_channels % groups:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups:
-            raise ValueError("out_channels must be divisible by groups")
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride, self.padding = _single(kernel_size), _single(stride), _single(padding)
-        self.output_padding, self.dilation = _single(output_padding), _single(dilation)
-        self.padding_mode = padding_mode
-        self.weight = Parameter(_core.empty(in_channels, out_channels // groups, *self.kernel_size, dtype=dtype, device=device))
-        if bias:
-            self.bias = Parameter(_core.empty(out_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        reset_conv_parameters(self)
+    _n, _ntuple, _layer_name = 1, staticmethod(_single), "ConvTranspose1d"
 
     def forward(self, input, output_size=None):
         from ._functional_more import conv_transpose1d
@@ -182,17 +168,3 @@ class ConvTranspose1d(Module):
             if not 0 <= op < max(s, d):
                 raise ValueError(f"requested an output size of {[size]}, but valid sizes range from {smallest} to {smallest + s - 1} (for an input of {list(input.shape)[-1:]})")
         return conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding, op, self.groups, self.dilation)
-
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0,):
-            s += f", padding={self.padding}"
-        if self.dilation != (1,):
-            s += f", dilation={self.dilation}"
-        if self.output_padding != (0,):
-            s += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s

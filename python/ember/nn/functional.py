@@ -133,6 +133,21 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     return out if weight is None else out * weight
 
 
+def _normalize_by(input, mean, var, eps, shape):
+    """``(input - mean) / sqrt(var + eps)`` with the per-channel ``mean``/``var`` reshaped to
+    ``shape``: the one copy shared by batch_norm's eval path, instance_norm's and SyncBatchNorm's."""
+    return (input - mean.reshape(*shape)) * (var.reshape(*shape) + eps).rsqrt()
+
+
+def _channel_affine(out, weight, bias, shape):
+    """The optional per-channel scale and shift that ends batch, instance and sync batch norm."""
+    if weight is not None:
+        out = out * weight.reshape(*shape)
+    if bias is not None:
+        out = out + bias.reshape(*shape)
+    return out
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Batch norm: in training one native normalisation per channel (statistics over batch and
     space), with the running statistics updated from the same pass."""
@@ -151,12 +166,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype) * momentum)
                 running_var.mul_(1 - momentum).add_(var.to(running_var.dtype) * (momentum * n / (n - 1)))
     else:
-        out = (input - running_mean.reshape(*shape)) * (running_var.reshape(*shape) + eps).rsqrt()
-    if weight is not None:
-        out = out * weight.reshape(*shape)
-    if bias is not None:
-        out = out + bias.reshape(*shape)
-    return out
+        out = _normalize_by(input, running_mean, running_var, eps, shape)
+    return _channel_affine(out, weight, bias, shape)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -554,6 +565,24 @@ def pad(input, pad, mode="constant", value=None):
     return x
 
 
+def _pad_dim(x, dim, lo, hi, value=0.0):
+    """Pads ``x`` along ``dim`` with ``value`` (differentiably, through cat); ``lo``/``hi`` >= 0.
+    The one copy of this step, shared by constant ``pad``, ConvTranspose's pad-or-crop and the
+    pooling/conv helpers in _functional_more.py."""
+    if lo == 0 and hi == 0:
+        return x
+    shape = list(x.shape)
+    parts = []
+    if lo:
+        shape[dim] = lo
+        parts.append(_core.full(shape, value, dtype=x.dtype, device=x.device))
+    parts.append(x)
+    if hi:
+        shape[dim] = hi
+        parts.append(_core.full(shape, value, dtype=x.dtype, device=x.device))
+    return _core.cat(parts, dim=dim)
+
+
 def _constant_pad(input, pad, value):
     x = input
     for i in range(len(pad) // 2):
@@ -566,17 +595,7 @@ def _constant_pad(input, pad, value):
                 raise RuntimeError(f"The input size {x.shape[dim]}, plus negative padding {lo} and {hi} resulted in a negative output size, which is invalid. Check dimension {dim} of your input.")
             x = x.narrow(dim, -min(lo, 0), keep)
             lo, hi = max(lo, 0), max(hi, 0)
-        parts = []
-        shape = list(x.shape)
-        if lo:
-            shape[dim] = lo
-            parts.append(_core.full(shape, value, dtype=x.dtype, device=x.device))
-        parts.append(x)
-        if hi:
-            shape[dim] = hi
-            parts.append(_core.full(shape, value, dtype=x.dtype, device=x.device))
-        if len(parts) > 1:
-            x = _core.cat(parts, dim=dim)
+        x = _pad_dim(x, dim, lo, hi, value)
     return x
 
 

@@ -137,12 +137,19 @@ class Module:
                 raise AttributeError(f"`{item}` is not an nn.Module")
         return mod
 
-    def get_parameter(self, target):
-        """The parameter at dotted path ``target``, as torch's ``get_parameter``."""
+    def _attr_owner(self, target):
+        """The submodule that holds the attribute at dotted path ``target``, and its name, once
+        the attribute exists; get_parameter and get_buffer share this walk and its error, and
+        differ only in what they then check the attribute is."""
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
         if not hasattr(mod, name):
             raise AttributeError(f"{mod._get_name()} has no attribute `{name}`")
+        return mod, name
+
+    def get_parameter(self, target):
+        """The parameter at dotted path ``target``, as torch's ``get_parameter``."""
+        mod, name = self._attr_owner(target)
         param = getattr(mod, name)
         if not isinstance(param, Parameter):
             raise AttributeError(f"`{name}` is not an nn.Parameter")
@@ -150,10 +157,7 @@ class Module:
 
     def get_buffer(self, target):
         """The buffer at dotted path ``target``, as torch's ``get_buffer``."""
-        module_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if not hasattr(mod, name):
-            raise AttributeError(f"{mod._get_name()} has no attribute `{name}`")
+        mod, name = self._attr_owner(target)
         if name not in mod._buffers:
             raise AttributeError(f"`{name}` is not a buffer")
         return mod._buffers[name]

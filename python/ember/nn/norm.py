@@ -6,8 +6,12 @@ from . import functional as F
 from .module import Module, Parameter
 
 
-class _BatchNorm(Module):
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None):
+class _NormBase(Module):
+    """The parameters, running-statistics buffers and repr that batch and instance norm share
+    (as torch's ``_NormBase``); only their defaults differ, so each subclass keeps its own
+    signature and passes the arguments on. ``device`` is accepted and unused, as before."""
+
+    def __init__(self, num_features, eps, momentum, affine, track_running_stats, device, dtype):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -24,19 +28,31 @@ class _BatchNorm(Module):
         else:
             self.running_mean = self.running_var = None
 
-    def forward(self, input):
-        self._check_input_dim(input)
-        use_batch = self.training or not self.track_running_stats
+    def _step_momentum(self, count_batch):
+        """The momentum for this forward pass; when ``count_batch`` (training) and the running
+        statistics are tracked, first counts the batch, and momentum=None becomes the
+        cumulative moving average over all batches seen. Shared so that BatchNorm and
+        SyncBatchNorm's distributed path update the counter the same way."""
         momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
+        if count_batch and self.track_running_stats:
             self.num_batches_tracked.add_(1)
             if self.momentum is None:
-                # momentum=None: a cumulative moving average over all batches seen.
                 momentum = 1.0 / float(self.num_batches_tracked.item())
-        return F.batch_norm(input, self.running_mean if self.track_running_stats else None, self.running_var if self.track_running_stats else None, self.weight, self.bias, use_batch, momentum, self.eps)
+        return momentum
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, track_running_stats={self.track_running_stats}"
+
+
+class _BatchNorm(_NormBase):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        use_batch = self.training or not self.track_running_stats
+        momentum = self._step_momentum(self.training)
+        return F.batch_norm(input, self.running_mean if self.track_running_stats else None, self.running_var if self.track_running_stats else None, self.weight, self.bias, use_batch, momentum, self.eps)
 
 
 class BatchNorm1d(_BatchNorm):
@@ -93,11 +109,8 @@ class SyncBatchNorm(_BatchNorm):
         dist = _sync_group(self.process_group) if use_batch and self.training else None
         if dist is None:
             return super().forward(input)
-        momentum = 0.0 if self.momentum is None else self.momentum
-        if self.track_running_stats:
-            self.num_batches_tracked.add_(1)
-            if self.momentum is None:
-                momentum = 1.0 / float(self.num_batches_tracked.item())
+        # dist is only set in training, so this batch is counted.
+        momentum = self._step_momentum(True)
         return _sync_batch_norm(input, self.running_mean if self.track_running_stats else None,
                                 self.running_var if self.track_running_stats else None, self.weight, self.bias,
                                 momentum, self.eps, dist, self.process_group)
@@ -148,16 +161,12 @@ def _sync_batch_norm(input, running_mean, running_var, weight, bias, momentum, e
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
     mean = stats[:c] / count
     var = (stats[c: 2 * c] / count - mean * mean).clamp(min=0.0)
-    out = (input - mean.reshape(*shape)) * (var.reshape(*shape) + eps).rsqrt()
+    out = F._normalize_by(input, mean, var, eps, shape)
     if running_mean is not None:
         with _no_grad():
             running_mean.mul_(1 - momentum).add_(mean.detach().to(running_mean.dtype) * momentum)
             running_var.mul_(1 - momentum).add_(var.detach().to(running_var.dtype) * (momentum * count / (count - 1)))
-    if weight is not None:
-        out = out * weight.reshape(*shape)
-    if bias is not None:
-        out = out + bias.reshape(*shape)
-    return out
+    return F._channel_affine(out, weight, bias, shape)
 
 
 def _no_grad():
@@ -166,25 +175,11 @@ def _no_grad():
     return no_grad()
 
 
-class _InstanceNorm(Module):
+class _InstanceNorm(_NormBase):
     _no_batch_dim = 2
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None):
-        super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(_core.ones(num_features, dtype=dtype))
-            self.bias = Parameter(_core.zeros(num_features, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", _core.zeros(num_features, dtype=dtype))
-            self.register_buffer("running_var", _core.ones(num_features, dtype=dtype))
-            self.register_buffer("num_batches_tracked", _core.tensor(0))
-        else:
-            self.running_mean = self.running_var = None
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
 
     def _check_input_dim(self, input):
         if input.dim() not in (self._no_batch_dim, self._no_batch_dim + 1):
@@ -202,8 +197,6 @@ class _InstanceNorm(Module):
                               self.momentum if self.momentum is not None else 0.0, self.eps)
         return out.squeeze(0) if unbatched else out
 
-    def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, track_running_stats={self.track_running_stats}"
 
 
 class InstanceNorm1d(_InstanceNorm):

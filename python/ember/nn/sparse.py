@@ -2,21 +2,15 @@
 
 from .. import _core
 from . import functional as F
+from .dropout import _DropoutNd
 from .module import Module, Parameter
 
 
-class Dropout(Module):
-    def __init__(self, p=0.5, inplace=False):
-        super().__init__()
-        if p < 0 or p > 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p, self.inplace = p, inplace
-
+# Dropout takes its check of p, its attributes and its repr from _DropoutNd (as torch's Dropout
+# is a _DropoutNd); its forward stays its own so F.dropout is looked up at call time, as before.
+class Dropout(_DropoutNd):
     def forward(self, input):
         return F.dropout(input, self.p, self.training, self.inplace)
-
-    def extra_repr(self):
-        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Embedding(Module):
