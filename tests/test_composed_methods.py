@@ -78,3 +78,58 @@ def test_in_place_on_a_leaf_that_requires_grad_raises():
     x = ember.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError):
         x.square_()
+
+
+def test_new_tensor_family_and_type_queries(device):
+    x = ember.ones(2, 3, dtype=ember.float64, device=device)
+    for make, value in ((x.new_zeros, 0.0), (x.new_ones, 1.0)):
+        for t in (make(4, 5), make((4, 5))):
+            assert t.shape == (4, 5) and t.dtype == ember.float64 and t.device == x.device
+            assert (t == value).all().item()
+    assert x.new_empty(3).shape == (3,) and x.new_zeros(2, dtype=ember.int64).dtype == ember.int64
+    f = x.new_full((2,), 7.5, requires_grad=True)
+    assert f.tolist() == [7.5, 7.5] and f.requires_grad and f.dtype == ember.float64
+    n = x.new_tensor([1, 2])
+    assert n.dtype == ember.float64 and n.device == x.device and n.tolist() == [1.0, 2.0]
+    y = ember.ones(2, dtype=ember.int64).type_as(x)
+    assert y.dtype == ember.float64 and y.device == x.device
+    assert x.nbytes == 48 and x.itemsize == 8 and x.ndimension() == 2 and x.is_complex() is False
+    assert x.get_device() == (-1 if device == "cpu" else x.device.index)
+    assert x.pin_memory() is x and x.is_pinned() is False
+
+
+def test_in_place_samplers(device):
+    ember.manual_seed(0)
+    n = 20000
+    t = ember.empty(n, device=device)
+    r = ember.empty(n, dtype=ember.int64, device=device).random_(3, 7).cpu().numpy()
+    assert r.min() == 3 and r.max() == 6
+    b = t.bernoulli_(0.3).cpu().numpy()
+    assert set(np.unique(b)) <= {0.0, 1.0} and abs(b.mean() - 0.3) < 0.02
+    assert abs(t.exponential_(2.0).cpu().numpy().mean() - 0.5) < 0.02
+    g = t.geometric_(0.25).cpu().numpy()
+    assert g.min() >= 1 and abs(g.mean() - 4.0) < 0.15
+    assert abs(np.median(t.log_normal_(0.5, 0.3).cpu().numpy()) - np.exp(0.5)) < 0.05
+    assert abs(np.median(t.cauchy_(1.0, 0.5).cpu().numpy()) - 1.0) < 0.05
+    with pytest.raises(RuntimeError, match="from=7 >= to=3"):
+        t.random_(7, 3)
+    with pytest.raises(RuntimeError, match="geometric_"):
+        t.geometric_(1.5)
+
+
+def test_fill_diagonal_and_apply():
+    a = ember.zeros(7, 3)
+    a.fill_diagonal_(5, wrap=True)
+    want = np.zeros((7, 3))
+    for r, c in ((0, 0), (1, 1), (2, 2), (4, 0), (5, 1), (6, 2)):
+        want[r, c] = 5
+    np.testing.assert_array_equal(a.numpy(), want)
+    b = ember.zeros(7, 3).fill_diagonal_(5)
+    assert b.sum().item() == 15 and b[3:].sum().item() == 0
+    c = ember.zeros(3, 3, 3).fill_diagonal_(1)
+    assert c.sum().item() == 3 and c[2, 2, 2].item() == 1
+    with pytest.raises(RuntimeError, match="equal length"):
+        ember.zeros(2, 3, 3).fill_diagonal_(1)
+    x = ember.tensor([1.0, 2.0, 3.0])
+    assert x.apply_(lambda v: v * 10).tolist() == [10.0, 20.0, 30.0]
+    assert x.map_(ember.tensor([1.0, 2.0, 3.0]), lambda a, b: a + b).tolist() == [11.0, 22.0, 33.0]
