@@ -85,7 +85,7 @@ class _return_types:
 _METHOD_FUNCTIONS = """
 abs neg negative exp log log1p expm1 sqrt rsqrt sin cos tanh sigmoid relu erf sign floor ceil round
 trunc fix
-reciprocal logical_not sum mean prod amax amin max min argmax argmin var std norm logsumexp softmax
+reciprocal logical_not sum mean prod amax amin max min argmax argmin var std logsumexp softmax
 log_softmax cumsum all any reshape permute transpose unsqueeze squeeze flatten unflatten narrow select
 repeat split chunk unbind gather scatter scatter_add index_select masked_fill flip roll tril triu sort
 argsort topk nonzero clamp clip matmul mm bmm dot pow maximum minimum remainder
@@ -207,6 +207,9 @@ from ._functions import (  # noqa: E402
     isposinf,
     isneginf,
     signbit,
+    norm,
+    cross,
+    det,
 )
 from .serialization import save, load  # noqa: E402
 from . import _tensor_methods  # noqa: E402
@@ -226,7 +229,7 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # These load on first use, so `import ember` stays fast.
     if name in ("data", "utils", "distributed", "futures", "random", "accelerator", "backends", "jit", "onnx",
-                "hub", "multiprocessing", "distributions", "special", "testing"):
+                "hub", "multiprocessing", "distributions", "special", "testing", "linalg"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
@@ -251,4 +254,4 @@ __all__ = [
     "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision",
     "get_float32_matmul_precision", "compile", "set_printoptions", "get_printoptions",
     "special", "testing",
-] + _METHOD_FUNCTIONS + """promote_types result_type can_cast iinfo atleast_1d atleast_2d atleast_3d hstack vstack row_stack dstack column_stack movedim moveaxis swapaxes swapdims tile fliplr flipud rot90 tensor_split block_diag meshgrid cartesian_prod combinations kron tensordot cdist diag_embed triu_indices tril_indices logspace logaddexp logaddexp2 exp2 frac hypot heaviside sgn logit xlogy float_power deg2rad rad2deg nan_to_num clamp_min clamp_max addcmul addcdiv lerp broadcast_tensors broadcast_shapes diff trace cov corrcoef count_nonzero nansum nanmean std_mean var_mean aminmax cumprod logcumsumexp renorm is_nonzero isposinf isneginf signbit lgamma digamma erfinv""".split()
+] + _METHOD_FUNCTIONS + """promote_types result_type can_cast iinfo atleast_1d atleast_2d atleast_3d hstack vstack row_stack dstack column_stack movedim moveaxis swapaxes swapdims tile fliplr flipud rot90 tensor_split block_diag meshgrid cartesian_prod combinations kron tensordot cdist diag_embed triu_indices tril_indices logspace logaddexp logaddexp2 exp2 frac hypot heaviside sgn logit xlogy float_power deg2rad rad2deg nan_to_num clamp_min clamp_max addcmul addcdiv lerp broadcast_tensors broadcast_shapes diff trace cov corrcoef count_nonzero nansum nanmean std_mean var_mean aminmax cumprod logcumsumexp renorm is_nonzero isposinf isneginf signbit lgamma digamma erfinv norm cross det""".split()

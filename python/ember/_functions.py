@@ -1201,3 +1201,42 @@ def erfinv(input):
     from .special import erfinv as _erfinv
 
     return _erfinv(input)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
+    """torch.norm: the Frobenius/2-norm (p='fro' or None) or the p-norm over ``dim`` (all of them
+    by default) as a vector norm; p='nuc' is the nuclear matrix norm, which needs an SVD."""
+    from . import linalg
+
+    if isinstance(dim, int):
+        dim = (dim,)
+    if isinstance(p, str):
+        if p == "nuc":
+            return linalg.matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
+        if p != "fro":
+            raise RuntimeError(f"norm: Order {p} not supported.")
+        if dim is not None and len(dim) > 2:
+            raise RuntimeError(f"norm: expected at most 2 dims for the Frobenius norm, got {len(dim)}")
+        p = 2
+    elif p is None:
+        p = 2
+    return linalg.vector_norm(input, p, dim, keepdim, dtype=dtype)
+
+
+def cross(input, other, dim=None, *, out=None):
+    """torch.cross: linalg.cross along ``dim``; without one, the first dim of size 3."""
+    from . import linalg
+
+    if dim is None:
+        a, b = broadcast_tensors(input, other) if input.dim() == other.dim() else (input, other)
+        dim = next((i for i, s in enumerate(a.shape) if s == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    return linalg.cross(input, other, dim=dim)
+
+
+def det(input):
+    """torch.det: the determinant, by Gauss elimination with partial pivoting (linalg.det)."""
+    from . import linalg
+
+    return linalg.det(input)

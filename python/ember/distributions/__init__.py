@@ -2,7 +2,7 @@
 
 Composed from ember's tensor ops (no per-element Python loops). Gamma-family samplers use a
 vectorised Marsaglia-Tsang with a fixed number of rejection rounds; lgamma/digamma/erfinv,
-Cholesky and triangular solves are composed (see ``_special`` and ``_linalg``)."""
+Cholesky and triangular solves are composed (see ``_special`` and ``ember.linalg``)."""
 
 from . import constraints
 from .distribution import Distribution

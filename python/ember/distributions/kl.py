@@ -6,7 +6,7 @@ from ._continuous import Normal, LogNormal, Uniform, Exponential, Laplace
 from ._discrete import Bernoulli, Categorical, Poisson, OneHotCategorical
 from ._gamma import Gamma, Beta, Dirichlet
 from .multivariate_normal import MultivariateNormal
-from ._linalg import solve_lower, solve_lower_vec, diagonal
+from ember.linalg import diagonal, solve_triangular
 from ._special import lgamma, digamma
 from .independent import Independent
 from .utils import _sum_rightmost
@@ -173,7 +173,7 @@ def _kl_mvn_mvn(p, q):
     from .utils import _broadcast_shape
     batch = _broadcast_shape(Lp.shape[:-2], Lq.shape[:-2])
     mshape = _e.Size(list(batch) + [n, n])
-    term2 = solve_lower(Lq.expand(mshape), Lp.expand(mshape)).pow(2).reshape(*batch, -1).sum(-1)
-    term3 = solve_lower_vec(Lq, q.loc - p.loc).pow(2).sum(-1)
+    term2 = solve_triangular(Lq.expand(mshape), Lp.expand(mshape), upper=False).pow(2).reshape(*batch, -1).sum(-1)
+    term3 = solve_triangular(Lq, (q.loc - p.loc).unsqueeze(-1), upper=False).squeeze(-1).pow(2).sum(-1)
     return half_term1 + 0.5 * (term2 + term3 - n)
 

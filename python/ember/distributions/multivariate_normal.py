@@ -1,7 +1,7 @@
 """MultivariateNormal with covariance_matrix, precision_matrix or scale_tril.
 
-ember has no native linalg: the Cholesky factor and triangular solves come from
-``_linalg`` (tensor ops looping over the n columns, vectorised over batch dims)."""
+The Cholesky factor and triangular solves come from ``ember.linalg`` (tensor ops looping over
+the n columns, vectorised over batch dims)."""
 
 import math
 
@@ -10,15 +10,15 @@ import ember as _e
 from . import constraints
 from .distribution import Distribution
 from .utils import lazy_property, _broadcast_shape
-from ._linalg import cholesky, solve_lower, solve_lower_vec, diagonal
+from ember.linalg import cholesky_ex, diagonal, solve_triangular
 
 
 def _precision_to_scale_tril(P):
-    Lf = cholesky(P.flip(-2, -1))
+    Lf = cholesky_ex(P.flip(-2, -1)).L
     L_inv = Lf.flip(-2, -1).mT
     n = P.shape[-1]
     Id = _e.eye(n, dtype=P.dtype, device=P.device).expand(L_inv.shape)
-    return solve_lower(L_inv, Id)
+    return solve_triangular(L_inv, Id, upper=False)
 
 
 class MultivariateNormal(Distribution):
@@ -50,7 +50,7 @@ class MultivariateNormal(Distribution):
         if scale_tril is not None:
             self._unbroadcasted_scale_tril = scale_tril
         elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = cholesky(covariance_matrix)
+            self._unbroadcasted_scale_tril = cholesky_ex(covariance_matrix).L
         else:
             self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
 
@@ -83,7 +83,7 @@ class MultivariateNormal(Distribution):
         L = self._unbroadcasted_scale_tril
         n = L.shape[-1]
         Id = _e.eye(n, dtype=L.dtype, device=L.device).expand(L.shape)
-        Linv = solve_lower(L, Id)
+        Linv = solve_triangular(L, Id, upper=False)
         return (Linv.mT @ Linv).expand(self._matrix_shape())
 
     @property
@@ -108,7 +108,7 @@ class MultivariateNormal(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         diff = value - self.loc
-        y = solve_lower_vec(self._unbroadcasted_scale_tril, diff)
+        y = solve_triangular(self._unbroadcasted_scale_tril, diff.unsqueeze(-1), upper=False).squeeze(-1)
         M = y.pow(2).sum(-1)
         half_log_det = self._half_log_det()
         n = self._event_shape[0]
