@@ -198,3 +198,16 @@ def test_errors():
         LA.diagonal(f, dim1=0, dim2=0)
     with pytest.raises(IndexError):
         LA.cross(f, f, dim=3)
+
+
+def test_multi_dot_order_and_methods(device):
+    # a chain the cost table reorders (not left to right): the same values as numpy
+    ms = [R.randn(10, 2), R.randn(2, 30), R.randn(30, 2), R.randn(2, 1)]
+    assert_close(LA.multi_dot([t(m, device) for m in ms]), np.linalg.multi_dot(ms), rtol=1e-4, atol=1e-4)
+    v, w = R.randn(10), R.randn(1)
+    assert_close(LA.multi_dot([t(v, device)] + [t(m, device) for m in ms] + [t(w, device)]),
+                 np.linalg.multi_dot([v] + ms + [w]), rtol=1e-4, atol=1e-4)
+    a = t(A3[0], device)
+    assert_close(a.det(), np.linalg.det(A3[0]), rtol=1e-4, atol=1e-5)
+    assert_close(a.cross(a, dim=0), np.zeros((3, 3)), atol=1e-6)
+    assert str(LA.det(t([[1.0, 2.0], [2.0, 4.0]], device)).item()) == "0.0"

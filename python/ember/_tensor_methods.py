@@ -11,7 +11,7 @@ movedim moveaxis swapaxes swapdims tile fliplr flipud rot90 tensor_split kron di
 cov corrcoef count_nonzero nansum nanmean aminmax cumprod logcumsumexp renorm logaddexp logaddexp2
 exp2 frac hypot heaviside sgn logit xlogy float_power deg2rad rad2deg nan_to_num clamp_min clamp_max
 addcmul addcdiv lerp square isposinf isneginf signbit is_nonzero isnan isinf isfinite isclose
-allclose equal lgamma digamma erfinv
+allclose equal lgamma digamma erfinv cross det
 """.split()
 # In-place forms: the function's result written back into the tensor (its version bumps, and
 # autograd refuses a leaf that requires grad, as for any in-place op).

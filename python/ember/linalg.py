@@ -195,13 +195,45 @@ def multi_dot(tensors, *, out=None):
             if which:
                 raise RuntimeError(f"multi_dot(): the {which} tensor must be 1D or 2D but got {t.dim()}D")
             raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {t.dim()}D")
-    r = tensors[0]
-    for i, t in enumerate(tensors[1:], 1):
-        if r.shape[-1] != t.shape[0]:
+    first_vec, last_vec = tensors[0].dim() == 1, tensors[-1].dim() == 1
+    mats = list(tensors)
+    if first_vec:
+        mats[0] = mats[0].unsqueeze(0)
+    if last_vec:
+        mats[-1] = mats[-1].unsqueeze(-1)
+    for i in range(1, n):
+        if mats[i - 1].shape[-1] != mats[i].shape[0]:
             raise RuntimeError(f"multi_dot(): tensors {i - 1} and {i} with shapes {tuple(tensors[i - 1].shape)} "
-                               f"and {tuple(t.shape)} cannot be multiplied")
-        r = r.matmul(t)
+                               f"and {tuple(tensors[i].shape)} cannot be multiplied")
+    r = _chain(mats, _chain_order([m.shape[0] for m in mats] + [mats[-1].shape[1]]), 0, n - 1)
+    if first_vec:
+        r = r.squeeze(0)
+    if last_vec:
+        r = r.squeeze(-1)
     return r
+
+
+def _chain_order(p):
+    """The matrix-chain split table (cheapest parenthesization by multiply count), dims p."""
+    n = len(p) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = None
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + p[i] * p[k + 1] * p[j + 1]
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+    return split
+
+
+def _chain(mats, split, i, j):
+    if i == j:
+        return mats[i]
+    k = split[i][j]
+    return _chain(mats, split, i, k).matmul(_chain(mats, split, k + 1, j))
 
 
 def _eye_like(A):
@@ -381,7 +413,7 @@ def det(A, *, out=None):
     _square_check(A, "linalg.det")
     _check_float(A, "linalg.det")
     piv, sign, _ = _gauss_jordan(A)
-    return sign * piv.prod(-1)
+    return sign * piv.prod(-1) + 0.0  # + 0.0: a singular matrix's det is 0, not -0
 
 
 def slogdet(A, *, out=None):
