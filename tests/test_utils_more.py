@@ -250,3 +250,87 @@ def test_utils_data_paths():
     assert list(data.ChainDataset([It([1, 2]), It([3])])) == [1, 2, 3]
     with pytest.raises(AssertionError, match="only supports IterableDataset"):
         list(data.ChainDataset([[1]]))
+
+
+# ---- parametrize / parametrizations --------------------------------------------------------
+
+class _Symmetric(nn.Module):
+    def forward(self, X):
+        return X.triu() + X.triu(1).transpose(-1, -2)
+
+
+class _First(nn.Module):
+    def forward(self, X):
+        return X[:1]
+
+
+class _Double(nn.Module):
+    def forward(self, X):
+        return X * 2
+
+    def right_inverse(self, X):
+        return X / 2
+
+
+def test_register_parametrization(device):
+    from ember.nn.utils import parametrize as P
+
+    m = nn.Linear(3, 3).to(device)
+    P.register_parametrization(m, "weight", _Symmetric())
+    assert type(m).__name__ == "ParametrizedLinear" and isinstance(m, nn.Linear)
+    assert P.is_parametrized(m) and P.is_parametrized(m, "weight") and not P.is_parametrized(m, "bias")
+    A = _np(m.weight)
+    np.testing.assert_allclose(A, A.T)
+    assert sorted(m.state_dict()) == ["bias", "parametrizations.weight.original"]
+    assert P.type_before_parametrizations(m) is nn.Linear
+    # a chained parametrization with right_inverse; assigning the tensor goes through it
+    P.register_parametrization(m, "bias", _Double())
+    before = _np(m.parametrizations.bias.original)
+    np.testing.assert_allclose(_np(m.bias), before * 2, rtol=1e-6)  # original = right_inverse(b) = b / 2
+    m.bias = ember.tensor([2.0, 4.0, 6.0], device=device)
+    np.testing.assert_allclose(_np(m.parametrizations.bias.original), [1, 2, 3])
+    np.testing.assert_allclose(_np(m.bias), [2, 4, 6])
+    with P.cached():
+        assert m.weight is m.weight
+    m(ember.randn(2, 3, device=device)).sum().backward()
+    assert m.parametrizations.weight.original.grad is not None
+    with pytest.raises(ValueError, match="does not have a parameter, a buffer"):
+        P.register_parametrization(m, "nope", _Symmetric())
+    P.remove_parametrizations(m, "bias", leave_parametrized=False)
+    np.testing.assert_allclose(_np(m.bias), [1, 2, 3])
+    P.remove_parametrizations(m, "weight")
+    assert type(m) is nn.Linear and not hasattr(m, "parametrizations")
+    np.testing.assert_allclose(_np(m.weight), A)
+    assert isinstance(m.weight, nn.Parameter)
+    with pytest.raises(ValueError, match="does not have a parametrization on weight"):
+        P.remove_parametrizations(m, "weight")
+    with pytest.raises(ValueError, match="may not change the shape"):
+        P.register_parametrization(nn.Linear(3, 2), "weight", _First())
+
+
+def test_weight_norm(device):
+    from ember.nn.utils import parametrize as P
+    from ember.nn.utils.parametrizations import weight_norm
+
+    ember.manual_seed(0)
+    m = nn.Linear(3, 2).to(device)
+    w = _np(m.weight)
+    weight_norm(m)
+    assert sorted(m.state_dict()) == ["bias", "parametrizations.weight.original0", "parametrizations.weight.original1"]
+    g, v = m.parametrizations.weight.original0, m.parametrizations.weight.original1
+    assert g.shape == (2, 1) and v.shape == (2, 3)
+    np.testing.assert_allclose(_np(g)[:, 0], np.linalg.norm(w, axis=1), rtol=1e-5)
+    np.testing.assert_allclose(_np(m.weight), w, rtol=1e-5, atol=1e-6)
+    with ember.no_grad():
+        g.mul_(2.0)
+    np.testing.assert_allclose(_np(m.weight), 2 * w, rtol=1e-5, atol=1e-6)
+    m(ember.randn(4, 3, device=device)).sum().backward()
+    assert g.grad.shape == (2, 1) and v.grad.shape == (2, 3)
+    # dim=1 and dim=None (the whole tensor's norm)
+    c = weight_norm(nn.Linear(3, 2), dim=1)
+    assert c.parametrizations.weight.original0.shape == (1, 3)
+    n = weight_norm(nn.Linear(3, 2), dim=None)
+    assert n.parametrizations.weight.original0.shape == ()
+    assert "parametrizations.weight.original0" in repr(dict(n.named_parameters()).keys())
+    P.remove_parametrizations(m, "weight")
+    np.testing.assert_allclose(_np(m.weight), 2 * w, rtol=1e-5, atol=1e-6)

@@ -7,7 +7,7 @@ from ... import _core
 from ...autograd import no_grad
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
-           "parameters_to_vector", "vector_to_parameters", "rnn"]
+           "parameters_to_vector", "vector_to_parameters", "rnn", "parametrize", "parametrizations"]
 
 
 def _params(parameters):
@@ -99,3 +99,4 @@ def vector_to_parameters(vec, parameters):
 
 
 from . import rnn  # noqa: E402
+from . import parametrize, parametrizations  # noqa: E402
