@@ -334,3 +334,30 @@ def test_weight_norm(device):
     assert "parametrizations.weight.original0" in repr(dict(n.named_parameters()).keys())
     P.remove_parametrizations(m, "weight")
     np.testing.assert_allclose(_np(m.weight), 2 * w, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("orthogonal_map", ["matrix_exp", "cayley", "householder"])
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+def test_orthogonal(orthogonal_map, shape):
+    from ember.nn.utils.parametrizations import orthogonal
+
+    ember.manual_seed(0)
+    m = nn.Linear(shape[1], shape[0])
+    w = _np(m.weight)
+    orthogonal(m, orthogonal_map=orthogonal_map)
+    assert sorted(m.state_dict()) == ["bias", "parametrizations.weight.0.base", "parametrizations.weight.original"]
+    if shape[0] == shape[1]:  # the weight starts as Q of the weight's QR (R's diagonal positive)
+        q, r = np.linalg.qr(w)
+        np.testing.assert_allclose(_np(m.weight), q * np.sign(np.diag(r)), atol=1e-4)
+    opt = ember.optim.SGD(m.parameters(), lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        m(ember.randn(4, shape[1])).pow(2).sum().backward()
+        opt.step()
+    Q = _np(m.weight)
+    G = Q.T @ Q if shape[0] >= shape[1] else Q @ Q.T
+    np.testing.assert_allclose(G, np.eye(len(G)), atol=5e-5)
+    with pytest.raises(ValueError, match="orthogonal_map has to be one of"):
+        orthogonal(nn.Linear(2, 2), orthogonal_map="qr")
+    with pytest.raises(ValueError, match="Expected a matrix"):
+        orthogonal(nn.Linear(2, 2), "bias")
