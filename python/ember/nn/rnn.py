@@ -14,6 +14,7 @@ from .. import _core
 from . import functional as F
 from . import init
 from .module import Module, Parameter
+from .utils import rnn as _rnn_utils
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -120,11 +121,41 @@ class RNNBase(Module):
             raise RuntimeError(f"Expected {what} size {tuple(expected)}, got {tuple(h.shape)}")
 
     def forward(self, input, hx=None):
+        """``input`` is ``[T, N, input_size]`` (``[N, T, ...]`` with ``batch_first``), unbatched
+        ``[T, input_size]``, or a :class:`~ember.nn.utils.rnn.PackedSequence`: then the
+        sequences run padded and masked (each state freezes after its own last step) and
+        ``output`` is a PackedSequence, as torch."""
         is_lstm = self.mode == "LSTM"
+        packed = isinstance(input, _rnn_utils.PackedSequence)
+        if packed:
+            batch_sizes = [int(v) for v in input.batch_sizes.tolist()]
+            sorted_indices, unsorted_indices = input.sorted_indices, input.unsorted_indices
+            x = _rnn_utils._unpack(input.data, batch_sizes)  # [T, N, F], sorted batch
+            N = batch_sizes[0]
+            lengths = _core.tensor([sum(1 for bs in batch_sizes if bs > b) for b in range(N)], device=x.device)
+            mask = (_core.arange(x.shape[0], device=x.device).unsqueeze(1) < lengths.unsqueeze(0)).unsqueeze(-1)
+            if hx is not None and sorted_indices is not None:
+                hx = tuple(h.index_select(1, sorted_indices) for h in hx) if is_lstm and isinstance(hx, (tuple, list)) \
+                    else hx.index_select(1, sorted_indices)
+            out, hidden = self._run(x, hx, False, mask)
+            if unsorted_indices is not None:
+                hidden = tuple(h.index_select(1, unsorted_indices) for h in hidden) if is_lstm \
+                    else hidden.index_select(1, unsorted_indices)
+            data = _rnn_utils._pack(out, batch_sizes)
+            return _rnn_utils.PackedSequence(data, input.batch_sizes, sorted_indices, unsorted_indices), hidden
         if input.dim() not in (2, 3):
             raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.dim()}D instead")
         unbatched = input.dim() == 2
         x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
+        output, hidden = self._run(x, hx, unbatched, None)
+        if self.batch_first and not unbatched:
+            output = output.transpose(0, 1)
+        return output, hidden
+
+    def _run(self, x, hx, unbatched, mask):
+        """The recurrence over time-major ``x [T, N, F]``; ``mask [T, N, 1]`` (bool, or None)
+        marks the valid steps: outside it the state is carried unchanged and the output is 0."""
+        is_lstm = self.mode == "LSTM"
         T, N = x.shape[0], x.shape[1]
         if x.shape[2] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {x.shape[2]}")
@@ -164,8 +195,15 @@ class RNNBase(Module):
                 c = c0[idx] if c0 is not None else None
                 seq = [None] * T
                 for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
-                    h, c = step(gi[t], h, c, w_hh, b_hh, w_hr)
-                    seq[t] = h
+                    h_new, c_new = step(gi[t], h, c, w_hh, b_hh, w_hr)
+                    if mask is None:
+                        h, c = h_new, c_new
+                        seq[t] = h
+                    else:
+                        m = mask[t]
+                        h = _core.where(m, h_new, h)
+                        c = _core.where(m, c_new, c) if c is not None else None
+                        seq[t] = h_new * m
                 outs.append(_core.stack(seq, 0))
                 h_n.append(h)
                 if c is not None:
@@ -180,8 +218,6 @@ class RNNBase(Module):
             output = output.squeeze(1)
             h_n = h_n.squeeze(1)
             c_n = c_n.squeeze(1) if c_n is not None else None
-        elif self.batch_first:
-            output = output.transpose(0, 1)
         return output, ((h_n, c_n) if is_lstm else h_n)
 
     def extra_repr(self):
