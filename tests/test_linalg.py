@@ -26,7 +26,6 @@ def g(a):
 
 
 def test_lazy_and_exports():
-    assert ember.__file__.startswith(__import__("os").path.dirname(__import__("os").path.dirname(__file__)))
     assert ember.linalg is LA and LA.matmul is ember.Tensor.matmul
     assert callable(ember.norm) and callable(ember.cross) and callable(ember.det)
 
