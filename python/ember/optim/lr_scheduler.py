@@ -12,14 +12,21 @@ from bisect import bisect_right
 from collections import Counter
 
 
+def _one_per_group(optimizer, value, mismatch):
+    """``value`` for every parameter group, or a list of one per group (``mismatch(got, n)``
+    words the error when the list's length is wrong)."""
+    n = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(mismatch(len(value), n))
+        return list(value)
+    return [value] * n
+
+
 def _format_param(name, optimizer, param):
     """One value per parameter group (PyTorch's ``_format_param``)."""
-    n = len(optimizer.param_groups)
-    if isinstance(param, (list, tuple)):
-        if len(param) != n:
-            raise ValueError(f"{name} must have the same length as optimizer.param_groups. {name} has {len(param)} values, param_groups has {n}.")
-        return list(param)
-    return [param] * n
+    return _one_per_group(optimizer, param, lambda got, n: (
+        f"{name} must have the same length as optimizer.param_groups. {name} has {got} values, param_groups has {n}."))
 
 
 def _plain(v):
@@ -78,12 +85,7 @@ _LRScheduler = LRScheduler
 
 def _per_group(optimizer, lr_lambda):
     """One function for every parameter group, or a list of one per group."""
-    n = len(optimizer.param_groups)
-    if isinstance(lr_lambda, (list, tuple)):
-        if len(lr_lambda) != n:
-            raise ValueError(f"Expected {n} lr_lambdas, but got {len(lr_lambda)}")
-        return list(lr_lambda)
-    return [lr_lambda] * n
+    return _one_per_group(optimizer, lr_lambda, lambda got, n: f"Expected {n} lr_lambdas, but got {got}")
 
 
 class LambdaLR(LRScheduler):
