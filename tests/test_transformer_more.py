@@ -376,6 +376,11 @@ def test_dtype_casts_and_to_empty():
     assert net.to_empty(device="cpu") is net
     assert net.head.weight is not old and tuple(net.head.weight.shape) == (1, 3)
     assert isinstance(net.head.weight, nn.Parameter) and net.counts.dtype == ember.int64
+    # recurse=False: only the module's own parameters and buffers are replaced
+    inner = net.head.weight
+    steps = net.steps
+    net.to_empty(device="cpu", recurse=False)
+    assert net.head.weight is inner and net.steps is not steps and net.steps.shape == (1,)
 
 
 def test_requires_grad_zero_grad_apply_named_modules():

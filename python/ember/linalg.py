@@ -100,10 +100,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
         r = a.amin(dim=dims, keepdim=True)
     elif ord == 0:
         r = (x != 0).to(x.dtype).sum(dim=dims, keepdim=True)
-    elif ord == 1:
-        r = a.sum(dim=dims, keepdim=True)
-    elif ord == 2:
-        r = _safe_root((x * x).sum(dim=dims, keepdim=True), 2)
+    elif ord in (1, 2):  # the native norm (one op, its own backward, 0 gradient at 0)
+        r = x.norm(ord, dim=dims, keepdim=True)
     elif ord > 0:
         r = _safe_root(a.pow(ord).sum(dim=dims, keepdim=True), ord)
     else:

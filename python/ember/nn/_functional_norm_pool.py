@@ -111,15 +111,20 @@ def _check_adaptive(input, name, spatial, output_size):
             raise RuntimeError(f"{name}(): output_size must be non-negative, got {list(output_size)}")
 
 
-def adaptive_avg_pool1d(input, output_size):
+def bin_average_matrix(n_in, n_out):
+    """The adaptive average over one axis as a NumPy matrix [n_out, n_in] (row o averages bin
+    o): adaptive_avg_pool1d's product, and F.interpolate's 'area' mode one axis at a time."""
     import numpy as np  # here, not at the top: `import ember` does not pay for NumPy
 
+    start, end = _bins(n_in, n_out)
+    pos = np.arange(n_in)
+    return ((pos[None, :] >= start[:, None]) & (pos[None, :] < end[:, None])) / (end - start)[:, None]
+
+
+def adaptive_avg_pool1d(input, output_size):
     out = _single(output_size, "adaptive_avg_pool1d")
     _check_adaptive(input, "adaptive_avg_pool1d", 1, (out,))
-    n_in = input.shape[-1]
-    start, end = _bins(n_in, out)
-    pos = np.arange(n_in)
-    m = ((pos[None, :] >= start[:, None]) & (pos[None, :] < end[:, None])) / (end - start)[:, None]
+    m = bin_average_matrix(input.shape[-1], out)
     return input @ _core.tensor(m.T, dtype=input.dtype, device=input.device)
 
 

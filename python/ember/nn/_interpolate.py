@@ -114,25 +114,15 @@ def _taps(mode, n_in, n_out, scale, align_corners):
     return [(i0, 1.0 - lam), (i1, lam)]
 
 
-def _area_matrix(n_in, n_out):
-    """The adaptive average over an axis as a matrix [n_out, n_in]: bin o spans
-    [floor(o*n_in/n_out), ceil((o+1)*n_in/n_out)), as adaptive_avg_pool's."""
-    import numpy as np
-
-    m = np.zeros((n_out, n_in))
-    for o in range(n_out):
-        start, end = (o * n_in) // n_out, -((-(o + 1) * n_in) // n_out)
-        m[o, start:end] = 1.0 / (end - start)
-    return m
-
-
 def _resample_axis(x, axis, mode, n_out, scale, align_corners):
     n_in = x.shape[axis]
     # The identity, where ATen's kernels short-cut it (nearest: whenever the sizes agree).
     if n_in == n_out and (mode == "nearest" or (mode != "area" and (align_corners or scale in (None, 1.0)))):
         return x
     if mode == "area":
-        m = _core.tensor(_area_matrix(n_in, n_out), dtype=x.dtype, device=x.device)
+        from ._functional_norm_pool import bin_average_matrix
+
+        m = _core.tensor(bin_average_matrix(n_in, n_out), dtype=x.dtype, device=x.device)
         return (x.transpose(axis, -1) @ m.t()).transpose(axis, -1)
     shape = [1] * x.dim()
     shape[axis] = n_out

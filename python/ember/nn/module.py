@@ -283,9 +283,9 @@ class Module:
         fn(self)
         return self
 
-    def _apply_to_tensors(self, convert):
+    def _apply_to_tensors(self, convert, recurse=True):
         with no_grad():
-            for m in self.modules():
+            for m in self.modules() if recurse else [self]:
                 for name, p in m._parameters.items():
                     if p is not None:
                         new = convert(p)
@@ -324,9 +324,7 @@ class Module:
         """Moves parameters and buffers to ``device`` without copying their values (uninitialized)."""
         from .._functions import empty_like
 
-        if not recurse:
-            raise NotImplementedError("to_empty(recurse=False) is not supported")
-        return self._apply_to_tensors(lambda t: empty_like(t, device=device))
+        return self._apply_to_tensors(lambda t: empty_like(t, device=device), recurse)
 
     # ---- calling ----
     def register_forward_hook(self, hook):
